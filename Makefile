@@ -1,0 +1,81 @@
+# mixup-repro: build, test and reproduce. `make help` lists the targets.
+#
+# Toggles (override on the command line, e.g. `make DEBUG=1`):
+DEBUG   ?= 0          # 1: -O0 -g, guard checks
+ASAN    ?= 0          # 1: -fsanitize=address,undefined (make test-asan sets it)
+ARCH    ?= -march=native
+THREADS ?= 2          # default thread count for runs and benchmarks
+SCALE   ?= cpu        # smoke | cpu | paper
+DATA    ?= data       # data directory (git-ignored)
+
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+# The OpenMP build of OpenBLAS shares the engine's OpenMP pool (one pool on 2 cores).
+BLAS_PC   := /usr/lib/$(MULTIARCH)/openblas-openmp/pkgconfig
+BLAS_DIR  := /usr/lib/$(MULTIARCH)/openblas-openmp
+PKGS      := lua5.4 hdf5
+
+CC      ?= gcc
+OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g,-O2 -g $(ARCH))
+SAN     := $(if $(filter 1,$(ASAN)),-fsanitize=address,undefined -fno-omit-frame-pointer,)
+WARN    := -Wall -Wextra -Wshadow -Wconversion -Wmissing-prototypes -Wno-sign-conversion
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(SAN) $(WARN) -fopenmp \
+           $(shell PKG_CONFIG_PATH=$(BLAS_PC) pkg-config --cflags openblas $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell PKG_CONFIG_PATH=$(BLAS_PC) pkg-config --libs openblas $(PKGS) 2>/dev/null) \
+           -Wl,-rpath,$(BLAS_DIR) -lpng -lm -fopenmp $(SAN)
+
+BUILD   := build$(if $(filter 1,$(ASAN)),-asan,)
+ENGINE_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
+ENGINE_OBJ := $(ENGINE_SRC:harness/%.c=$(BUILD)/harness/%.o)
+TEST_SRC   := $(wildcard tests/test_*.c)
+TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TESTLIB    := $(BUILD)/tests/testlib.o $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/ref*.c))
+EXE        := $(if $(filter 1,$(ASAN)),mixup-asan,mixup)
+
+.PHONY: all setup test test-asan test-c test-lua bench clean help data
+all: $(EXE)
+
+help:
+	@echo "make                build ./mixup (installs missing Debian packages when root)"
+	@echo "make test           build and run every test; closes with 'N passed, M failed'"
+	@echo "make test-asan      the same under AddressSanitizer and UBSan"
+	@echo "make bench          images/s and peak memory of a training step, vs PyTorch"
+	@echo "make fixtures       regenerate tests/fixtures with PyTorch (python3-torch)"
+
+# Dependencies: checked (and installed with apt-get when root) once per machine.
+$(BUILD)/.deps-ok: tools/setup.sh
+	@mkdir -p $(BUILD)
+	@sh tools/setup.sh
+	@touch $@
+setup: $(BUILD)/.deps-ok
+
+$(BUILD)/harness/%.o: harness/%.c $(wildcard harness/*.h) | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libengine.a: $(ENGINE_OBJ)
+	ar rcs $@ $^
+
+$(EXE): $(BUILD)/harness/main.o $(BUILD)/libengine.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%.o: tests/%.c tests/testlib.h $(wildcard harness/*.h) | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iharness -c $< -o $@
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTLIB) $(BUILD)/libengine.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+test: $(EXE) $(TEST_BIN)
+	@sh tests/run.sh $(BUILD) $(EXE)
+
+test-asan:
+	$(MAKE) ASAN=1 test
+
+bench: $(EXE)
+	@sh tools/bench.sh $(EXE)
+
+fixtures:
+	/usr/bin/python3 tests/fixtures/make_fixtures.py tests/fixtures
+
+clean:
+	rm -rf build build-asan mixup mixup-asan

@@ -1,0 +1,24 @@
+/*
+ * loss.h: losses on logits. Not modules: they end the graph and start backward.
+ *
+ * Soft-target softmax cross-entropy (mixup's loss; one-hot targets give ordinary CE):
+ *   loss = -(1/N) sum_n sum_k t[n,k] log softmax(z[n])[k]
+ *   dz[n,k] = (softmax(z[n])[k] * sum_k' t[n,k'] - t[n,k]) / N
+ * Binary cross-entropy with logits (torch.nn.BCEWithLogitsLoss, mean over all elements):
+ *   loss = mean(max(z, 0) - z t + log(1 + exp(-|z|)));  dz = (sigmoid(z) - t) / numel
+ * Sums are accumulated in double. Both return the loss through *loss.
+ */
+#ifndef LOSS_H
+#define LOSS_H
+
+#include "tensor.h"
+
+/* z: (N, K) logits (or (N, K, 1, 1)); t: same size soft targets; dz: same size, overwritten
+ * (may be NULL for evaluation). Fails on size mismatch or non-finite loss. */
+int loss_softmax_xent(double *loss, Tensor *dz, const Tensor *z, const Tensor *t, Err *err);
+/* Counts rows whose argmax of z differs from label[n]; labels in [0, K). */
+int loss_count_errors(int *errors, const Tensor *z, const int *label, Err *err);
+/* z, t, dz: same size; dz may be NULL. */
+int loss_bce_logits(double *loss, Tensor *dz, const Tensor *z, const Tensor *t, Err *err);
+
+#endif

@@ -1,0 +1,43 @@
+#!/bin/sh
+# run.sh BUILD EXE: runs every C test binary and every Lua test, sums their closing
+# "N passed, M failed" lines and prints the total the same way. Exits non-zero on any failure,
+# and counts a binary that crashed or printed no closing line as one failure.
+build=$1
+exe=$2
+total_pass=0
+total_fail=0
+log=$(mktemp)
+run_one() {
+    name=$1; shift
+    "$@" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "FAIL $name: exited $rc without a closing line"
+        total_fail=$((total_fail + 1))
+        return
+    fi
+    p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL $name: exited $rc"
+        total_fail=$((total_fail + 1))
+    fi
+}
+for t in "$build"/tests/test_*; do
+    [ -x "$t" ] || continue
+    echo "== $(basename "$t")"
+    run_one "$(basename "$t")" "$t"
+done
+for t in tests/test_*.lua; do
+    [ -f "$t" ] || continue
+    echo "== $t"
+    run_one "$t" "./$exe" "$t"
+done
+rm -f "$log"
+echo
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

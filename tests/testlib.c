@@ -1,0 +1,339 @@
+/*
+ * testlib.c: see testlib.h.
+ */
+#include "testlib.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t tl_seed = 20171025; /* arXiv v1 date; any fixed value */
+
+static char fail_msg[1024];
+
+int tl_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(fail_msg, sizeof fail_msg, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+int tl_main(int argc, char **argv, const TestCase *tests, size_t n)
+{
+    const char *filter = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+            char *end;
+            tl_seed = strtoull(argv[++i], &end, 10);
+            if (*end) {
+                fprintf(stderr, "bad --seed '%s'\n", argv[i]);
+                return 2;
+            }
+        } else {
+            filter = argv[i];
+        }
+    }
+    printf("seed %" PRIu64 " (rerun with --seed %" PRIu64 ")\n", tl_seed, tl_seed);
+    int pass = 0, fail = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (filter && !strstr(tests[i].name, filter))
+            continue;
+        fail_msg[0] = 0;
+        int rc = tests[i].fn();
+        if (rc == 0) {
+            printf("ok %s\n", tests[i].name);
+            pass++;
+        } else {
+            printf("FAIL %s: %s\n", tests[i].name, fail_msg[0] ? fail_msg : "(no reason)");
+            fail++;
+        }
+        fflush(stdout);
+    }
+    printf("%d passed, %d failed\n", pass, fail);
+    return fail ? 1 : 0;
+}
+
+#define TL_FLOOR 1e-6
+
+int tl_close_d(const char *what, const double *got, const double *want, size_t n, double rtol)
+{
+    double scale = TL_FLOOR, maxerr = 0.0;
+    size_t worst = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(want[i]) > scale)
+            scale = fabs(want[i]);
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs(got[i] - want[i]);
+        if (!(e <= maxerr)) { /* NaN counts as the worst */
+            maxerr = isnan(e) ? INFINITY : e;
+            worst = i;
+        }
+    }
+    double rel = maxerr / scale;
+    if (rel <= rtol)
+        return 0;
+    printf("  %s: relative error %.3g > %.3g (max abs %.3g at %zu, scale %.3g)\n", what, rel,
+           rtol, maxerr, worst, scale);
+    int shown = 0;
+    for (size_t i = 0; i < n && shown < 5; i++) {
+        if (fabs(got[i] - want[i]) / scale > rtol || isnan(got[i])) {
+            printf("    [%zu] got %.8g want %.8g\n", i, got[i], want[i]);
+            shown++;
+        }
+    }
+    tl_fail("%s: relative error %.3g > %.3g", what, rel, rtol);
+    return 1;
+}
+
+int tl_close(const char *what, const float *got, const float *want, size_t n, double rtol)
+{
+    double *g = malloc(n * sizeof *g), *w = malloc(n * sizeof *w);
+    if (!g || !w) {
+        free(g);
+        free(w);
+        return tl_fail("%s: out of memory", what);
+    }
+    for (size_t i = 0; i < n; i++) {
+        g[i] = got[i];
+        w[i] = want[i];
+    }
+    int rc = tl_close_d(what, g, w, n, rtol);
+    free(g);
+    free(w);
+    return rc;
+}
+
+void tl_fill_uniform(float *p, size_t n, float lo, float hi, Rng *r)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = lo + (hi - lo) * rng_uniform_f(r);
+}
+
+void tl_fill_away_from_zero(float *p, size_t n, float lo, float hi, Rng *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = lo + (hi - lo) * rng_uniform_f(r);
+        p[i] = (rng_next(r) & 1) ? v : -v;
+    }
+}
+
+/* ---- fixtures ------------------------------------------------------------------------- */
+
+static int read_u32(FILE *f, uint32_t *v) { return fread(v, 4, 1, f) == 1 ? 0 : -1; }
+
+int fixture_load(Fixture *fx, const char *file, Err *err)
+{
+    char path[512];
+    snprintf(path, sizeof path, "tests/fixtures/%s", file);
+    memset(fx, 0, sizeof *fx);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(err, "fixture %s: cannot open (run the tests from the repository root; "
+                            "regenerate with `make fixtures`)", path);
+    char magic[4];
+    uint32_t count;
+    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "FXT1", 4) || read_u32(f, &count) ||
+        count > 100000) {
+        fclose(f);
+        return err_set(err, "fixture %s: not an FXT1 file", path);
+    }
+    fx->e = calloc(count, sizeof *fx->e);
+    if (!fx->e) {
+        fclose(f);
+        return err_set(err, "fixture %s: out of memory", path);
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t len, ndim, dims[TENSOR_MAX_DIM];
+        int shape[TENSOR_MAX_DIM];
+        FixtureEntry *e = &fx->e[i];
+        if (read_u32(f, &len) || len >= sizeof e->name || fread(e->name, 1, len, f) != len ||
+            read_u32(f, &ndim) || ndim < 1 || ndim > TENSOR_MAX_DIM ||
+            fread(dims, 4, ndim, f) != ndim)
+            goto truncated;
+        e->name[len] = 0;
+        for (uint32_t d = 0; d < ndim; d++)
+            shape[d] = (int)dims[d];
+        if (tensor_alloc(&e->t, (int)ndim, shape, err))
+            goto fail;
+        fx->n = (int)i + 1;
+        if (fread(e->t.data, sizeof(float), e->t.size, f) != e->t.size)
+            goto truncated;
+    }
+    fclose(f);
+    return 0;
+truncated:
+    err_set(err, "fixture %s: truncated (regenerate with `make fixtures`)", path);
+fail:
+    fclose(f);
+    fixture_free(fx);
+    return -1;
+}
+
+const Tensor *fixture_get(const Fixture *fx, const char *name)
+{
+    for (int i = 0; i < fx->n; i++)
+        if (!strcmp(fx->e[i].name, name))
+            return &fx->e[i].t;
+    printf("  fixture has no entry '%s' (%d entries)\n", name, fx->n);
+    return NULL;
+}
+
+void fixture_free(Fixture *fx)
+{
+    for (int i = 0; i < fx->n; i++)
+        tensor_free(&fx->e[i].t);
+    free(fx->e);
+    memset(fx, 0, sizeof *fx);
+}
+
+/* ---- finite differences --------------------------------------------------------------- */
+
+static double probe_loss(Net *net, const Tensor *x, const float *r, int train, Rng *rng0,
+                         Err *err, int *rc)
+{
+    Rng rng = *rng0; /* same dropout mask on every evaluation */
+    const Tensor *y;
+    *rc = net_forward(net, x, train, &rng, &y, err);
+    if (*rc)
+        return 0.0;
+    double s = 0.0;
+    for (size_t i = 0; i < y->size; i++)
+        s += (double)y->data[i] * (double)r[i];
+    return s;
+}
+
+/* Picks up to k distinct-ish indices in [0, n) (all when k == 0 or k >= n). */
+static size_t pick(size_t *idx, size_t n, int k, Rng *r)
+{
+    if (k <= 0 || (size_t)k >= n) {
+        for (size_t i = 0; i < n; i++)
+            idx[i] = i;
+        return n;
+    }
+    for (int i = 0; i < k; i++)
+        idx[i] = (size_t)rng_below(r, n);
+    return (size_t)k;
+}
+
+static int fd_tensor(const char *what, Net *net, Tensor *x, float *target, const float *analytic,
+                     size_t n, const float *r, const FdOptions *o, Rng *rng0, Rng *pr)
+{
+    size_t *idx = malloc(n * sizeof *idx);
+    double *num = malloc(n * sizeof *num), *ana = malloc(n * sizeof *ana);
+    int rc = 0;
+    Err err;
+    if (!idx || !num || !ana) {
+        rc = tl_fail("%s: out of memory", what);
+        goto done;
+    }
+    size_t k = pick(idx, n, o->max_checks, pr);
+    for (size_t j = 0; j < k; j++) {
+        size_t i = idx[j];
+        float save = target[i];
+        int e1, e2;
+        target[i] = (float)(save + o->eps);
+        double lp = probe_loss(net, x, r, o->train, rng0, &err, &e1);
+        target[i] = (float)(save - o->eps);
+        double lm = probe_loss(net, x, r, o->train, rng0, &err, &e2);
+        /* use the perturbation actually representable in float32 */
+        double h = (double)(float)(save + o->eps) - (double)(float)(save - o->eps);
+        target[i] = save;
+        if (e1 || e2) {
+            rc = tl_fail("%s: forward failed: %s", what, err.msg);
+            goto done;
+        }
+        num[j] = (lp - lm) / h;
+        ana[j] = analytic[i];
+    }
+    rc = tl_close_d(what, ana, num, k, o->rtol);
+done:
+    free(idx);
+    free(num);
+    free(ana);
+    return rc;
+}
+
+int tl_fd_check(const char *what, Module *m, const FdOptions *o)
+{
+    Err err;
+    Net *net = NULL;
+    Tensor x = {0}, dyt = {0};
+    float *saved_w = NULL;
+    int rc = 1;
+    if (net_build(&net, m, o->in, 2, o->n, &err)) {
+        tl_fail("%s: net_build: %s", what, err.msg);
+        return 1;
+    }
+    Rng r, rng0;
+    rng_seed(&r, tl_seed, 99);
+    rng_seed(&rng0, tl_seed, RNG_STREAM_DROPOUT);
+    net_init(net, &r);
+    if (o->fill_w)
+        o->fill_w(net->params, net->n_params, &r);
+    int shape[4] = {o->n, o->in.c, o->in.h, o->in.w};
+    if (tensor_alloc(&x, 4, shape, &err))
+        goto out;
+    if (o->fill_x)
+        o->fill_x(x.data, x.size, &r);
+    else
+        tl_fill_uniform(x.data, x.size, -1.0f, 1.0f, &r);
+    int oshape[4] = {o->n, net->out.c, net->out.h, net->out.w};
+    if (tensor_alloc(&dyt, 4, oshape, &err))
+        goto out;
+    tl_fill_uniform(dyt.data, dyt.size, -1.0f, 1.0f, &r);
+
+    /* Analytic gradients. BN in train mode updates its running statistics on each forward,
+     * which does not change the train-mode output; buffers are restored anyway. */
+    float *saved_buf = NULL;
+    if (net->n_buffers) {
+        saved_buf = malloc(net->n_buffers * sizeof(float));
+        if (saved_buf)
+            memcpy(saved_buf, net->buffers, net->n_buffers * sizeof(float));
+    }
+    const Tensor *y, *dx;
+    Rng rng = rng0;
+    net_zero_grad(net);
+    if (net_forward(net, &x, o->train, &rng, &y, &err) || net_backward(net, &dyt, &dx, &err)) {
+        tl_fail("%s: %s", what, err.msg);
+        free(saved_buf);
+        goto out;
+    }
+    float *dxa = malloc(x.size * sizeof(float));
+    saved_w = malloc((net->n_params + 1) * sizeof(float));
+    if (!dxa || !saved_w) {
+        free(dxa);
+        free(saved_buf);
+        tl_fail("%s: out of memory", what);
+        goto out;
+    }
+    memcpy(dxa, dx->data, x.size * sizeof(float));
+    memcpy(saved_w, net->grads, net->n_params * sizeof(float));
+    if (saved_buf && !o->train)
+        memcpy(net->buffers, saved_buf, net->n_buffers * sizeof(float));
+    free(saved_buf);
+
+    Rng pr;
+    rng_seed(&pr, tl_seed, 98);
+    char name[256];
+    snprintf(name, sizeof name, "%s dx", what);
+    rc = fd_tensor(name, net, &x, x.data, dxa, x.size, dyt.data, o, &rng0, &pr);
+    if (rc == 0 && net->n_params) {
+        snprintf(name, sizeof name, "%s dw", what);
+        rc = fd_tensor(name, net, &x, net->params, saved_w, net->n_params, dyt.data, o, &rng0,
+                       &pr);
+    }
+    free(dxa);
+out:
+    if (rc && !fail_msg[0])
+        tl_fail("%s: %s", what, err.msg);
+    free(saved_w);
+    tensor_free(&x);
+    tensor_free(&dyt);
+    net_free(net);
+    return rc;
+}

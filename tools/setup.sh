@@ -1,0 +1,25 @@
+#!/bin/sh
+# setup.sh: checks the Debian packages the build and the tests need; as root installs what is
+# missing with apt-get, otherwise names the packages and the command, and fails.
+set -u
+need=""
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+multi=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+have_pc lua5.4 || need="$need liblua5.4-dev"
+have_pc hdf5 || need="$need libhdf5-dev"
+[ -f "/usr/lib/$multi/openblas-openmp/pkgconfig/openblas.pc" ] || need="$need libopenblas-openmp-dev"
+have_pc libpng || need="$need libpng-dev"
+command -v h5dump >/dev/null 2>&1 || need="$need hdf5-tools"
+command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing$need"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null && apt-get install -y -q $need >/dev/null || {
+        echo "setup: apt-get install$need failed; install them by hand" >&2; exit 1; }
+else
+    echo "setup: missing Debian packages:$need" >&2
+    echo "setup: run: sudo apt-get install$need" >&2
+    exit 1
+fi

@@ -1,12 +1,17 @@
 # mixup-repro: build, test and reproduce. `make help` lists the targets.
 #
 # Toggles (override on the command line, e.g. `make DEBUG=1`):
-DEBUG   ?= 0          # 1: -O0 -g, guard checks
-ASAN    ?= 0          # 1: -fsanitize=address,undefined (make test-asan sets it)
+#   DEBUG=1    -O0 -g
+#   ASAN=1     -fsanitize=address,undefined (make test-asan sets it)
+#   THREADS=n  thread count for runs and benchmarks
+#   SCALE=s    smoke | cpu | paper
+#   DATA=dir   data directory (git-ignored)
+DEBUG   ?= 0
+ASAN    ?= 0
 ARCH    ?= -march=native
-THREADS ?= 2          # default thread count for runs and benchmarks
-SCALE   ?= cpu        # smoke | cpu | paper
-DATA    ?= data       # data directory (git-ignored)
+THREADS ?= 2
+SCALE   ?= cpu
+DATA    ?= data
 
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 # The OpenMP build of OpenBLAS shares the engine's OpenMP pool (one pool on 2 cores).
@@ -16,7 +21,8 @@ PKGS      := lua5.4 hdf5
 
 CC      ?= gcc
 OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g,-O2 -g $(ARCH))
-SAN     := $(if $(filter 1,$(ASAN)),-fsanitize=address,undefined -fno-omit-frame-pointer,)
+SANFLAGS := -fsanitize=address -fsanitize=undefined -fno-omit-frame-pointer
+SAN     := $(if $(filter 1,$(ASAN)),$(SANFLAGS))
 WARN    := -Wall -Wextra -Wshadow -Wconversion -Wmissing-prototypes -Wno-sign-conversion
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(SAN) $(WARN) -fopenmp \
            $(shell PKG_CONFIG_PATH=$(BLAS_PC) pkg-config --cflags openblas $(PKGS) 2>/dev/null)
@@ -79,3 +85,8 @@ fixtures:
 
 clean:
 	rm -rf build build-asan mixup mixup-asan
+
+# For scripts: the exact flags the build uses.
+print-flags:
+	@echo "CFLAGS=$(CFLAGS)"
+	@echo "LDLIBS=$(LDLIBS)"

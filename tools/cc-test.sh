@@ -1,0 +1,13 @@
+#!/bin/sh
+# cc-test.sh NAME [SRC...]: builds build/solo/NAME from tests/NAME.c, tests/testlib.c, the core
+# engine (tensor, rng, blas, net) and the given extra sources, with the Makefile's flags. For
+# working on one layer while other files are being edited; `make test` is the real build.
+set -e
+name=$1; shift
+cflags=$(make -s print-flags | sed -n 's/^CFLAGS=//p')
+ldlibs=$(make -s print-flags | sed -n 's/^LDLIBS=//p')
+mkdir -p build/solo
+# shellcheck disable=SC2086
+gcc $cflags -Iharness tests/$name.c tests/testlib.c harness/tensor.c harness/rng.c \
+    harness/blas.c harness/net.c "$@" -o build/solo/$name $ldlibs
+echo "built build/solo/$name"

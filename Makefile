@@ -90,3 +90,6 @@ clean:
 print-flags:
 	@echo "CFLAGS=$(CFLAGS)"
 	@echo "LDLIBS=$(LDLIBS)"
+
+# Topic makefiles (data download and conversion, fuzzing, experiments) live in mk/.
+-include $(wildcard mk/*.mk)

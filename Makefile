@@ -37,7 +37,7 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TESTLIB    := $(BUILD)/tests/testlib.o $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/ref*.c))
 EXE        := $(if $(filter 1,$(ASAN)),mixup-asan,mixup)
 
-.PHONY: all setup test test-asan test-c test-lua bench clean help data
+.PHONY: all setup test test-asan bench clean help fixtures print-flags published
 all: $(EXE)
 
 help:
@@ -93,3 +93,7 @@ print-flags:
 
 # Topic makefiles (data download and conversion, fuzzing, experiments) live in mk/.
 -include $(wildcard mk/*.mk)
+
+# experiments/published.lua is generated from the shared facts; committed.
+published:
+	python3 tools/published_to_lua.py ../shared/paper/published.tsv experiments/published.lua

@@ -20,9 +20,11 @@ typedef struct MixupParams {
 } MixupParams;
 
 /* x: (N, ...) inputs; label: N ints in [0, n_classes); xm: same shape as x, overwritten
- * (must not alias x); t: (N, n_classes) soft targets, overwritten; lam: N doubles
- * (the lambda used per example, for logging; optional); perm: N ints scratch/out
- * (optional when alpha = 0). */
+ * (must not alias x); t: (N, n_classes) (or (N, n_classes, 1, 1)) soft targets, overwritten;
+ * lam: N doubles out, the lambda used per example, for logging (optional, except with
+ * per_example and alpha > 0); perm: N ints out, the partner of each example (optional when
+ * alpha = 0; then the identity). Fails, naming the example and value, on a label out of range.
+ * rng: the mixup stream; untouched when alpha = 0. */
 int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, const Tensor *x, const int *label,
                 const MixupParams *p, Rng *rng, Err *err);
 

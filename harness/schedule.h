@@ -28,7 +28,8 @@ typedef struct Schedule {
 
 /* Validates (increasing milestones, positive lr, 0 < factor, ...). */
 int schedule_check(const Schedule *s, Err *err);
-/* lr for step `step` (0-based) of epoch `epoch` (0-based) with steps_per_epoch steps. */
+/* lr for step `step` (0-based) of epoch `epoch` (0-based) with steps_per_epoch steps;
+ * s passed schedule_check, epoch >= 0, steps_per_epoch >= 1, 0 <= step < steps_per_epoch. */
 double schedule_lr(const Schedule *s, int epoch, int step, int steps_per_epoch);
 
 #endif

@@ -26,9 +26,15 @@ typedef struct SgdState {
     long step;       /* steps taken; 0 means buf is not yet initialised */
 } SgdState;
 
+/* Rejects momentum outside [0, 1), negative or non-finite weight decay, and nesterov without
+ * momentum (PyTorch's own checks). */
+int sgd_check(const SgdParams *p, Err *err);
+/* Allocates the zeroed momentum buffer of n floats; s must be zeroed or freed. */
 int sgd_state_init(SgdState *s, size_t n, Err *err);
 void sgd_state_free(SgdState *s);
-/* w, dw, decay_mask: n floats. Updates w and s; dw is read only. */
+/* w: n floats, updated; dw: n floats, read only (zeroing it is the caller's next step);
+ * decay_mask: n floats or NULL (all decay); s: state of n floats, updated. p was checked by
+ * sgd_check; lr >= 0. */
 void sgd_step(float *w, const float *dw, const float *decay_mask, SgdState *s,
               const SgdParams *p, double lr);
 

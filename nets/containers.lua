@@ -1,0 +1,78 @@
+-- containers.lua: constructors of network descriptions, the plain tables that
+-- engine.nn.build turns into a Net (harness/lua_nn.c lists every kind's options and defaults
+-- and validates them strictly; nothing is checked twice here).
+--
+-- Containers (torch7 nn's Sequential / ConcatTable+CAddTable / Concat):
+--   sequential(name, children)       y = c_k(...c_1(x))
+--   residual(name, main, shortcut)   y = main(x) + shortcut(x); shortcut nil: identity
+--   concat(name, branches)           y = [b_1(x), ..., b_k(x)] along channels
+-- Leaves take an options table: conv{name=, in_c=, out_c=, k=, stride=, pad=, groups=, bias=,
+-- init=}, bn{channels=, eps=, momentum=, affine=}, linear{in_f=, out_f=, bias=, init=},
+-- maxpool{k=, stride=, pad=}, avgpool{...}, dropout{p=}, leaky_relu{slope=}, and relu{},
+-- tanh{}, sigmoid{}, global_avgpool{}, flatten{}, identity{} (options optional: name).
+--
+-- Names make module paths ("preact_resnet.layer2.0.conv2"): nil means the position in the
+-- parent (1-based), "" adds nothing (a structural container that PyTorch does not have).
+
+local M = {}
+
+local function check_name(fn, name)
+  if name ~= nil and type(name) ~= "string" then
+    error(("%s: name must be a string or nil, got %s"):format(fn, type(name)), 3)
+  end
+end
+
+local function check_list(fn, what, list)
+  if type(list) ~= "table" then
+    error(("%s: %s must be a list of layer tables, got %s"):format(fn, what, type(list)), 3)
+  end
+end
+
+function M.sequential(name, children)
+  check_name("sequential", name)
+  check_list("sequential", "children", children)
+  return {kind = "sequential", name = name, children = children}
+end
+
+function M.residual(name, main, shortcut)
+  check_name("residual", name)
+  return {kind = "residual", name = name, main = main, shortcut = shortcut}
+end
+
+function M.concat(name, branches)
+  check_name("concat", name)
+  check_list("concat", "branches", branches)
+  return {kind = "concat", name = name, branches = branches}
+end
+
+-- A leaf constructor: copies the options and adds the kind.
+local function leaf(kind)
+  return function(opts)
+    opts = opts or {}
+    if type(opts) ~= "table" then
+      error(("%s: options must be a table, got %s"):format(kind, type(opts)), 2)
+    end
+    if opts.kind ~= nil then
+      error(("%s: options must not set 'kind'"):format(kind), 2)
+    end
+    local d = {kind = kind}
+    for k, v in pairs(opts) do d[k] = v end
+    return d
+  end
+end
+
+M.conv = leaf "conv"
+M.bn = leaf "batchnorm"
+M.relu = leaf "relu"
+M.leaky_relu = leaf "leaky_relu"
+M.tanh = leaf "tanh"
+M.sigmoid = leaf "sigmoid"
+M.maxpool = leaf "maxpool"
+M.avgpool = leaf "avgpool"
+M.global_avgpool = leaf "global_avgpool"
+M.linear = leaf "linear"
+M.dropout = leaf "dropout"
+M.flatten = leaf "flatten"
+M.identity = leaf "identity"
+
+return M

@@ -1,0 +1,125 @@
+-- preact_resnet.lua: pre-activation ResNet for 32x32 CIFAR inputs (He et al. 2016, "Identity
+-- Mappings in Deep Residual Networks"), in the two variants the mixup paper's code uses
+-- (/work/shared/paper/PAPER_FACTS.md sections 3b and 3c):
+--   official: facebookresearch/mixup-cifar10 models/resnet.py ResNet18: stem conv3x3 + BN +
+--             ReLU; each block computes out = relu(bn1(x)) and adds shortcut(out), where the
+--             shortcut is a 1x1 projection (no BN) or out itself.
+--   kuangliu: kuangliu/pytorch-cifar PreActResNet18 (the paper cites it; hongyi-zhang/mixup
+--             uses it): bare conv stem; identity shortcuts add the raw x, projections still
+--             read relu(bn1(x)).
+-- Both: 4 stages of basic blocks, widths w, 2w, 4w, 8w, strides 1, 2, 2, 2; no final BN-ReLU;
+-- 4x4 average pooling; linear(8w -> classes). Convolutions have no bias.
+-- Layer names and order follow the PyTorch modules (conv1, bn1, layer1.0.bn1, ...,
+-- layer1.0.shortcut.0, linear), so the flat parameter vector lines up with parameters().
+-- Initialisation: both codes keep PyTorch's defaults, hence init = "torch_default".
+--
+-- Usage: require("nets.preact_resnet"){variant = "official", num_classes = 10, width = 64,
+-- depth = 18, init = "torch_default"} returns a description for engine.nn.build with input
+-- {c = 3, h = 32, w = 32}.
+
+local c = require "nets.containers"
+
+local DEFAULTS = {variant = "official", num_classes = 10, width = 64, depth = 18,
+                  init = "torch_default"}
+local VARIANTS = {official = true, kuangliu = true}
+-- Blocks per stage for each depth (fb.resnet's cfg table); the stages' width multipliers and
+-- first strides.
+local BLOCKS = {[18] = {2, 2, 2, 2}}
+local STAGE_WIDTH = {1, 2, 4, 8}
+local STAGE_STRIDE = {1, 2, 2, 2}
+local POOL = 4 -- F.avg_pool2d(out, 4): the 4x4 maps of the last stage to 1x1
+
+local function conv3x3(name, in_c, out_c, stride, init)
+  return c.conv{name = name, in_c = in_c, out_c = out_c, k = 3, stride = stride, pad = 1,
+                bias = false, init = init}
+end
+
+-- One basic block: bn1, relu, conv1, bn2, relu, conv2 (+ shortcut), in parameters() order.
+local function block(o, name, in_c, out_c, stride)
+  local bn1 = c.bn{name = "bn1", channels = in_c}
+  local convs = {conv3x3("conv1", in_c, out_c, stride, o.init),
+                 c.bn{name = "bn2", channels = out_c}, c.relu{name = "relu2"},
+                 conv3x3("conv2", out_c, out_c, 1, o.init)}
+  local proj = nil
+  if stride ~= 1 or in_c ~= out_c then
+    proj = c.sequential("shortcut", {c.conv{name = "0", in_c = in_c, out_c = out_c, k = 1,
+                                            stride = stride, pad = 0, bias = false,
+                                            init = o.init}})
+  elseif o.variant == "kuangliu" then
+    -- y = conv2(relu(bn2(conv1(relu(bn1(x)))))) + x
+    table.insert(convs, 1, c.relu{name = "relu1"})
+    table.insert(convs, 1, bn1)
+    return c.residual(name, c.sequential("", convs), nil)
+  end
+  -- out = relu(bn1(x)); y = conv2(relu(bn2(conv1(out)))) + (proj(out) or out)
+  return c.sequential(name, {bn1, c.relu{name = "relu1"},
+                             c.residual("", c.sequential("", convs), proj)})
+end
+
+local function stage(o, index, in_c, out_c, n_blocks)
+  local blocks = {}
+  for b = 1, n_blocks do
+    local stride = b == 1 and STAGE_STRIDE[index] or 1
+    blocks[b] = block(o, tostring(b - 1), b == 1 and in_c or out_c, out_c, stride)
+  end
+  return c.sequential("layer" .. index, blocks)
+end
+
+local function check_options(opts)
+  if type(opts) ~= "table" then
+    error(("preact_resnet: options must be a table, got %s"):format(type(opts)), 3)
+  end
+  local known = {}
+  for k in pairs(DEFAULTS) do known[#known + 1] = k end
+  table.sort(known)
+  for k in pairs(opts) do
+    if DEFAULTS[k] == nil then
+      error(("preact_resnet: unknown option '%s' (known: %s)"):format(tostring(k),
+            table.concat(known, ", ")), 3)
+    end
+  end
+  local o = {}
+  for k, v in pairs(DEFAULTS) do
+    o[k] = opts[k]
+    if o[k] == nil then o[k] = v end
+    if type(o[k]) ~= type(v) then
+      error(("preact_resnet: option '%s' must be a %s, got %s"):format(k, type(v),
+            type(o[k])), 3)
+    end
+  end
+  if not VARIANTS[o.variant] then
+    error(("preact_resnet: variant is '%s' (known: kuangliu, official)"):format(o.variant), 3)
+  end
+  for _, k in ipairs{"num_classes", "width"} do
+    if math.type(o[k]) ~= "integer" or o[k] < 1 then
+      error(("preact_resnet: %s is %s, expected an integer >= 1"):format(k, tostring(o[k])), 3)
+    end
+  end
+  local depths = {}
+  for d in pairs(BLOCKS) do depths[#depths + 1] = d end
+  table.sort(depths)
+  assert(BLOCKS[o.depth], ("preact_resnet: depth is %s, valid depths: %s"):format(
+         tostring(o.depth), table.concat(depths, ", ")))
+  return o
+end
+
+return function(opts)
+  local o = check_options(opts or {})
+  local w = o.width
+  local layers = {conv3x3("conv1", 3, w, 1, o.init)}
+  if o.variant == "official" then
+    layers[#layers + 1] = c.bn{name = "bn1", channels = w}
+    layers[#layers + 1] = c.relu{name = "relu"}
+  end
+  local in_c = w
+  for s, n in ipairs(BLOCKS[o.depth]) do
+    local out_c = w * STAGE_WIDTH[s]
+    layers[#layers + 1] = stage(o, s, in_c, out_c, n)
+    in_c = out_c
+  end
+  layers[#layers + 1] = c.avgpool{name = "avgpool", k = POOL}
+  layers[#layers + 1] = c.flatten{name = "flatten"}
+  layers[#layers + 1] = c.linear{name = "linear", in_f = in_c, out_f = o.num_classes,
+                                 init = o.init}
+  return c.sequential("preact_resnet", layers)
+end

@@ -1,0 +1,121 @@
+-- check.lua: the Lua tests' small framework, the same protocol as tests/testlib.c: one
+-- "ok name" or "FAIL name: reason" line per test, then "N passed, M failed", and a non-zero
+-- exit status on any failure (tests/run.sh sums the closing lines).
+--
+--   local check = require "tests.lua.check"
+--   local suite = check.suite(...)   -- the script's first argument filters tests by name
+--   suite:test("name", function() check.eq(1 + 1, 2, "sum") end)
+--   suite:finish()
+--
+-- Assertions raise an error (so a test stops at its first failure). Tensor comparisons are
+-- relative, as in testlib: max|got - want| / max(max|want|, REL_FLOOR) <= rtol, and print
+-- the first mismatches.
+
+local tensor = require "engine.tensor"
+
+local M = {}
+
+local REL_FLOOR = 1e-6 -- testlib's floor: an all-zero reference is compared at this scale
+local SHOW_MISMATCHES = 5
+
+local Suite = {}
+Suite.__index = Suite
+
+function M.suite(filter)
+  return setmetatable({passed = 0, failed = 0, filter = filter}, Suite)
+end
+
+-- Runs fn unless the name filter excludes it.
+function Suite:test(name, fn)
+  if self.filter and not name:find(self.filter, 1, true) then return end
+  local ok, err = xpcall(fn, function(e) return e end)
+  if ok then
+    self.passed = self.passed + 1
+    print("ok " .. name)
+  else
+    self.failed = self.failed + 1
+    print("FAIL " .. name .. ": " .. tostring(err))
+  end
+  io.stdout:flush()
+end
+
+function Suite:finish()
+  print(("%d passed, %d failed"):format(self.passed, self.failed))
+  io.stdout:flush()
+  if self.failed > 0 then os.exit(1, true) end
+end
+
+local function fail(msg) error(msg, 3) end
+
+function M.eq(got, want, what)
+  if got ~= want then
+    fail(("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
+  end
+end
+
+function M.truthy(v, what)
+  if not v then fail(what) end
+end
+
+-- fn must raise an error whose message contains `needle` (plain text). Returns the message.
+function M.raises(fn, needle, what)
+  local ok, err = pcall(fn)
+  if ok then fail(("%s: no error raised (wanted one containing %q)"):format(what, needle)) end
+  err = tostring(err)
+  if not err:find(needle, 1, true) then
+    fail(("%s: error %q does not contain %q"):format(what, err, needle))
+  end
+  return err
+end
+
+-- Numbers: |got - want| <= rtol * max(|want|, REL_FLOOR).
+function M.near(got, want, rtol, what)
+  local scale = math.max(math.abs(want), REL_FLOOR)
+  if not (math.abs(got - want) <= rtol * scale) then
+    fail(("%s: got %.9g, want %.9g (relative error %.3g > %.3g)"):format(what, got, want,
+         math.abs(got - want) / scale, rtol))
+  end
+end
+
+local function max_abs(t)
+  return t:max_abs_diff(tensor.new(t:shape()))
+end
+M.max_abs = max_abs
+
+-- Relative error of tensor got against want (same element count).
+function M.rel_err(got, want)
+  return got:max_abs_diff(want) / math.max(max_abs(want), REL_FLOOR)
+end
+
+-- Tensors: relative max error within rtol; on failure prints the first mismatches.
+function M.close(got, want, rtol, what)
+  if got:size() ~= want:size() then
+    fail(("%s: %d elements, want %d"):format(what, got:size(), want:size()))
+  end
+  local scale = math.max(max_abs(want), REL_FLOOR)
+  local err = got:max_abs_diff(want) / scale
+  if not (err <= rtol) then
+    local g = got:view(0, {got:size()})
+    local w = want:view(0, {want:size()})
+    local shown = 0
+    for i = 1, g:size() do
+      local a, b = g:get(i), w:get(i)
+      if not (math.abs(a - b) <= rtol * scale) then
+        print(("  %s[%d]: got %.9g, want %.9g"):format(what, i, a, b))
+        shown = shown + 1
+        if shown == SHOW_MISMATCHES then break end
+      end
+    end
+    fail(("%s: relative error %.3g > %.3g"):format(what, err, rtol))
+  end
+  return err
+end
+
+-- Bit-identical tensors.
+function M.same_bits(a, b, what)
+  if a:data_string() ~= b:data_string() then
+    fail(("%s: not bit-identical (max abs diff %.3g)"):format(what, a:max_abs_diff(b)))
+  end
+end
+
+return M

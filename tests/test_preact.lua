@@ -1,0 +1,151 @@
+-- test_preact.lua: the PreAct ResNet-18 nets (nets/preact_resnet.lua) against the PyTorch
+-- reference models of tests/fixtures/gen_preact.py (facebookresearch/mixup-cifar10 ResNet18
+-- and kuangliu PreActResNet18, width 2, batch 4, 32x32): parameter counts of the full nets,
+-- parameter order and sizes, training-mode forward, loss, dx and the gradient vector, three
+-- SGD steps (momentum 0.9, weight decay 5e-4), BN running statistics, evaluation-mode forward,
+-- and bit-identical repeats from one seed.
+local tensor = require "engine.tensor"
+local nn = require "engine.nn"
+local train = require "engine.train"
+local preact = require "nets.preact_resnet"
+local check = require "tests.lua.check"
+
+local suite = check.suite(...)
+
+local INPUT = {c = 3, h = 32, w = 32}
+local FIXTURE_WIDTH = 2
+local ROOT = "preact_resnet." -- our path prefix; PyTorch names start below the root
+
+-- The reference is float64 from the same float32 inputs; we run float32. Observed errors
+-- (threads 1 to 4) are ~30 to 100 times below each bound.
+local LOGITS_RTOL = 1e-5  -- float32 forward through ~20 layers: observed 3e-7
+local LOSS_RTOL = 1e-6    -- mean log-softmax of those logits: observed 4e-8
+local DX_RTOL = 1e-4      -- backward through 17 train-mode BNs, whose mean subtraction cancels
+                          -- most of the gradient and amplifies rounding: observed 7e-7
+local GRADS_RTOL = 1e-4   -- same path as dx; relative to the largest entry: observed 5e-7
+local PARAMS_RTOL = 2e-6  -- 3 steps of lr 0.1 carry the grad errors diluted: observed 1.2e-7
+local BUFFERS_RTOL = 2e-6 -- running means and variances of float32 activations: observed 7e-8
+local EVAL_RTOL = 1e-5    -- eval-mode logits after the 3 steps: observed 1.5e-7
+
+local function load_fixture(name)
+  return tensor.load_fixture("tests/fixtures/" .. name .. ".fxt")
+end
+
+suite:test("parameter_counts", function()
+  -- the mixup paper's model sizes (PAPER_FACTS.md 3b; gen_preact.py prints them)
+  for _, case in ipairs{
+    {{variant = "official", num_classes = 10}, 11171274},
+    {{variant = "official", num_classes = 100}, 11217444},
+    {{variant = "kuangliu", num_classes = 10}, 11171146},
+    {{variant = "official", width = 16}, 700794},
+  } do
+    local net = nn.build(preact(case[1]), INPUT, {batch = 1})
+    check.eq(net:num_params(), case[2], ("%s %s classes width %s"):format(case[1].variant,
+             case[1].num_classes, case[1].width))
+    net = nil
+    collectgarbage()
+  end
+end)
+
+suite:test("options_are_strict", function()
+  check.raises(function() preact{widht = 4} end, "preact_resnet: unknown option 'widht' " ..
+               "(known: depth, init, num_classes, variant, width)", "unknown option")
+  check.raises(function() preact{depth = 34} end, "depth is 34, valid depths: 18", "depth")
+  check.raises(function() preact{variant = "v2"} end, "variant is 'v2'", "variant")
+  check.raises(function() preact{width = 2.5} end, "width is 2.5, expected an integer",
+               "width")
+  check.raises(function() preact{num_classes = "10"} end,
+               "option 'num_classes' must be a number, got string", "type")
+  check.raises(function() nn.build(preact{init = "xavier"}, INPUT, {batch = 1}) end,
+               "preact_resnet.conv1: option 'init' is 'xavier'", "init")
+end)
+
+for _, variant in ipairs{"official", "kuangliu"} do
+  local function build(batch)
+    return nn.build(preact{variant = variant, width = FIXTURE_WIDTH}, INPUT, {batch = batch})
+  end
+
+  suite:test(variant .. ".parameter_order", function()
+    local fx, names = load_fixture("preact_" .. variant)
+    -- group PyTorch's parameters by module, in parameters() order
+    local groups = {}
+    for _, name in ipairs(names) do
+      local module = name:match("^param%.(.+)%.[^.]+$")
+      if module then
+        local numel = 1
+        for _, d in ipairs(fx[name]:to_table()) do numel = numel * math.tointeger(d) end
+        local last = groups[#groups]
+        if last and last.module == module then
+          last.count = last.count + numel
+        else
+          groups[#groups + 1] = {module = module, count = numel}
+        end
+      end
+    end
+    local net = build(1)
+    local info = net:param_info()
+    check.eq(#info, #groups, "modules with parameters")
+    local offset = 0
+    for i, g in ipairs(groups) do
+      check.eq(info[i].path, ROOT .. g.module, "module " .. i)
+      check.eq(info[i].count, g.count, info[i].path .. " count")
+      check.eq(info[i].offset, offset, info[i].path .. " offset")
+      offset = offset + g.count
+    end
+    check.eq(net:num_params(), fx.params0:size(), "total")
+  end)
+
+  suite:test(variant .. ".train_steps_vs_pytorch", function()
+    local input = load_fixture("preact_input")
+    local fx = load_fixture("preact_" .. variant)
+    local hp = fx.hp:to_table()
+    local lr, momentum, wd, steps = hp[1], hp[2], hp[3], math.tointeger(hp[4])
+    local n = input.x:shape()[1]
+    local net = build(n)
+    net:init(train.rng(1, train.stream.init)) -- BN buffers: mean 0, var 1
+    net:params():copy(fx.params0)
+    -- torch.optim.SGD: dampening 0, no Nesterov, L2 decay on every parameter (official code)
+    local sgd = train.sgd{params = net:params(), grads = net:grads(), momentum = momentum,
+                          weight_decay = wd, nesterov = false}
+    local dz
+    for step = 1, steps do
+      net:zero_grad()
+      local z = net:forward(input.x, true)
+      dz = dz or tensor.new(z:shape())
+      local loss = train.softmax_xent(z, input.t, dz)
+      check.near(loss, fx.loss:get(step), LOSS_RTOL, "loss before step " .. step)
+      local dx = net:backward(dz)
+      if step == 1 then
+        check.close(z, fx.logits0, LOGITS_RTOL, "logits")
+        check.close(dx, fx.dx0, DX_RTOL, "dx")
+        check.close(net:grads(), fx.grads0, GRADS_RTOL, "grads")
+      end
+      sgd:step(lr)
+    end
+    check.close(net:params(), fx.params3, PARAMS_RTOL, "params after 3 steps")
+    check.close(net:buffers(), fx.buffers3, BUFFERS_RTOL, "BN running stats")
+    check.close(net:forward(input.x, false), fx.logits_eval3, EVAL_RTOL, "eval logits")
+  end)
+end
+
+suite:test("same_seed_same_bits", function()
+  local input = load_fixture("preact_input")
+  local function run(seed)
+    local net = nn.build(preact{width = FIXTURE_WIDTH}, INPUT, {batch = 4})
+    net:init(train.rng(seed, train.stream.init))
+    local z = net:forward(input.x, true)
+    local dz = tensor.new(z:shape())
+    train.softmax_xent(z, input.t, dz)
+    net:backward(dz)
+    return net:params():clone(), z:clone(), net:grads():clone()
+  end
+  local p1, z1, g1 = run(42)
+  local p2, z2, g2 = run(42)
+  check.same_bits(p1, p2, "init")
+  check.same_bits(z1, z2, "logits")
+  check.same_bits(g1, g2, "grads")
+  local p3 = run(43)
+  check.truthy(p1:max_abs_diff(p3) > 0, "another seed gives other weights")
+end)
+
+suite:finish()

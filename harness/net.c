@@ -454,6 +454,9 @@ int net_reserve(Net *net, int cap_n, Err *err)
 {
     if (cap_n < 1)
         return err_set(err, "net_reserve: batch capacity is %d, expected >= 1", cap_n);
+    /* Growing may move activations: alias layers' views of the last pass would dangle, so a
+     * backward now needs a new forward. */
+    net->last_x = NULL;
     if (reserve_tree(net->root, cap_n, err))
         return -1;
     net->cap_n = cap_n;

@@ -58,6 +58,9 @@ $(BUILD)/harness/%.o: harness/%.c $(wildcard harness/*.h) | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# Provenance: the flags the engine was built with, reported by nn.build_info().
+$(BUILD)/harness/lua_nn.o: CFLAGS += -DMIXUP_CFLAGS='"$(strip $(OPT) $(SAN) -std=c11 -fopenmp)"'
+
 $(BUILD)/libengine.a: $(ENGINE_OBJ)
 	ar rcs $@ $^
 

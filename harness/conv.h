@@ -25,4 +25,37 @@ typedef struct ConvParams {
 /* Returns NULL and fills err when the params are invalid (names the value and the rule). */
 Module *conv_module_new(const ConvParams *p, Err *err);
 
+/* ---- kernels on raw arrays (the module calls these; tests call them directly) ----
+ * Shapes: x, dx (n, C, in_h, in_w); y, dy (n, K, Ho, Wo); w, dw (K, C/groups, kh, kw);
+ * b, db (K). p must be valid (conv_module_new's rules) and the window must fit the padded
+ * input. ws: nthreads slices of ws_stride floats, 64-byte aligned, each of at least
+ * conv_ws_floats(p, in_h, in_w) floats; its contents are scratch.
+ *
+ * Threads: images are spread over nthreads OpenMP threads, each running single-threaded
+ * GEMMs on blocks of output pixels (row bands of one image, or several small images side by
+ * side; see conv.c). y and dx do not depend on the thread count; dw and db are summed per
+ * thread and then over threads in thread order, so they are bit-identical for a given thread
+ * count only. */
+
+/* Ho and Wo for an in_h x in_w input; 0 when the window does not fit the padded input. */
+int conv_out_h(const ConvParams *p, int in_h);
+int conv_out_w(const ConvParams *p, int in_w);
+/* Per-thread workspace floats that conv_forward and conv_backward need. */
+size_t conv_ws_floats(const ConvParams *p, int in_h, int in_w);
+
+/* y [OUT]; x [IN]; w [IN]; b [IN, OPTIONAL: NULL when p->bias is 0]; ws [SCRATCH]. */
+void conv_forward(float *y, const float *x, const float *w, const float *b, float *ws,
+                  size_t ws_stride, const ConvParams *p, int n, int in_h, int in_w,
+                  int nthreads);
+/* dx [OUT, overwritten; OPTIONAL: NULL skips the input gradient]; dw [ACCUMULATED];
+ * db [ACCUMULATED, OPTIONAL: NULL when p->bias is 0]; dy [IN]; x [IN]: the forward's input;
+ * w [IN]; ws [SCRATCH]. */
+void conv_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                   const float *w, float *ws, size_t ws_stride, const ConvParams *p, int n,
+                   int in_h, int in_w, int nthreads);
+/* Reference: the plain seven-deep loop nest, summing in double, single-threaded.
+ * y [OUT]; x [IN]; w [IN]; b [IN, OPTIONAL]. */
+void conv_forward_direct(float *y, const float *x, const float *w, const float *b,
+                         const ConvParams *p, int n, int in_h, int in_w);
+
 #endif

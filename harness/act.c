@@ -29,24 +29,24 @@ void act_forward(float *y, const float *x, size_t count, ActKind kind, float slo
     switch (kind) {
     case ACT_RELU:
         /* written as "x <= 0" so that a NaN passes through (a divergence stays visible) */
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for simd num_threads(nthreads) schedule(static)
         for (size_t i = 0; i < count; i++)
             y[i] = x[i] <= 0.0f ? 0.0f : x[i];
         break;
     case ACT_LEAKY_RELU:
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for simd num_threads(nthreads) schedule(static)
         for (size_t i = 0; i < count; i++)
             y[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
         break;
     case ACT_TANH:
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for simd num_threads(nthreads) schedule(static)
         for (size_t i = 0; i < count; i++)
             y[i] = tanhf(x[i]);
         break;
     case ACT_SIGMOID:
         /* exp of a non-positive argument only, so large |x| neither overflows nor gives
          * inf / inf */
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for simd num_threads(nthreads) schedule(static)
         for (size_t i = 0; i < count; i++) {
             float v = x[i];
             if (v >= 0.0f) {
@@ -66,25 +66,25 @@ void act_backward(float *dx, const float *dy, const float *x, const float *y, si
     switch (kind) {
     case ACT_RELU:
         /* y = max(x, 0)  =>  dx = dy where x > 0, else 0 (also at x = 0) */
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for simd num_threads(nthreads) schedule(static)
         for (size_t i = 0; i < count; i++)
             dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
         break;
     case ACT_LEAKY_RELU:
         /* y = x > 0 ? x : slope x  =>  dx = x > 0 ? dy : slope dy */
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for simd num_threads(nthreads) schedule(static)
         for (size_t i = 0; i < count; i++)
             dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * slope;
         break;
     case ACT_TANH:
         /* y = tanh x  =>  dx = dy (1 - y^2) */
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for simd num_threads(nthreads) schedule(static)
         for (size_t i = 0; i < count; i++)
             dx[i] = dy[i] * (1.0f - y[i] * y[i]);
         break;
     case ACT_SIGMOID:
         /* y = 1 / (1 + exp(-x))  =>  dx = dy y (1 - y) */
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for simd num_threads(nthreads) schedule(static)
         for (size_t i = 0; i < count; i++)
             dx[i] = dy[i] * y[i] * (1.0f - y[i]);
         break;

@@ -49,17 +49,29 @@ void batchnorm_forward(float *y, const float *x, const float *gamma, const float
         if (train) {
             /* mean_B = sum(x) / M */
             double sum = 0.0;
-            for (int k = 0; k < n; k++)
+            for (int k = 0; k < n; k++) {
+                const float *xi = xc + (size_t)k * stride;
+                double s = 0.0;
+                /* simd: a fixed vector-lane order (deterministic) instead of one serial chain
+                 * of dependent double adds, which ran 4x slower than memory */
+#pragma omp simd reduction(+ : s)
                 for (size_t i = 0; i < plane; i++)
-                    sum += (double)xc[(size_t)k * stride + i];
+                    s += (double)xi[i];
+                sum += s;
+            }
             double mu = sum / m_count;
             /* var_B = sum((x - mean_B)^2) / M (biased, used to normalise) */
             double sq = 0.0;
-            for (int k = 0; k < n; k++)
+            for (int k = 0; k < n; k++) {
+                const float *xi = xc + (size_t)k * stride;
+                double s = 0.0;
+#pragma omp simd reduction(+ : s)
                 for (size_t i = 0; i < plane; i++) {
-                    double d = (double)xc[(size_t)k * stride + i] - mu;
-                    sq += d * d;
+                    double d = (double)xi[i] - mu;
+                    s += d * d;
                 }
+                sq += s;
+            }
             double var = sq / m_count;
             mean[ch] = mu;
             inv_std[ch] = 1.0 / sqrt(var + eps);
@@ -81,6 +93,7 @@ void batchnorm_forward(float *y, const float *x, const float *gamma, const float
         for (int k = 0; k < n; k++) {
             const float *xi = xc + (size_t)k * stride;
             float *yi = yc + (size_t)k * stride;
+#pragma omp simd
             for (size_t i = 0; i < plane; i++)
                 yi[i] = (xi[i] - mf) * scale + shift;
         }
@@ -105,10 +118,14 @@ void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
         for (int k = 0; k < n; k++) {
             const float *xi = xc + (size_t)k * stride;
             const float *dyi = dyc + (size_t)k * stride;
+            double s1 = 0.0, s2 = 0.0;
+#pragma omp simd reduction(+ : s1, s2)
             for (size_t i = 0; i < plane; i++) {
-                sum_dy += (double)dyi[i];
-                sum_dy_xc += (double)dyi[i] * (double)(xi[i] - mf);
+                s1 += (double)dyi[i];
+                s2 += (double)dyi[i] * (double)(xi[i] - mf);
             }
+            sum_dy += s1;
+            sum_dy_xc += s2;
         }
         double sum_dy_xhat = sum_dy_xc * is;
         if (dgamma)
@@ -126,6 +143,7 @@ void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                 const float *xi = xc + (size_t)k * stride;
                 const float *dyi = dyc + (size_t)k * stride;
                 float *dxi = dxc + (size_t)k * stride;
+#pragma omp simd
                 for (size_t i = 0; i < plane; i++)
                     dxi[i] = k1 * (dyi[i] - mean_dy - (xi[i] - mf) * k2);
             }
@@ -134,6 +152,7 @@ void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
             for (int k = 0; k < n; k++) {
                 const float *dyi = dyc + (size_t)k * stride;
                 float *dxi = dxc + (size_t)k * stride;
+#pragma omp simd
                 for (size_t i = 0; i < plane; i++)
                     dxi[i] = k1 * dyi[i];
             }

@@ -788,6 +788,41 @@ static int push_shape(lua_State *L, Shape s)
     return 1;
 }
 
+/* net:profile(on): turns per-layer timing on (true) or off; net:profile() returns the leaves
+ * with their accumulated times, {{path =, kind =, forward = s, backward = s}, ...}, in tree
+ * order. Timing adds two clock reads per layer and pass. */
+static void push_profile(lua_State *L, const Module *m, lua_Integer *k)
+{
+    if (!m->n_child) {
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, m->path);
+        lua_setfield(L, -2, "path");
+        lua_pushstring(L, m->ops->kind);
+        lua_setfield(L, -2, "kind");
+        lua_pushnumber(L, m->seconds_fwd);
+        lua_setfield(L, -2, "forward");
+        lua_pushnumber(L, m->seconds_bwd);
+        lua_setfield(L, -2, "backward");
+        lua_rawseti(L, -2, ++*k);
+    }
+    for (int i = 0; i < m->n_child; i++)
+        push_profile(L, m->child[i], k);
+}
+
+static int l_net_profile(lua_State *L)
+{
+    Net *net = check_net(L, 1);
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TBOOLEAN);
+        net->profile = lua_toboolean(L, 2);
+        return 0;
+    }
+    lua_Integer k = 0;
+    lua_newtable(L);
+    push_profile(L, net->root, &k);
+    return 1;
+}
+
 static int l_net_out_shape(lua_State *L) { return push_shape(L, check_net(L, 1)->out); }
 
 static int l_net_in_shape(lua_State *L) { return push_shape(L, check_net(L, 1)->in); }
@@ -882,6 +917,7 @@ static const luaL_Reg net_methods[] = {
     {"set_threads", l_net_set_threads},
     {"get_threads", l_net_get_threads},
     {"out_shape", l_net_out_shape},
+    {"profile", l_net_profile},
     {"in_shape", l_net_in_shape},
     {NULL, NULL},
 };

@@ -242,23 +242,30 @@ static int pmain(lua_State *L)
 }
 
 /* OpenBLAS (DYNAMIC_ARCH) picks its kernels from cpuid when the library loads, before main.
- * On the virtual machines here the CPU model is hidden and it falls back to Prescott (SSE3):
- * sgemm 1024^3 on 2 threads ran at 10.6 GFLOP/s against 32.3 with the Haswell kernels
- * (2026-11, tools in the issue note). The project's machines are meant to carry
- * OPENBLAS_CORETYPE=Haswell; where it is unset and the CPU has AVX2 and FMA, set it and
- * re-execute once. A value the user set is never touched; MIXUP_BLAS_AUTODETECT=1 keeps
- * OpenBLAS's own choice (make bench reports that figure too). */
+ * On the virtual machines here the CPU model is hidden and it falls back to Prescott (SSE3).
+ * Measured 2026-11, sgemm 1024^3 on 2 threads: Prescott 10.6 GFLOP/s, Haswell 32.3, SkylakeX
+ * 37.3 (machine shared with other jobs); a PreAct ResNet-18 width-16 training step, 2 threads:
+ * Haswell 351 images/s, SkylakeX 404. So where OPENBLAS_CORETYPE is unset we name the best
+ * core the CPU supports (SkylakeX with AVX-512 F/BW/DQ/VL, else Haswell with AVX2 and FMA) and
+ * re-execute once; the GEMM results of either are checked against double-precision
+ * references by the conv and linear tests. A value the user or the machine set (these
+ * machines are meant to carry OPENBLAS_CORETYPE=Haswell) is never touched, and
+ * MIXUP_BLAS_AUTODETECT=1 keeps OpenBLAS's own choice. Provenance records the core in use. */
 static void pin_blas_core(char **argv)
 {
     const char *auto_env = getenv("MIXUP_BLAS_AUTODETECT");
     if (getenv("OPENBLAS_CORETYPE") || (auto_env && !strcmp(auto_env, "1")))
         return;
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
-        return;
-    if (setenv("OPENBLAS_CORETYPE", "Haswell", 1) == 0)
+    const char *core = NULL;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        core = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        core = "Haswell";
+    if (core && setenv("OPENBLAS_CORETYPE", core, 1) == 0)
         execv("/proc/self/exe", argv);
-    /* execv failed: carry on with OpenBLAS's choice, which provenance records. */
+    /* no known core or execv failed: carry on with OpenBLAS's choice, which provenance records */
 }
 
 int main(int argc, char **argv)

@@ -46,6 +46,7 @@ typedef struct Ctx {
     float *ws;            /* workspace: nthreads slices of ws_stride floats each */
     size_t ws_stride;     /* floats per thread slice, >= every module's ws_floats */
     int nthreads;         /* threads for this pass's parallel loops */
+    int profile;          /* 1: leaves add their wall time to seconds_fwd / seconds_bwd */
 } Ctx;
 
 /* Initialisation schemes; recorded by name in the run config. */
@@ -85,6 +86,7 @@ struct Module {
     int alias;                  /* 1: y is a view of x and dx of dy (flatten, identity) */
     Module **child;             /* containers only */
     int n_child;
+    double seconds_fwd, seconds_bwd; /* accumulated wall time when profiling (leaves only) */
 };
 
 /* Convenience for kernels: checks that x is (N, m->in) with N >= 1; fills *n. */

@@ -13,6 +13,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- init schemes and module helpers ------------------------------------------------- */
 
@@ -80,19 +81,32 @@ void module_free(Module *m)
 
 static void destroy_plain(Module *m) { free(m); }
 
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Calls a child's forward and prefixes errors with the child's path (leaves only; containers
- * already prefix their own children). */
+ * already prefix their own children). Leaves are timed when profiling. */
 static int child_forward(Module *c, const Tensor *x, Ctx *ctx, Err *err)
 {
+    double t0 = ctx->profile && !c->n_child ? seconds_now() : 0.0;
     if (c->ops->forward(c, x, ctx, err))
         return c->n_child ? -1 : err_prefix(err, c->path);
+    if (t0 > 0.0)
+        c->seconds_fwd += seconds_now() - t0;
     return 0;
 }
 
 static int child_backward(Module *c, const Tensor *x, const Tensor *dy, Ctx *ctx, Err *err)
 {
+    double t0 = ctx->profile && !c->n_child ? seconds_now() : 0.0;
     if (c->ops->backward(c, x, dy, ctx, err))
         return c->n_child ? -1 : err_prefix(err, c->path);
+    if (t0 > 0.0)
+        c->seconds_bwd += seconds_now() - t0;
     return 0;
 }
 
@@ -548,7 +562,7 @@ void net_zero_grad(Net *net) { memset(net->grads, 0, net->n_params * sizeof(floa
 
 static Ctx net_ctx(Net *net, int train, Rng *rng)
 {
-    return (Ctx){train, rng, net->ws, net->ws_stride, net->nthreads};
+    return (Ctx){train, rng, net->ws, net->ws_stride, net->nthreads, net->profile};
 }
 
 int net_forward(Net *net, const Tensor *x, int train, Rng *rng, const Tensor **y, Err *err)

@@ -46,6 +46,7 @@ typedef struct Net {
     const Tensor *last_x;
     ParamInfo *info;     /* one entry per module with parameters or buffers, tree order */
     int n_info;
+    int profile;         /* 1: time every leaf module (Module.seconds_fwd / seconds_bwd) */
 } Net;
 
 /* Builds a Net from a module tree (ownership passes to the Net, also on failure) for

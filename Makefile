@@ -37,6 +37,9 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TESTLIB    := $(BUILD)/tests/testlib.o $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/ref*.c))
 EXE        := $(if $(filter 1,$(ASAN)),mixup-asan,mixup)
 
+# Keep test objects between runs (they are intermediates of the test binaries).
+.SECONDARY:
+
 .PHONY: all setup test test-asan bench clean help fixtures print-flags published
 all: $(EXE)
 

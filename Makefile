@@ -78,6 +78,10 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTLIB) $(BUILD)/libengine.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # The real-data tests need CIFAR-10: fetched (and verified) first; they skip visibly without it.
+# test_net counts the engine's allocations during steady-state training steps.
+$(BUILD)/tests/test_net: LDLIBS += -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc \
+                                   -Wl,--wrap=aligned_alloc
+
 test: data $(EXE) $(TEST_BIN)
 	@MIXUP_DATA=$(DATA) sh tests/run.sh $(BUILD) $(EXE)
 

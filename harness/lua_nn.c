@@ -33,6 +33,7 @@
 #include "batchnorm.h"
 #include "blas.h"
 #include "conv.h"
+#include "dense.h"
 #include "dropout.h"
 #include "linear.h"
 #include "lua_engine.h"
@@ -50,7 +51,8 @@ enum {
 
 typedef enum {
     K_CONV, K_BN, K_RELU, K_LEAKY_RELU, K_TANH, K_SIGMOID, K_MAXPOOL, K_AVGPOOL, K_GAP,
-    K_LINEAR, K_DROPOUT, K_FLATTEN, K_IDENTITY, K_SEQUENTIAL, K_RESIDUAL, K_CONCAT, K_COUNT
+    K_LINEAR, K_DROPOUT, K_FLATTEN, K_IDENTITY, K_DENSE, K_SEQUENTIAL, K_RESIDUAL, K_CONCAT,
+    K_COUNT
 } NodeKind;
 
 /* luaL_error with printf formats (lua_pushfstring knows no %zu, %u or %g). */
@@ -78,6 +80,8 @@ static const char *const pool_opts[] = {COMMON, "k", "kh", "kw", "stride", "stri
                                         "stride_w", "pad", "pad_h", "pad_w", NULL};
 static const char *const linear_opts[] = {COMMON, "in_f", "out_f", "bias", "init", NULL};
 static const char *const dropout_opts[] = {COMMON, "p", NULL};
+static const char *const dense_opts[] = {COMMON, "in_c", "layers", "growth", "bottleneck",
+                                         "eps", "momentum", "init", NULL};
 static const char *const seq_opts[] = {COMMON, "children", NULL};
 static const char *const res_opts[] = {COMMON, "main", "shortcut", NULL};
 static const char *const cat_opts[] = {COMMON, "branches", NULL};
@@ -101,6 +105,7 @@ static const KindInfo KINDS[K_COUNT] = {
     [K_DROPOUT] = {"dropout", dropout_opts},
     [K_FLATTEN] = {"flatten", plain_opts},
     [K_IDENTITY] = {"identity", plain_opts},
+    [K_DENSE] = {"dense_block", dense_opts},
     [K_SEQUENTIAL] = {"sequential", seq_opts},
     [K_RESIDUAL] = {"residual", res_opts},
     [K_CONCAT] = {"concat", cat_opts},
@@ -124,6 +129,7 @@ typedef struct NodeSpec {
         BatchNormParams bn;
         PoolParams pool;
         LinearParams linear;
+        DenseParams dense;
         double slope;
         double p;
     } u;
@@ -404,6 +410,19 @@ static void parse_node(lua_State *L, int idx, const char *parent, const char *df
     case K_DROPOUT:
         s->v[self].u.p = opt_num(L, idx, path, "p", DROPOUT_P_DEFAULT);
         break;
+    case K_DENSE: {
+        /* dense.h: a DenseNet-BC block with one shared feature buffer */
+        DenseParams p;
+        p.in_c = opt_int(L, idx, path, "in_c", 0, 1);
+        p.layers = opt_int(L, idx, path, "layers", 0, 1);
+        p.growth = opt_int(L, idx, path, "growth", 0, 1);
+        p.bottleneck = opt_int(L, idx, path, "bottleneck", 0, 1);
+        p.eps = opt_num(L, idx, path, "eps", BN_EPS_DEFAULT);
+        p.momentum = opt_num(L, idx, path, "momentum", BN_MOMENTUM_DEFAULT);
+        p.init = opt_init(L, idx, path);
+        s->v[self].u.dense = p;
+        break;
+    }
     case K_SEQUENTIAL:
     case K_CONCAT: {
         const char *key = kind == K_SEQUENTIAL ? "children" : "branches";
@@ -489,6 +508,7 @@ static Module *build_module(const SpecList *s, int i, Err *err)
     case K_DROPOUT: m = dropout_module_new(sp->u.p, err); break;
     case K_FLATTEN: m = flatten_module_new(err); break;
     case K_IDENTITY: m = identity_module_new(err); break;
+    case K_DENSE: m = dense_module_new(&sp->u.dense, err); break;
     case K_SEQUENTIAL:
     case K_RESIDUAL:
     case K_CONCAT:

@@ -1,0 +1,277 @@
+-- config.lua: run configurations: strict validation against a declarative schema and deep
+-- merge (fb.resnet opts.lua, with darknet's warnings turned into errors).
+--
+--   local config = require "harness.lua.config"
+--   local cfg = config.validate(t, config.schemas.image_classification)  -- a resolved copy
+--   config.merge(base, over)    -> a new table: `over` laid over `base`, recursively
+--
+-- Rules (STYLE.md section 7): every key of a record must be known and present; there are no
+-- defaults, so a config states every value that changes the numbers. Types are exact: an
+-- "integer" must be a Lua integer (10.0 is refused), a "number" may be written 1 or 1.0 and is
+-- stored as a float (so both spell the same config and the same run id), numbers are finite,
+-- booleans are true or false (never 0/1 or "yes"). The only non-numeric sentinel is the
+-- string "all" where a spec says so (e.g. data.train_examples), never 0 or -1.
+-- Errors read "config: key 'optim.momentum' must be a number, got string \"0.9\"".
+--
+-- Non-goals: command-line parsing (experiments/run.lua), run ids (harness/lua/grid.lua), the
+-- serialised and flattened forms stored in results files (harness/lua/results.lua).
+
+local M = {}
+
+-- ============================================================================================
+-- Spec constructors. A spec is a table {kind = ..., ...}; describe(spec) says what it accepts.
+
+function M.integer(o) o = o or {}; return {kind = "integer", min = o.min, max = o.max,
+                                           or_all = o.or_all} end
+function M.number(o) o = o or {}; return {kind = "number", min = o.min, max = o.max,
+                                          above = o.above} end
+function M.string(o) o = o or {}; return {kind = "string", one_of = o.one_of} end
+function M.boolean() return {kind = "boolean"} end
+-- A list of numbers: len (exact length), increasing (strictly), integers (each an integer),
+-- min (each >= min), may_be_empty.
+function M.list(o) o = o or {}; return {kind = "list", len = o.len, increasing = o.increasing,
+                                        integers = o.integers, min = o.min,
+                                        may_be_empty = o.may_be_empty} end
+-- A record: exactly these fields.
+function M.record(fields) return {kind = "record", fields = fields} end
+-- A network: {family = <name of nets/<family>.lua>, ...the constructor's options}; the
+-- options are checked by the constructor itself (nets/*.lua are strict), here only their
+-- types (numbers, strings, booleans).
+function M.net(families) return {kind = "net", families = families} end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+local function describe(spec)
+  local k = spec.kind
+  if k == "integer" then
+    local s = "an integer"
+    if spec.min and spec.max then s = ("%s in %d..%d"):format(s, spec.min, spec.max)
+    elseif spec.min then s = ("%s >= %d"):format(s, spec.min) end
+    if spec.or_all then s = s .. ' or "all"' end
+    return s
+  elseif k == "number" then
+    local s = "a finite number"
+    if spec.above then s = ("%s > %g"):format(s, spec.above) end
+    if spec.min then s = ("%s >= %g"):format(s, spec.min) end
+    if spec.max then s = ("%s <= %g"):format(s, spec.max) end
+    return s
+  elseif k == "string" then
+    if spec.one_of then return "one of " .. table.concat(spec.one_of, ", ") end
+    return "a string"
+  elseif k == "boolean" then
+    return "a boolean (true or false)"
+  elseif k == "list" then
+    local s = spec.len and ("a list of %d"):format(spec.len) or "a list of"
+    s = s .. (spec.integers and " integers" or " numbers")
+    if spec.min then s = ("%s >= %g"):format(s, spec.min) end
+    if spec.increasing then s = s .. ", strictly increasing" end
+    return s
+  elseif k == "record" then
+    return "a table with keys " .. table.concat(sorted_keys(spec.fields), ", ")
+  else
+    return "a net table {family = " .. table.concat(spec.families, " | ") .. ", ...}"
+  end
+end
+M.describe = describe
+
+-- "string \"0.9\"", "float 10.0", "nil": the offending value with its type.
+local function show(v)
+  if type(v) == "string" then return ("string %q"):format(v) end
+  if type(v) == "number" then return ("%s %s"):format(math.type(v), tostring(v)) end
+  if type(v) == "table" then return "a table" end
+  return tostring(v)
+end
+
+local function fail(path, spec, v)
+  error(("config: key '%s' must be %s, got %s"):format(path, describe(spec), show(v)), 0)
+end
+
+local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
+local function is_sequence(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  for i = 1, n do if t[i] == nil then return false end end
+  return true, n
+end
+
+local check -- forward
+
+local function check_record(path, spec, v)
+  if type(v) ~= "table" then fail(path, spec, v) end
+  local out = {}
+  local prefix = path == "" and "" or path .. "."
+  for _, k in ipairs(sorted_keys(v)) do
+    if type(k) ~= "string" or spec.fields[k] == nil then
+      error(("config: unknown key '%s%s' (known: %s)"):format(prefix, tostring(k),
+            table.concat(sorted_keys(spec.fields), ", ")), 0)
+    end
+  end
+  for _, k in ipairs(sorted_keys(spec.fields)) do
+    if v[k] == nil then
+      error(("config: missing key '%s%s' (%s)"):format(prefix, k, describe(spec.fields[k])), 0)
+    end
+    out[k] = check(prefix .. k, spec.fields[k], v[k])
+  end
+  return out
+end
+
+local function check_net(path, spec, v)
+  if type(v) ~= "table" then fail(path, spec, v) end
+  local family = v.family
+  local known = false
+  for _, f in ipairs(spec.families) do known = known or f == family end
+  if not known then
+    error(("config: key '%s.family' must be one of %s, got %s"):format(path,
+          table.concat(spec.families, ", "), show(family)), 0)
+  end
+  local out, opts = {}, {}
+  for _, k in ipairs(sorted_keys(v)) do
+    local x = v[k]
+    if type(k) ~= "string" then
+      error(("config: key '%s' has a non-string key %s"):format(path, show(k)), 0)
+    end
+    local t = type(x)
+    if not (t == "string" or t == "boolean" or (t == "number" and finite(x))) then
+      error(("config: key '%s.%s' must be a number, string or boolean, got %s"):format(path, k,
+            show(x)), 0)
+    end
+    out[k] = x
+    if k ~= "family" then opts[k] = x end
+  end
+  -- The constructor is the authority on its options (unknown keys, ranges, valid depths).
+  local ctor = require("nets." .. family)
+  local ok, err = pcall(ctor, opts)
+  if not ok then error(("config: key '%s': %s"):format(path, tostring(err)), 0) end
+  return out
+end
+
+check = function(path, spec, v)
+  local k = spec.kind
+  if k == "record" then return check_record(path, spec, v) end
+  if k == "net" then return check_net(path, spec, v) end
+  if k == "integer" then
+    if spec.or_all and v == "all" then return v end
+    if math.type(v) ~= "integer" or (spec.min and v < spec.min) or (spec.max and v > spec.max)
+    then fail(path, spec, v) end
+    return v
+  elseif k == "number" then
+    if type(v) ~= "number" or not finite(v) or (spec.min and v < spec.min)
+       or (spec.max and v > spec.max) or (spec.above and not (v > spec.above)) then
+      fail(path, spec, v)
+    end
+    return v + 0.0
+  elseif k == "string" then
+    if type(v) ~= "string" then fail(path, spec, v) end
+    if spec.one_of then
+      local ok = false
+      for _, s in ipairs(spec.one_of) do ok = ok or s == v end
+      if not ok then fail(path, spec, v) end
+    end
+    return v
+  elseif k == "boolean" then
+    if type(v) ~= "boolean" then fail(path, spec, v) end
+    return v
+  elseif k == "list" then
+    if type(v) ~= "table" then fail(path, spec, v) end
+    local seq, n = is_sequence(v)
+    if not seq or (spec.len and n ~= spec.len) or (n == 0 and not spec.may_be_empty) then
+      fail(path, spec, v)
+    end
+    local out = {}
+    for i = 1, n do
+      local x = v[i]
+      local bad = type(x) ~= "number" or not finite(x)
+          or (spec.integers and math.type(x) ~= "integer") or (spec.min and x < spec.min)
+          or (spec.increasing and i > 1 and not (x > v[i - 1]))
+      if bad then
+        error(("config: key '%s' must be %s, got %s at position %d"):format(path,
+              describe(spec), show(x), i), 0)
+      end
+      out[i] = spec.integers and x or x + 0.0
+    end
+    return out
+  end
+  error("config: unknown spec kind " .. tostring(k))
+end
+
+-- Returns a validated, resolved copy of cfg (numbers normalised as described above).
+function M.validate(cfg, schema)
+  return check("", schema, cfg)
+end
+
+-- ============================================================================================
+-- Schemas.
+
+local I, N, S, B, L, R = M.integer, M.number, M.string, M.boolean, M.list, M.record
+
+M.schemas = {}
+
+-- An image classifier trained with SGD and (optionally) mixup, evaluated every epoch: Tables 1
+-- and 2 of the paper. mixup.alpha = 0 is ERM (harness/mixup.h: lambda = 1, no partner drawn).
+M.schemas.image_classification = R{
+  scale = S{one_of = {"paper", "cpu", "smoke", "test"}},
+  dataset = S{one_of = {"cifar10", "cifar100"}},
+  seed = I{min = 0},
+  epochs = I{min = 1},
+  batch = I{min = 1},
+  eval_batch = I{min = 1},
+  net = M.net{"preact_resnet", "wrn", "densenet"},
+  data = R{
+    source = S{one_of = {"cifar", "synthetic"}},   -- synthetic: engine.data.synthetic, tests
+    train_examples = I{min = 1, or_all = true},     -- a class-balanced subset, or "all"
+    test_examples = I{min = 1, or_all = true},
+    subset_seed = I{min = 0},                       -- the subsets' draw, shared by all runs
+    augment = B(),                                  -- random crop with `pad`, flip if `flip`
+    pad = I{min = 0, max = 16},
+    flip = B(),
+    mean = L{len = 3},
+    std = L{len = 3, min = 1e-6},
+  },
+  mixup = R{alpha = N{min = 0}, per_example = B()},
+  optim = R{
+    kind = S{one_of = {"sgd"}},
+    momentum = N{min = 0, max = 1},
+    weight_decay = N{min = 0},
+    nesterov = B(),
+    decay_all_params = B(),  -- true: BN and biases decay too, as the official code
+  },
+  schedule = R{
+    base_lr = N{above = 0},
+    factor = N{above = 0},
+    milestones = L{increasing = true, integers = true, min = 1, may_be_empty = true},
+    lr_drop_late = B(),      -- true: facebookresearch/mixup-cifar10's one-epoch-late drops
+  },
+}
+
+-- ============================================================================================
+-- Merge.
+
+-- `over` laid over `base`: records merge key by key, everything else (numbers, strings,
+-- lists) is replaced. Neither input is modified.
+function M.merge(base, over)
+  local function copy(v)
+    if type(v) ~= "table" then return v end
+    local c = {}
+    for k, x in pairs(v) do c[k] = copy(x) end
+    return c
+  end
+  local out = copy(base or {})
+  for k, v in pairs(over or {}) do
+    local b = out[k]
+    if type(v) == "table" and type(b) == "table" and not is_sequence(v) and not is_sequence(b)
+    then
+      out[k] = M.merge(b, v)
+    else
+      out[k] = copy(v)
+    end
+  end
+  return out
+end
+
+return M

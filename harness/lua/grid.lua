@@ -1,0 +1,240 @@
+-- grid.lua: an experiment's grid of runs: the product of its axes at one scale, command-line
+-- filters, and stable run ids (STYLE.md section 7; fb.resnet's opts + darknet's cfg, minus
+-- the hidden defaults).
+--
+-- An experiment script (experiments/<name>.lua) returns a declarative table:
+--   {
+--     name = "table2_cifar",
+--     schema = "image_classification",      -- a key of config.schemas
+--     base = {...},                         -- the published recipe, every key given
+--     axes = {                              -- outermost first; the seed axis is added last
+--       {name = "dataset", levels = {{id = "cifar10", set = {...}}, ...}},
+--       {name = "method", levels = {{id = "erm", set = {mixup = {alpha = 0}}}, ...}},
+--     },
+--     scales = {                            -- one recipe per scale
+--       cpu = {seeds = {1, 2}, set = {...}, per_level = {["net=preact_resnet18"] = {...}}},
+--     },
+--   }
+-- A run's config is base, then scale.set, then each axis level's `set` in axis order, then
+-- the scale's per_level overrides of the chosen levels (in axis order), then seed and scale
+-- (config.merge: records merge key by key, lists and scalars are replaced). The result is
+-- validated against the schema (config.validate), so a typo in any layer is an error naming
+-- the key.
+--
+-- Run id: "<scale>-<level ids in axis order>-s<seed>-<hash>", e.g.
+-- "cpu-cifar10-preact_resnet18-mixup_a1-s1-3fa9c2d1", where hash is the low 32 bits of the
+-- FNV-1a 64 hash of the full resolved config as results.serialize writes it (the config.lua
+-- attribute of its results file, so the hash can be recomputed from the file). The same grid
+-- values under a changed recipe get a new id, so an old result is never taken for a new one,
+-- and an unchanged recipe always finds its results again.
+--
+-- Filters (command line): "axis=id" or "axis=id1,id2", e.g. net=preact_resnet18 seed=1;
+-- runs must match every filter. An unknown axis or level is an error listing the valid ones.
+
+local config = require "harness.lua.config"
+local results = require "harness.lua.results"
+
+local M = {}
+
+local SEED_AXIS = "seed"
+local SEED_TAG = "s%d"
+local EXPERIMENT_KEYS = {name = true, schema = true, base = true, axes = true, scales = true}
+local SCALE_KEYS = {seeds = true, set = true, per_level = true, note = true}
+
+local FNV64_OFFSET = -3750763034362895579 -- 0xcbf29ce484222325 as a signed 64-bit integer
+local FNV64_PRIME = 1099511628211          -- 0x100000001b3
+local HASH_MASK = 0xffffffff               -- 8 hex digits: collisions need ~65k recipes
+
+-- FNV-1a over the bytes of s, in 64-bit wrapping integer arithmetic.
+function M.fnv1a64(s)
+  local h = FNV64_OFFSET
+  for i = 1, #s do h = (h ~ s:byte(i)) * FNV64_PRIME end
+  return h
+end
+
+-- The short hash of a resolved config that ends its run id.
+function M.config_hash(cfg)
+  return ("%08x"):format(M.fnv1a64(results.serialize(cfg)) & HASH_MASK)
+end
+
+local function keys_of(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = tostring(k) end
+  table.sort(ks)
+  return table.concat(ks, ", ")
+end
+
+local function check_keys(t, known, where)
+  for k in pairs(t) do
+    if not known[k] then
+      error(("%s: unknown key '%s' (known: %s)"):format(where, tostring(k), keys_of(known)), 0)
+    end
+  end
+end
+
+-- Checks the experiment table's own structure (not the configs, which validate() checks).
+function M.check_experiment(exp)
+  if type(exp) ~= "table" then
+    error("grid: an experiment script must return a table, got " .. type(exp), 0)
+  end
+  local where = "experiment " .. tostring(exp.name)
+  check_keys(exp, EXPERIMENT_KEYS, where)
+  if type(exp.name) ~= "string" or not exp.name:match("^[%w_]+$") then
+    error(("%s: name must be a string of letters, digits and _"):format(where), 0)
+  end
+  if not config.schemas[exp.schema] then
+    error(("%s: schema '%s' is not one of %s"):format(where, tostring(exp.schema),
+          keys_of(config.schemas)), 0)
+  end
+  if type(exp.base) ~= "table" or type(exp.axes) ~= "table" or type(exp.scales) ~= "table" then
+    error(("%s: base, axes and scales must be tables"):format(where), 0)
+  end
+  local seen = {}
+  for i, axis in ipairs(exp.axes) do
+    local aw = ("%s: axis %d"):format(where, i)
+    check_keys(axis, {name = true, levels = true}, aw)
+    if type(axis.name) ~= "string" or axis.name == SEED_AXIS or seen[axis.name] then
+      error(("%s: name must be a unique string other than '%s'"):format(aw, SEED_AXIS), 0)
+    end
+    seen[axis.name] = true
+    if type(axis.levels) ~= "table" or #axis.levels == 0 then
+      error(("%s (%s): levels must be a non-empty list"):format(aw, axis.name), 0)
+    end
+    local ids = {}
+    for j, level in ipairs(axis.levels) do
+      local lw = ("%s (%s) level %d"):format(aw, axis.name, j)
+      check_keys(level, {id = true, set = true}, lw)
+      if type(level.id) ~= "string" or not level.id:match("^[%w_]+$") or ids[level.id] then
+        error(("%s: id must be a unique string of letters, digits and _"):format(lw), 0)
+      end
+      ids[level.id] = true
+      if type(level.set) ~= "table" then error(("%s: set must be a table"):format(lw), 0) end
+    end
+  end
+  for scale, recipe in pairs(exp.scales) do
+    local sw = ("%s: scale '%s'"):format(where, tostring(scale))
+    check_keys(recipe, SCALE_KEYS, sw)
+    if type(recipe.seeds) ~= "table" or #recipe.seeds == 0 then
+      error(("%s: seeds must be a non-empty list of integers"):format(sw), 0)
+    end
+    for _, s in ipairs(recipe.seeds) do
+      if math.type(s) ~= "integer" or s < 0 then
+        error(("%s: seed %s is not an integer >= 0"):format(sw, tostring(s)), 0)
+      end
+    end
+    for key in pairs(recipe.per_level or {}) do
+      local a, id = tostring(key):match("^([%w_]+)=([%w_]+)$")
+      local ok = false
+      for _, axis in ipairs(exp.axes) do
+        if axis.name == a then
+          for _, level in ipairs(axis.levels) do ok = ok or level.id == id end
+        end
+      end
+      if not ok then
+        error(("%s: per_level key '%s' names no axis level (axis=id)"):format(sw,
+              tostring(key)), 0)
+      end
+    end
+  end
+end
+
+-- The axes of exp at one scale, the seed axis included (last).
+function M.axes(exp, scale)
+  local recipe = exp.scales[scale]
+  local axes = {}
+  for i, a in ipairs(exp.axes) do axes[i] = a end
+  local seeds = {}
+  for i, s in ipairs(recipe.seeds) do
+    seeds[i] = {id = tostring(s), tag = SEED_TAG:format(s), set = {seed = s}}
+  end
+  axes[#axes + 1] = {name = SEED_AXIS, levels = seeds}
+  return axes
+end
+
+-- {"net=preact_resnet18", "seed=1,2"} -> {net = {preact_resnet18 = true}, seed = {...}},
+-- checked against the axes of exp at this scale.
+function M.parse_filters(list, exp, scale)
+  local axes = M.axes(exp, scale)
+  local filters = {}
+  for _, f in ipairs(list) do
+    local name, values = tostring(f):match("^([%w_]+)=([%w_,]+)$")
+    if not name then
+      error(("grid: filter '%s' is not axis=id or axis=id1,id2"):format(tostring(f)), 0)
+    end
+    local axis
+    for _, a in ipairs(axes) do if a.name == name then axis = a end end
+    if not axis then
+      local names = {}
+      for i, a in ipairs(axes) do names[i] = a.name end
+      error(("grid: filter '%s': no axis '%s' (axes: %s)"):format(f, name,
+            table.concat(names, ", ")), 0)
+    end
+    filters[name] = filters[name] or {}
+    for v in values:gmatch("[^,]+") do
+      local ok = false
+      local ids = {}
+      for i, level in ipairs(axis.levels) do
+        ok = ok or level.id == v
+        ids[i] = level.id
+      end
+      if not ok then
+        error(("grid: filter '%s': axis '%s' has no level '%s' at scale %s (levels: %s)")
+              :format(f, name, v, scale, table.concat(ids, ", ")), 0)
+      end
+      filters[name][v] = true
+    end
+  end
+  return filters
+end
+
+-- The runs of exp at one scale, in grid order (first axis outermost), filtered:
+-- {{id =, levels = {axis = id, ...}, config = <validated>}, ...}.
+function M.expand(exp, scale, filters)
+  M.check_experiment(exp)
+  if not exp.scales[scale] then
+    error(("%s: no scale '%s' (scales: %s)"):format(exp.name, tostring(scale),
+          keys_of(exp.scales)), 0)
+  end
+  local recipe = exp.scales[scale]
+  local schema = config.schemas[exp.schema]
+  local axes = M.axes(exp, scale)
+  filters = filters or {}
+  local runs = {}
+  local chosen = {}
+  local function visit(i)
+    if i > #axes then
+      local cfg = config.merge(exp.base, recipe.set)
+      local tags, levels = {scale}, {}
+      for _, pick in ipairs(chosen) do
+        cfg = config.merge(cfg, pick.level.set)
+        tags[#tags + 1] = pick.level.tag or pick.level.id
+        levels[pick.axis] = pick.level.id
+      end
+      for _, pick in ipairs(chosen) do
+        local over = (recipe.per_level or {})[pick.axis .. "=" .. pick.level.id]
+        if over then cfg = config.merge(cfg, over) end
+      end
+      cfg.scale = scale
+      local ok, resolved = pcall(config.validate, cfg, schema)
+      if not ok then
+        error(("%s (%s): %s"):format(exp.name, table.concat(tags, "-"), resolved), 0)
+      end
+      tags[#tags + 1] = M.config_hash(resolved)
+      runs[#runs + 1] = {id = table.concat(tags, "-"), levels = levels, config = resolved}
+      return
+    end
+    local axis = axes[i]
+    for _, level in ipairs(axis.levels) do
+      local f = filters[axis.name]
+      if not f or f[level.id] then
+        chosen[i] = {axis = axis.name, level = level}
+        visit(i + 1)
+      end
+    end
+    chosen[i] = nil
+  end
+  visit(1)
+  return runs
+end
+
+return M

@@ -1,0 +1,98 @@
+-- provenance.lua: where a result came from, for the "provenance" group of a results file
+-- (README "Results files"): project version, git commit and dirtiness, compiler, flags and
+-- BLAS (engine.nn.build_info), thread count, host, start and end time (ISO 8601 UTC), seed,
+-- scale and the command line.
+--
+--   local provenance = require "harness.lua.provenance"
+--   local p = provenance.collect{threads = 2, seed = 1, scale = "cpu", command = "...",
+--                                start_time = provenance.now()}
+--   p.end_time = provenance.now()
+--
+-- git is asked with `git -C <dir>` where dir is the current directory (runs start from the
+-- repository root: the Makefile and the tests do); outside a checkout, or without git, the
+-- commit reads "unknown" and git_dirty false, which a reader can tell from a real commit.
+-- Non-goals: anything that changes the numbers (that is the config's job).
+
+local nn = require "engine.nn"
+
+local M = {}
+
+-- The harness version (0.4: the experiment harness of issue 4); bumped by hand when the
+-- harness changes what a run computes or writes.
+M.PROJECT_VERSION = "0.4.0"
+local UNKNOWN = "unknown"
+local HOSTNAME_FILE = "/proc/sys/kernel/hostname"
+
+-- The first line printed by a shell command, or nil.
+local function first_line(cmd)
+  local p = io.popen(cmd .. " 2>/dev/null")
+  if not p then return nil end
+  local line = p:read("l")
+  p:close()
+  if line == nil or line == "" then return nil end
+  return line
+end
+
+-- ISO 8601 UTC, second resolution: "2026-11-26T08:15:00Z".
+function M.now()
+  return os.date("!%Y-%m-%dT%H:%M:%SZ")
+end
+
+local function host()
+  local f = io.open(HOSTNAME_FILE, "r")
+  if f then
+    local h = f:read("l")
+    f:close()
+    if h and h ~= "" then return h end
+  end
+  return first_line("hostname") or UNKNOWN
+end
+
+-- git commit and whether tracked files differ from it (untracked files, e.g. results/, do not
+-- count).
+function M.git()
+  local commit = first_line("git rev-parse HEAD")
+  if not commit then return UNKNOWN, false end
+  local dirty = first_line("git status --porcelain --untracked-files=no") ~= nil
+  return commit, dirty
+end
+
+-- o: {threads =, seed =, scale =, command =, start_time =}; returns the attribute table.
+function M.collect(o)
+  local info = nn.build_info()
+  local commit, dirty = M.git()
+  return {
+    project_version = M.PROJECT_VERSION,
+    git_commit = commit,
+    git_dirty = dirty,
+    compiler = info.compiler,
+    cflags = info.cflags,
+    blas = nn.blas_info(),
+    threads = math.tointeger(o.threads),
+    host = host(),
+    start_time = o.start_time or M.now(),
+    end_time = o.end_time or M.now(),
+    seed = math.tointeger(o.seed),
+    scale = o.scale,
+    command = o.command,
+  }
+end
+
+-- The command line of this process, as a shell would read it back: the host, its options,
+-- the script and its arguments (arg as lua.c builds it).
+function M.command_line(arg)
+  local parts = {}
+  local lo = 0
+  while arg[lo - 1] ~= nil do lo = lo - 1 end
+  for i = lo, #arg do
+    local a = tostring(arg[i])
+    if a:match("^[%w%._/=,:%-]+$") then
+      parts[#parts + 1] = a
+    else
+      parts[#parts + 1] = "'" .. a:gsub("'", "'\\''") .. "'"
+    end
+  end
+  return table.concat(parts, " ")
+end
+
+return M

@@ -236,7 +236,9 @@ suite:test("read_run_reports_bad_files", function()
   local r = run(RUNS[1])
   results.write_checkpoint(path, {run_id = "c", epochs_done = 12, config = r.config,
                                   curves = r.curves, weights = r.weights,
-                                  optim_state = "\0\1\2", rng = {init = "abc"}})
+                                  optim_state = "\0\1\2", rng = {init = "abc"},
+                                  provenance = {start_time = "2026-11-26T00:00:00Z",
+                                                threads = 2}})
   got, why = results.read_run(path)
   check.truthy(why and why:find('schema is "mixup-repro/checkpoint", expected '
                                 .. '"mixup-repro/run"', 1, true), "schema: " .. tostring(why))
@@ -244,6 +246,8 @@ suite:test("read_run_reports_bad_files", function()
   check.eq(ck.epochs_done, 12, "checkpoint epochs_done")
   check.eq(ck.optim_state, "\0\1\2", "checkpoint optim_state bytes")
   check.eq(ck.rng.init, "abc", "checkpoint rng state")
+  check.eq(ck.provenance.threads, 2, "checkpoint thread count")
+  check.eq(ck.provenance.start_time, "2026-11-26T00:00:00Z", "checkpoint start time")
 
   -- a file whose summary disagrees with its curves (written around write_run's checks)
   path = tmp .. "/liar.h5"

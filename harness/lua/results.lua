@@ -30,7 +30,8 @@
 --                                   opts.weights = false drops the weights after reading
 --   M.scan(dir)                     -> runs (complete, sorted by path), bad ({path =, reason =})
 --   M.write_checkpoint(path, ckpt)  ckpt = {run_id =, epochs_done =, config =, curves =,
---                                   weights =, optim_state = bytes, rng = {name = bytes}}
+--                                   weights =, optim_state = bytes, rng = {name = bytes},
+--                                   provenance = {start_time = string, threads = integer}}
 --   M.read_checkpoint(path)         -> ckpt or nil, reason
 --   M.summarize(curves, n_params)   -> the summary table; M.median_last(values, k)
 --   M.serialize(v), M.deserialize(s), M.flatten(config)
@@ -633,6 +634,11 @@ function M.write_checkpoint(path, ckpt)
          name, kind_of(state))
     datasets[RNG_PREFIX .. name] = {kind = "bytes", value = state}
   end
+  local prov = ckpt.provenance
+  need(type(prov) == "table" and type(prov.start_time) == "string" and
+       math.type(prov.threads) == "integer",
+       "%s: ckpt.provenance is %s, expected {start_time = string, threads = integer}", fn,
+       kind_of(prov))
   ensure_dir(path)
   h5.write(path, {
     attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_CHECKPOINT,
@@ -642,6 +648,9 @@ function M.write_checkpoint(path, ckpt)
       config = config_tree(ckpt.config),
       curves = curves_tree(ckpt.curves),
       weights = {datasets = {params = ckpt.weights.params, buffers = ckpt.weights.buffers}},
+      -- a resume keeps the run's start time and refuses another thread count (the bits
+      -- depend on it)
+      provenance = {attrs = {start_time = prov.start_time, threads = prov.threads}},
     },
   })
 end
@@ -657,6 +666,10 @@ function M.read_checkpoint(path)
       bad("curves have %d epochs, epochs_done is %d", #curves.epoch, a.epochs_done)
     end
     if type(tree.datasets.optim_state) ~= "string" then bad("dataset optim_state is missing") end
+    local pa = check_group(tree, "provenance").attrs
+    if type(pa.start_time) ~= "string" or math.type(pa.threads) ~= "integer" then
+      bad("group provenance lacks start_time or threads")
+    end
     local rng = {}
     for name, v in pairs(tree.datasets) do
       if name:sub(1, #RNG_PREFIX) == RNG_PREFIX and type(v) == "string" then
@@ -666,7 +679,7 @@ function M.read_checkpoint(path)
     return {
       path = path, run_id = a.run_id, epochs_done = a.epochs_done, config = config,
       curves = curves, weights = read_weights(tree), optim_state = tree.datasets.optim_state,
-      rng = rng,
+      rng = rng, provenance = {start_time = pa.start_time, threads = pa.threads},
     }
   end)
 end

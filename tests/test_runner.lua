@@ -397,7 +397,7 @@ end
 suite:test("resume_kill9", function()
   local have, why = runner.data_available{data = {source = "cifar"}, dataset = "cifar10"}
   check.truthy(have, "this test trains on real CIFAR-10: " .. tostring(why))
-  local filters = "dataset=cifar10 method=mixup_a1 seed=1"
+  local filters = "dataset=cifar10 net=preact_resnet18 method=mixup_a1 seed=1"
   local function cmd(out)
     return ("%s --threads %d experiments/run.lua table2_cifar --scale smoke --out %s %s")
            :format(EXE, THREADS, out, filters)

@@ -45,6 +45,10 @@ all: $(EXE)
 
 help:
 	@echo "make                build ./mixup (installs missing Debian packages when root)"
+	@echo "make reproduce-table2 [SCALE=smoke|cpu|paper]  Table 2 runs, then report and plots"
+	@echo "make report         results/REPORT.md: reproduced vs published, per cell"
+	@echo "make plots          gnuplot figures from the HDF5 results into plots/"
+	@echo "make data           fetch and md5-verify CIFAR-10 (make data-cifar100: CIFAR-100)"
 	@echo "make test           build and run every test; closes with 'N passed, M failed'"
 	@echo "make test-asan      the same under AddressSanitizer and UBSan"
 	@echo "make bench          images/s and peak memory of a training step, vs PyTorch"

@@ -1,8 +1,10 @@
 /*
  * conv.h: 2-D convolution, NCHW, with kernel size, stride, padding, groups and optional bias.
- * Fast path: im2col + one single-threaded SGEMM per image, images spread over threads (measured
- * here 1.5-3x faster than one threaded GEMM on PreAct ResNet-18 shapes); 1x1 stride-1 convs skip
- * im2col. Reference path: conv_forward_direct, a plain loop nest used by the tests.
+ * Fast paths, images spread over threads: direct AVX-512 register tiles (conv_simd.h) for
+ * stride-1 "same" convolutions such as 3x3 pad 1, where they pay; otherwise im2col + one
+ * single-threaded SGEMM per block of pixels (measured here 1.5-3x faster than one threaded GEMM
+ * on PreAct ResNet-18 shapes), 1x1 stride-1 convs skipping im2col. conv.c says which path
+ * computes what. Reference path: conv_forward_direct, a plain loop nest used by the tests.
  *
  * Shapes: x (N, C, H, W); w (K, C/groups, kh, kw); b (K) or NULL; y (N, K, Ho, Wo) with
  * Ho = (H + 2 pad_h - kh) / stride_h + 1, likewise Wo. Dilation is not supported.
@@ -31,11 +33,11 @@ Module *conv_module_new(const ConvParams *p, Err *err);
  * input. ws: nthreads slices of ws_stride floats, 64-byte aligned, each of at least
  * conv_ws_floats(p, in_h, in_w) floats; its contents are scratch.
  *
- * Threads: images are spread over nthreads OpenMP threads, each running single-threaded
- * GEMMs on blocks of output pixels (row bands of one image, or several small images side by
- * side; see conv.c). y and dx do not depend on the thread count; dw and db are summed per
- * thread and then over threads in thread order, so they are bit-identical for a given thread
- * count only. */
+ * Threads: images are spread over nthreads OpenMP threads, each running conv_simd tiles or
+ * single-threaded GEMMs on blocks of output pixels (row bands of one image, or several small
+ * images side by side; see conv.c). y and dx do not depend on the thread count; dw and db are
+ * summed per thread and then over threads in thread order, so they are bit-identical for a
+ * given thread count only. */
 
 /* Ho and Wo for an in_h x in_w input; 0 when the window does not fit the padded input. */
 int conv_out_h(const ConvParams *p, int in_h);

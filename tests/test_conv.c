@@ -1,12 +1,13 @@
 /*
- * test_conv.c: the 2-D convolution layer (harness/conv.c, harness/im2col.c).
+ * test_conv.c: the 2-D convolution layer (harness/conv.c, conv_simd.c, im2col.c).
  *
  * Checks:
- *   - kernels: conv_forward (im2col + GEMM) against conv_forward_direct and against the double
- *     reference tests/ref.c, and conv_backward (dx, dw, db) against the double reference, on
+ *   - kernels: conv_forward (conv_simd or im2col + GEMM) against conv_forward_direct and the
+ *     double reference tests/ref.c, and conv_backward (dx, dw, db) against the double reference, on
  *     shapes covering odd sizes, stride 1-2, pad 0-2, kernels 1/3/5 and non-square, groups
- *     1/2/4, bias on/off, batch 1 and 3, 1 and 2 threads, and each block layout of conv.c
- *     (multi-image blocks, row bands, the 1x1 direct path);
+ *     1/2/4, bias on/off, batch 1 and 3, 1 and 2 threads, each block layout of conv.c's GEMM
+ *     path (multi-image blocks, row bands, the 1x1 direct path) and, on AVX-512 builds, each
+ *     use of conv_simd (y, dx, dW; odd vectors per image, partial vectors, 5x5, 3x1, groups);
  *   - backward against central finite differences through the Module/Net (tl_fd_check);
  *   - forward and backward against PyTorch fixtures (fixtures/gen_conv.py), through the Net,
  *     plus the contract: backward overwrites dx and accumulates into dw and db;
@@ -166,6 +167,17 @@ static const Case kernel_cases[] = {
     {1, 3, 4, 33, 31, 3, 3, 2, 2, 2, 2, 1, 0}, /* stride 2 pad 2 on a large map: 2 bands */
     {3, 4, 6, 16, 17, 1, 1, 1, 1, 0, 0, 2, 1}, /* 1x1 stride 1 on 272 pixels: direct path */
     {1, 2, 3, 31, 33, 5, 3, 1, 2, 2, 1, 1, 1}, /* non-square window, bands, stride (1, 2) */
+    /* conv_simd (AVX-512 builds): stride 1, 2 pad = window - 1. y always; dx when C/groups >= 8;
+     * dW on >= 256 pixels with C/groups kh kw <= 576. */
+    {3, 9, 10, 17, 19, 3, 3, 1, 1, 1, 1, 1, 1}, /* all three; 323 px: odd vectors, image pairs,
+                                                   a partial last vector, K and C not 8k */
+    {2, 16, 12, 16, 16, 3, 3, 1, 1, 1, 1, 2, 0}, /* all three, groups 2 (8 in, 6 out) */
+    {2, 8, 8, 16, 17, 5, 5, 1, 1, 2, 2, 1, 1},   /* 5x5: two column groups in dW */
+    {3, 8, 5, 20, 15, 3, 1, 1, 1, 1, 0, 1, 0},   /* 3x1 window, pad (1, 0) */
+    {3, 8, 8, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1},     /* 4x4: y, dx by conv_simd, dW by GEMM */
+    {2, 3, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 0},  /* stem-like: dx by GEMM, y and dW conv_simd */
+    {1, 72, 8, 16, 16, 3, 3, 1, 1, 1, 1, 1, 0},  /* 648 weights per channel: dW by GEMM */
+    {2, 4, 8, 7, 5, 1, 3, 1, 1, 0, 1, 1, 0},     /* 1x3 window on 35 px: y by conv_simd only */
 };
 
 /* ---- kernels against the references --------------------------------------------------- */
@@ -266,6 +278,8 @@ static int test_fd(void)
         {2, 3, 2, 5, 7, 1, 1, 2, 2, 0, 0, 1, 1},   /* 1x1 stride 2 */
         {2, 2, 3, 16, 16, 1, 1, 1, 1, 0, 0, 1, 1}, /* 1x1 stride 1 on 256 pixels: direct */
         {1, 2, 3, 33, 33, 3, 3, 2, 2, 2, 2, 1, 1}, /* row bands, pad 2 */
+        {2, 8, 9, 16, 17, 3, 3, 1, 1, 1, 1, 1, 1}, /* conv_simd y, dx and dW */
+        {3, 8, 8, 5, 3, 3, 3, 1, 1, 1, 1, 2, 0},   /* conv_simd, groups, vectors span rows */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (fd_case(&cases[i], 60))
@@ -365,7 +379,7 @@ static int test_fixtures(void)
     for (int i = 0; i < fx.n; i++)
         if (strstr(fx.e[i].name, ".hyper"))
             n_configs++;
-    int rc = n_configs < 6 ? tl_fail("conv.fxt has %d configs, expected 6", n_configs) : 0;
+    int rc = n_configs < 8 ? tl_fail("conv.fxt has %d configs, expected 8", n_configs) : 0;
     for (int i = 0; i < n_configs && !rc; i++)
         rc = fixture_config(&fx, i);
     fixture_free(&fx);
@@ -441,6 +455,8 @@ static int test_threads_and_determinism(void)
         {5, 3, 8, 17, 19, 3, 3, 1, 1, 1, 1, 1, 1},  /* row bands, odd batch */
         {4, 8, 8, 16, 17, 1, 1, 1, 1, 0, 0, 4, 0},  /* direct 1x1, groups 4 */
         {1, 3, 4, 9, 9, 3, 3, 2, 2, 1, 1, 1, 1},    /* batch 1: one thread idle */
+        {5, 9, 10, 17, 19, 3, 3, 1, 1, 1, 1, 1, 1}, /* conv_simd y, dx, dW: image pairs */
+        {7, 8, 16, 4, 4, 3, 3, 1, 1, 1, 1, 1, 0},   /* conv_simd y and dx on 4x4 maps */
     };
     Rng r;
     rng_seed(&r, tl_seed, 2);

@@ -75,4 +75,47 @@ M.dropout = leaf "dropout"
 M.flatten = leaf "flatten"
 M.identity = leaf "identity"
 
+-- {==================================================================================
+-- Options of the net constructors (nets/<family>.lua)
+-- ===================================================================================
+
+-- The keys of t as strings, numbers in numeric order (for messages listing what is known).
+function M.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    if type(a) == type(b) then return a < b end
+    return type(a) == "number"
+  end)
+  for i, k in ipairs(keys) do keys[i] = tostring(k) end
+  return keys
+end
+
+-- Strict options of net `net`: opts must be a table whose keys all appear in defaults and
+-- whose values have the default's type; absent keys take the default. Returns the merged
+-- table. Errors point at the caller of the net's constructor, which calls this through its
+-- own check_options (error level 4: here, check_options, the constructor, its caller).
+function M.merge_options(net, opts, defaults)
+  if type(opts) ~= "table" then
+    error(("%s: options must be a table, got %s"):format(net, type(opts)), 4)
+  end
+  for k in pairs(opts) do
+    if defaults[k] == nil then
+      error(("%s: unknown option '%s' (known: %s)"):format(net, tostring(k),
+            table.concat(M.sorted_keys(defaults), ", ")), 4)
+    end
+  end
+  local o = {}
+  for k, v in pairs(defaults) do
+    o[k] = opts[k]
+    if o[k] == nil then o[k] = v end
+    if type(o[k]) ~= type(v) then
+      error(("%s: option '%s' must be a %s, got %s"):format(net, k, type(v), type(o[k])), 4)
+    end
+  end
+  return o
+end
+
+-- }==================================================================================
+
 return M

@@ -66,27 +66,7 @@ local function stage(o, index, in_c, out_c, n_blocks)
 end
 
 local function check_options(opts)
-  if type(opts) ~= "table" then
-    error(("preact_resnet: options must be a table, got %s"):format(type(opts)), 3)
-  end
-  local known = {}
-  for k in pairs(DEFAULTS) do known[#known + 1] = k end
-  table.sort(known)
-  for k in pairs(opts) do
-    if DEFAULTS[k] == nil then
-      error(("preact_resnet: unknown option '%s' (known: %s)"):format(tostring(k),
-            table.concat(known, ", ")), 3)
-    end
-  end
-  local o = {}
-  for k, v in pairs(DEFAULTS) do
-    o[k] = opts[k]
-    if o[k] == nil then o[k] = v end
-    if type(o[k]) ~= type(v) then
-      error(("preact_resnet: option '%s' must be a %s, got %s"):format(k, type(v),
-            type(o[k])), 3)
-    end
-  end
+  local o = c.merge_options("preact_resnet", opts, DEFAULTS)
   if not VARIANTS[o.variant] then
     error(("preact_resnet: variant is '%s' (known: kuangliu, official)"):format(o.variant), 3)
   end
@@ -95,9 +75,7 @@ local function check_options(opts)
       error(("preact_resnet: %s is %s, expected an integer >= 1"):format(k, tostring(o[k])), 3)
     end
   end
-  local depths = {}
-  for d in pairs(BLOCKS) do depths[#depths + 1] = d end
-  table.sort(depths)
+  local depths = c.sorted_keys(BLOCKS)
   assert(BLOCKS[o.depth], ("preact_resnet: depth is %s, valid depths: %s"):format(
          tostring(o.depth), table.concat(depths, ", ")))
   return o

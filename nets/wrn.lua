@@ -75,31 +75,8 @@ local function group(o, index, in_c, out_c, n)
   return c.sequential("block" .. index, {c.sequential("layer", blocks)})
 end
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
-
 local function check_options(opts)
-  if type(opts) ~= "table" then
-    error(("wrn: options must be a table, got %s"):format(type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if DEFAULTS[k] == nil then
-      error(("wrn: unknown option '%s' (known: %s)"):format(tostring(k),
-            table.concat(sorted_keys(DEFAULTS), ", ")), 3)
-    end
-  end
-  local o = {}
-  for k, v in pairs(DEFAULTS) do
-    o[k] = opts[k]
-    if o[k] == nil then o[k] = v end
-    if type(o[k]) ~= type(v) then
-      error(("wrn: option '%s' must be a %s, got %s"):format(k, type(v), type(o[k])), 3)
-    end
-  end
+  local o = c.merge_options("wrn", opts, DEFAULTS)
   for _, k in ipairs{"widen_factor", "num_classes", "base_width"} do
     if math.type(o[k]) ~= "integer" or o[k] < 1 then
       error(("wrn: %s is %s, expected an integer >= 1"):format(k, tostring(o[k])), 3)
@@ -110,10 +87,9 @@ local function check_options(opts)
   end
   if not INITS[o.init] then
     error(("wrn: init is '%s' (known: %s)"):format(o.init,
-          table.concat(sorted_keys(INITS), ", ")), 3)
+          table.concat(c.sorted_keys(INITS), ", ")), 3)
   end
-  local depths = sorted_keys(BLOCKS)
-  for i, d in ipairs(depths) do depths[i] = tostring(d) end
+  local depths = c.sorted_keys(BLOCKS)
   assert(BLOCKS[o.depth], ("wrn: depth is %s, valid depths: %s"):format(
          tostring(o.depth), table.concat(depths, ", ")))
   return o

@@ -31,6 +31,7 @@
 
 #include "blas.h"
 #include "lua_engine.h"
+#include "lua_gan.h"
 #include "lua_h5.h"
 
 #define PROGNAME "harness"
@@ -174,6 +175,7 @@ static void preload(lua_State *L)
         {"engine.train", luaopen_engine_train},
         {"engine.data", luaopen_engine_data},
         {"engine.h5", luaopen_engine_h5},
+        {"engine.gan", luaopen_engine_gan},
         {NULL, NULL},
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

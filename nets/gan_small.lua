@@ -23,26 +23,7 @@ local ROLES = {discriminator = {name = "gan_d", out = 1}, generator = {name = "g
                out = DATA_DIM}}
 
 local function check_options(opts)
-  if type(opts) ~= "table" then
-    error(("gan_small: options must be a table, got %s"):format(type(opts)), 3)
-  end
-  local known = {}
-  for k in pairs(DEFAULTS) do known[#known + 1] = k end
-  table.sort(known)
-  for k in pairs(opts) do
-    if DEFAULTS[k] == nil then
-      error(("gan_small: unknown option '%s' (known: %s)"):format(tostring(k),
-            table.concat(known, ", ")), 3)
-    end
-  end
-  local o = {}
-  for k, v in pairs(DEFAULTS) do
-    o[k] = opts[k]
-    if o[k] == nil then o[k] = v end
-    if type(o[k]) ~= type(v) then
-      error(("gan_small: option '%s' must be a %s, got %s"):format(k, type(v), type(o[k])), 3)
-    end
-  end
+  local o = c.merge_options("gan_small", opts, DEFAULTS)
   if not ROLES[o.role] then
     error(("gan_small: role is '%s' (known: discriminator, generator)"):format(o.role), 3)
   end

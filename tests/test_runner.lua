@@ -216,13 +216,20 @@ suite:test("grid_table2", function()
   local exp = require "experiments.table2_cifar"
   for _, scale in ipairs{"paper", "cpu", "smoke"} do
     local runs = grid.expand(exp, scale)
-    check.truthy(#runs >= 8, scale .. ": CIFAR-10 and -100 x ERM and mixup x >= 2 seeds")
+    check.truthy(#runs >= 24, scale .. ": CIFAR-10 and -100 x 3 nets x ERM and mixup x >= 2 "
+                 .. "seeds, got " .. #runs)
     for _, r in ipairs(runs) do
-      check.truthy(r.id:find("^" .. scale .. "%-cifar10?0?%-preact_resnet18%-"), r.id)
+      check.truthy(r.id:find("^" .. scale .. "%-cifar10?0?%-[%w_]+%-") and
+                   (r.id:find("preact_resnet18", 1, true) or r.id:find("wrn28_10", 1, true) or
+                    r.id:find("densenet_bc190", 1, true)), r.id)
     end
   end
   local paper = grid.expand(exp, "paper", grid.parse_filters({"dataset=cifar10",
-                            "method=mixup_a1", "seed=1"}, exp, "paper"))[1].config
+                            "net=preact_resnet18", "method=mixup_a1", "seed=1"}, exp,
+                            "paper"))[1].config
+  local wrn = grid.expand(exp, "paper", grid.parse_filters({"dataset=cifar10", "net=wrn28_10",
+                          "method=erm", "seed=1"}, exp, "paper"))[1].config
+  check.eq(table.concat(wrn.schedule.milestones, ","), "60,120,180", "WRN drops")
   check.eq(paper.epochs, 200, "paper epochs")
   check.eq(paper.batch, 128, "paper batch")
   check.eq(paper.schedule.base_lr, 0.1, "paper lr")

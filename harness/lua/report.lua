@@ -614,6 +614,9 @@ end
 
 function M.write(opts)
   local text = M.render(M.collect(opts))
+  -- Figure 5 (GAN) has its own metrics table; it says "not run" when there are no GAN runs.
+  local gan_report = require "harness.lua.gan_report"
+  text = text .. "\n" .. gan_report.render(gan_report.collect{results = opts.results or "results"})
   if opts.out then
     local tmp = opts.out .. ".tmp"
     local f = assert(io.open(tmp, "w"))

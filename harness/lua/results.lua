@@ -591,11 +591,19 @@ end
 function M.scan(dir)
   local runs, bad_files = {}, {}
   for _, path in ipairs(list_h5(dir)) do
-    local run, reason = M.read_run(path, {weights = false})
-    if run then
-      runs[#runs + 1] = run
-    else
-      bad_files[#bad_files + 1] = {path = path, reason = reason}
+    -- Another experiment kind's complete file (the GAN's "mixup-repro/gan-run") is not a bad
+    -- run: its own report reads it. Unreadable files still go through read_run's checks.
+    local ok, attrs = pcall(h5.read_attrs, path)
+    local schema = ok and type(attrs) == "table" and attrs.schema
+    local other = type(schema) == "string" and schema ~= M.SCHEMA_RUN and
+                  schema ~= M.SCHEMA_CHECKPOINT and schema:find("^mixup%-repro/") ~= nil
+    if not other then
+      local run, reason = M.read_run(path, {weights = false})
+      if run then
+        runs[#runs + 1] = run
+      else
+        bad_files[#bad_files + 1] = {path = path, reason = reason}
+      end
     end
   end
   return runs, bad_files

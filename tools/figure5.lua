@@ -1,0 +1,99 @@
+-- figure5.lua [--results DIR] [--out DIR] [--export DIR] [--scripts DIR] [--report FILE]
+--             [--methods erm,mixup] [--gnuplot CMD] [--no-gnuplot]
+-- Figure 5 from the GAN results files (harness/lua/gan.lua, harness/lua/gan_report.lua):
+--   <export>/figure5_<scale>_*.dat and _panels.gp   the points of one seed per scale
+--   <out>/figure5_<scale>.{png,svg}                 drawn by <scripts>/figure5.gp: rows grid and
+--                                                   ring, columns the snapshots, one block per
+--                                                   method (default ERM beside mixup)
+--   <report>                                        the metrics over seeds, markdown (default
+--                                                   <results>/figure5_gan/METRICS.md), printed
+-- Defaults: DIR = $MIXUP_RESULTS or "results", out = "plots", export = <out>/data,
+-- scripts = "plots". `make plots-figure5` runs this.
+local gr = require "harness.lua.gan_report"
+
+local USAGE = "usage: mixup tools/figure5.lua [--results DIR] [--out DIR] [--export DIR] "
+              .. "[--scripts DIR] [--report FILE] [--methods erm,mixup] [--gnuplot CMD] "
+              .. "[--no-gnuplot]"
+local TITLES = {erm = "ERM GAN", mixup = "mixup GAN", mixup_paper = "mixup GAN (paper)",
+                mixup_paper_joint = "mixup GAN (paper, joint)"}
+
+local opts = {results = os.getenv("MIXUP_RESULTS") or "results", out = "plots",
+              scripts = "plots", gnuplot = "gnuplot", draw = true, methods = "erm,mixup"}
+local VALUE_OPTS = {results = true, out = true, export = true, scripts = true, report = true,
+                    methods = true, gnuplot = true}
+local args = {...}
+local i = 1
+while i <= #args do
+  local a = args[i]
+  local key = a:match("^%-%-(%a+)$")
+  if a == "--no-gnuplot" then
+    opts.draw = false
+  elseif key and VALUE_OPTS[key] then
+    if not args[i + 1] then error(a .. " needs a value\n" .. USAGE, 0) end
+    opts[key] = args[i + 1]
+    i = i + 1
+  else
+    error("unknown argument '" .. a .. "'\n" .. USAGE, 0)
+  end
+  i = i + 1
+end
+opts.export = opts.export or opts.out .. "/data"
+opts.report = opts.report or opts.results .. "/figure5_gan/METRICS.md"
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function gp_string(s)
+  return "'" .. s:gsub("'", "''") .. "'"
+end
+
+local function mkdir(dir)
+  if not os.execute("mkdir -p " .. shell_quote(dir)) then
+    error("figure5: cannot create " .. dir .. " (check permissions)", 0)
+  end
+end
+
+local methods = {}
+for m in opts.methods:gmatch("[^,]+") do methods[#methods + 1] = m end
+
+local model = gr.collect{results = opts.results}
+local md = gr.render(model)
+mkdir(opts.report:match("^(.*)/[^/]*$") or ".")
+local f = assert(io.open(opts.report, "w"))
+f:write(md, "\n")
+f:close()
+io.write(md, "\n")
+print("wrote " .. opts.report)
+
+mkdir(opts.export)
+local figures = gr.export(model, opts.export, methods)
+for _, fig in ipairs(figures) do
+  for _, p in ipairs(fig.files) do print("exported " .. p) end
+  if opts.draw then
+    mkdir(opts.out)
+    local out = ("%s/figure5_%s"):format(opts.out, fig.scale)
+    local vars = {stem = fig.stem, panels = fig.panels, shapes = table.concat(fig.shapes, " "),
+                  methods = table.concat(methods, " "),
+                  iters = table.concat(fig.iterations, " "), out = out,
+                  ttl = ("Figure 5 (mixup paper), scale %s, seed %d: real points blue, "
+                         .. "generated orange; mixup alpha = 0.2 (demo: lambda ~ U(0, 0.2); "
+                         .. "paper: Beta(0.2, 0.2))"):format(fig.scale, fig.seed)}
+    for k, m in ipairs(methods) do vars["mtitle" .. k] = TITLES[m] or m end
+    local names = {}
+    for k in pairs(vars) do names[#names + 1] = k end
+    table.sort(names)
+    local sets = {}
+    for _, k in ipairs(names) do sets[#sets + 1] = k .. "=" .. gp_string(vars[k]) end
+    local cmd = ("%s -e %s %s"):format(opts.gnuplot, shell_quote(table.concat(sets, "; ")),
+                                       shell_quote(opts.scripts .. "/figure5.gp"))
+    if not os.execute(cmd) then
+      error(("figure5: gnuplot failed (command: %s); is gnuplot installed?"):format(cmd), 0)
+    end
+    print("drew " .. out .. ".png and .svg")
+  end
+end
+if #figures == 0 then
+  print(("figure5: no scale has runs of every method (%s) under %s"):format(opts.methods,
+        opts.results))
+end

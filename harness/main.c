@@ -1,7 +1,8 @@
 /*
  * main.c: the host program. `mixup [--threads N] SCRIPT.lua [args...]` runs an experiment or
  * test script in an embedded Lua 5.4 with the engine's modules preloaded:
- *   engine.tensor, engine.nn, engine.train, engine.data, engine.h5, engine.gan (require "engine.nn", ...).
+ *   engine.tensor, engine.nn, engine.train, engine.data, engine.h5, engine.gan
+ *   (require "engine.nn", ...).
  *
  * Environment of a script: the standard libraries; `...` and a table `arg` as in lua.c
  * (arg[0] the script, arg[1..] its arguments, arg[-1], arg[-2], ... the host and its options),

@@ -7,6 +7,7 @@
 # figures with OPENBLAS_CORETYPE unset and OpenBLAS's own choice kept, naming that core.
 # Not a test: nothing here passes or fails on a number.
 exe=${1:-./mixup}
+case "$exe" in */*) ;; *) exe=./$exe ;; esac
 batch=128
 have_torch=0
 /usr/bin/python3 -c "import torch" 2>/dev/null && have_torch=1

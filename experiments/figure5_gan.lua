@@ -5,7 +5,7 @@
 -- MMD; harness/gan_metrics.h) so that "mixup stabilises GAN training" becomes a number with a
 -- spread over seeds.
 -- Run it with `make reproduce-figure5 [SCALE=cpu|smoke|paper]` or
--- `./mixup tools/gan_run.lua figure5_gan --scale cpu [shape=ring method=erm seed=1]`.
+-- `./mixup experiments/run.lua figure5_gan --scale cpu [shape=ring method=erm seed=1]`.
 --
 -- `paper` is the published recipe (/work/shared/paper/PAPER_FACTS.md section 8, the demo
 -- hongyi-zhang/mixup gan/example_gan.py): std 0.01, 2-D noise, D and G with three hidden

@@ -28,7 +28,7 @@ reproduce-figure5: $(EXE)
 	@$(MAKE) --no-print-directory -j$(words $(GAN_SHAPES)) $(GAN_SHAPES:%=figure5-shape-%)
 
 $(GAN_SHAPES:%=figure5-shape-%): figure5-shape-%: $(EXE)
-	./$(EXE) --threads $(GAN_THREADS) tools/gan_run.lua $(GAN_EXP) --scale $(SCALE) \
+	./$(EXE) --threads $(GAN_THREADS) experiments/run.lua $(GAN_EXP) --scale $(SCALE) \
 	    --out $(RESULTS) shape=$* $(GAN_FILTERS)
 
 plots-figure5: $(EXE)

@@ -27,9 +27,7 @@ local PARAMS_RTOL = 2e-6  -- 3 steps of lr 0.1 carry the grad errors diluted: ob
 local BUFFERS_RTOL = 2e-6 -- running means and variances of float32 activations: observed 7e-8
 local EVAL_RTOL = 1e-5    -- eval-mode logits after the 3 steps: observed 1.5e-7
 
-local function load_fixture(name)
-  return tensor.load_fixture("tests/fixtures/" .. name .. ".fxt")
-end
+local load_fixture = check.fixture
 
 suite:test("parameter_counts", function()
   -- the mixup paper's model sizes (PAPER_FACTS.md 3b; gen_preact.py prints them)
@@ -67,32 +65,7 @@ for _, variant in ipairs{"official", "kuangliu"} do
 
   suite:test(variant .. ".parameter_order", function()
     local fx, names = load_fixture("preact_" .. variant)
-    -- group PyTorch's parameters by module, in parameters() order
-    local groups = {}
-    for _, name in ipairs(names) do
-      local module = name:match("^param%.(.+)%.[^.]+$")
-      if module then
-        local numel = 1
-        for _, d in ipairs(fx[name]:to_table()) do numel = numel * math.tointeger(d) end
-        local last = groups[#groups]
-        if last and last.module == module then
-          last.count = last.count + numel
-        else
-          groups[#groups + 1] = {module = module, count = numel}
-        end
-      end
-    end
-    local net = build(1)
-    local info = net:param_info()
-    check.eq(#info, #groups, "modules with parameters")
-    local offset = 0
-    for i, g in ipairs(groups) do
-      check.eq(info[i].path, ROOT .. g.module, "module " .. i)
-      check.eq(info[i].count, g.count, info[i].path .. " count")
-      check.eq(info[i].offset, offset, info[i].path .. " offset")
-      offset = offset + g.count
-    end
-    check.eq(net:num_params(), fx.params0:size(), "total")
+    check.param_order(build(1), fx, names, ROOT)
   end)
 
   suite:test(variant .. ".train_steps_vs_pytorch", function()

@@ -41,9 +41,7 @@ local INIT_STD_RTOL = 0.04
 -- our path prefix; PyTorch's names start below it
 local ROOT = {wrn = "wrn.", densenet = "densenet."}
 
-local function load_fixture(name)
-  return tensor.load_fixture("tests/fixtures/" .. name .. ".fxt")
-end
+local load_fixture = check.fixture
 
 local function build(name, batch)
   return nn.build(NETS[name].make(NETS[name].opts), INPUT, {batch = batch})
@@ -117,32 +115,7 @@ for _, name in ipairs{"wrn", "densenet", "densenet_concat"} do
   local fixture = name:match("^[^_]+")
   suite:test(name .. ".parameter_order", function()
     local fx, names = load_fixture(fixture)
-    -- group PyTorch's parameters by module, in parameters() order
-    local groups = {}
-    for _, key in ipairs(names) do
-      local module = key:match("^param%.(.+)%.[^.]+$")
-      if module then
-        local numel = 1
-        for _, d in ipairs(fx[key]:to_table()) do numel = numel * math.tointeger(d) end
-        local last = groups[#groups]
-        if last and last.module == module then
-          last.count = last.count + numel
-        else
-          groups[#groups + 1] = {module = module, count = numel}
-        end
-      end
-    end
-    local net = build(name, 1)
-    local info = net:param_info()
-    check.eq(#info, #groups, "modules with parameters")
-    local offset = 0
-    for i, g in ipairs(groups) do
-      check.eq(info[i].path, ROOT[fixture] .. g.module, "module " .. i)
-      check.eq(info[i].count, g.count, info[i].path .. " count")
-      check.eq(info[i].offset, offset, info[i].path .. " offset")
-      offset = offset + g.count
-    end
-    check.eq(net:num_params(), fx.params0:size(), "total")
+    check.param_order(build(name, 1), fx, names, ROOT[fixture])
   end)
 
   suite:test(name .. ".forward_backward_vs_pytorch", function()

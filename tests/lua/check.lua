@@ -111,6 +111,48 @@ function M.close(got, want, rtol, what)
   return err
 end
 
+-- {==================================================================================
+-- PyTorch fixtures (tests/fixtures/<name>.fxt, written by gen_*.py)
+-- ===================================================================================
+
+-- The fixture's tensors by name, and the names in file order.
+function M.fixture(name)
+  return tensor.load_fixture("tests/fixtures/" .. name .. ".fxt")
+end
+
+-- The net's parameter layout equals PyTorch's parameters() order: the fixture stores each
+-- reference parameter's shape as "param.<module>.<name>" in that order; consecutive entries
+-- of one module form one group, which must match net:param_info()'s path (root .. module),
+-- count and offset, and the totals must agree with the fixture's flat params0.
+function M.param_order(net, fx, names, root)
+  local groups = {}
+  for _, key in ipairs(names) do
+    local module = key:match("^param%.(.+)%.[^.]+$")
+    if module then
+      local numel = 1
+      for _, d in ipairs(fx[key]:to_table()) do numel = numel * math.tointeger(d) end
+      local last = groups[#groups]
+      if last and last.module == module then
+        last.count = last.count + numel
+      else
+        groups[#groups + 1] = {module = module, count = numel}
+      end
+    end
+  end
+  local info = net:param_info()
+  M.eq(#info, #groups, "modules with parameters")
+  local offset = 0
+  for i, g in ipairs(groups) do
+    M.eq(info[i].path, root .. g.module, "module " .. i)
+    M.eq(info[i].count, g.count, info[i].path .. " count")
+    M.eq(info[i].offset, offset, info[i].path .. " offset")
+    offset = offset + g.count
+  end
+  M.eq(net:num_params(), fx.params0:size(), "total")
+end
+
+-- }==================================================================================
+
 -- Bit-identical tensors.
 function M.same_bits(a, b, what)
   if a:data_string() ~= b:data_string() then

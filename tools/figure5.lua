@@ -10,6 +10,7 @@
 -- Defaults: DIR = $MIXUP_RESULTS or "results", out = "plots", export = <out>/data,
 -- scripts = "plots". `make plots-figure5` runs this.
 local gr = require "harness.lua.gan_report"
+local plot_tool = require "harness.lua.plot_tool"
 
 local USAGE = "usage: mixup tools/figure5.lua [--results DIR] [--out DIR] [--export DIR] "
               .. "[--scripts DIR] [--report FILE] [--methods erm,mixup] [--gnuplot CMD] "
@@ -17,42 +18,18 @@ local USAGE = "usage: mixup tools/figure5.lua [--results DIR] [--out DIR] [--exp
 local TITLES = {erm = "ERM GAN", mixup = "mixup GAN", mixup_paper = "mixup GAN (paper)",
                 mixup_paper_joint = "mixup GAN (paper, joint)"}
 
-local opts = {results = os.getenv("MIXUP_RESULTS") or "results", out = "plots",
+local DEFAULTS = {results = os.getenv("MIXUP_RESULTS") or "results", out = "plots",
               scripts = "plots", gnuplot = "gnuplot", draw = true, methods = "erm,mixup"}
 local VALUE_OPTS = {results = true, out = true, export = true, scripts = true, report = true,
                     methods = true, gnuplot = true}
-local args = {...}
-local i = 1
-while i <= #args do
-  local a = args[i]
-  local key = a:match("^%-%-(%a+)$")
-  if a == "--no-gnuplot" then
-    opts.draw = false
-  elseif key and VALUE_OPTS[key] then
-    if not args[i + 1] then error(a .. " needs a value\n" .. USAGE, 0) end
-    opts[key] = args[i + 1]
-    i = i + 1
-  else
-    error("unknown argument '" .. a .. "'\n" .. USAGE, 0)
-  end
-  i = i + 1
-end
+local opts = plot_tool.options({...}, DEFAULTS, VALUE_OPTS, USAGE)
 opts.export = opts.export or opts.out .. "/data"
 opts.report = opts.report or opts.results .. "/figure5_gan/METRICS.md"
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local shell_quote = plot_tool.shell_quote
+local gp_string = plot_tool.gp_string
 
-local function gp_string(s)
-  return "'" .. s:gsub("'", "''") .. "'"
-end
-
-local function mkdir(dir)
-  if not os.execute("mkdir -p " .. shell_quote(dir)) then
-    error("figure5: cannot create " .. dir .. " (check permissions)", 0)
-  end
-end
+local function mkdir(dir) plot_tool.mkdir(dir, "figure5") end
 
 local methods = {}
 for m in opts.methods:gmatch("[^,]+") do methods[#methods + 1] = m end

@@ -12,53 +12,29 @@
 -- Every number the figures show is computed here; the .gp scripts only draw.
 -- Defaults: DIR = $MIXUP_RESULTS or "results", out = "plots", export = <out>/data,
 -- scripts = "plots", data = "data" (for the report's "not run" reasons). `make plots` runs this.
+local plot_tool = require "harness.lua.plot_tool"
 local report = require "harness.lua.report"
 
 local USAGE = "usage: mixup tools/plots.lua [--results DIR] [--out DIR] [--export DIR] "
               .. "[--scripts DIR] [--data DIR] [--gnuplot CMD] [--no-gnuplot]"
 local MISSING = "?" -- plots/published.gp: set datafile missing '?'
 
-local opts = {results = os.getenv("MIXUP_RESULTS") or "results", out = "plots",
+local DEFAULTS = {results = os.getenv("MIXUP_RESULTS") or "results", out = "plots",
               scripts = "plots", data = "data", gnuplot = "gnuplot", draw = true}
 local VALUE_OPTS = {results = true, out = true, export = true, scripts = true, data = true,
                     gnuplot = true}
-local args = {...}
-local i = 1
-while i <= #args do
-  local a = args[i]
-  local key = a:match("^%-%-(%a+)$")
-  if a == "--no-gnuplot" then
-    opts.draw = false
-  elseif key and VALUE_OPTS[key] then
-    if not args[i + 1] then error(a .. " needs a value\n" .. USAGE, 0) end
-    opts[key] = args[i + 1]
-    i = i + 1
-  else
-    error("unknown argument '" .. a .. "'\n" .. USAGE, 0)
-  end
-  i = i + 1
-end
+local opts = plot_tool.options({...}, DEFAULTS, VALUE_OPTS, USAGE)
 opts.export = opts.export or opts.out .. "/data"
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- A gnuplot string literal (single quotes; a quote is doubled).
-local function gp_string(s)
-  return "'" .. s:gsub("'", "''") .. "'"
-end
+local shell_quote = plot_tool.shell_quote
+local gp_string = plot_tool.gp_string
 
 -- "CIFAR-10" -> "cifar10", "PreAct ResNet-18" -> "preact_resnet_18": a file-name part.
 local function slug(s)
   return (s:lower():gsub("[^%w]+", "_"):gsub("^_+", ""):gsub("_+$", ""):gsub("(%a)_(%d)", "%1%2"))
 end
 
-local function mkdir(dir)
-  if not os.execute("mkdir -p " .. shell_quote(dir)) then
-    error("plots: cannot create " .. dir .. " (check permissions)", 0)
-  end
-end
+local function mkdir(dir) plot_tool.mkdir(dir, "plots") end
 
 local function write_file(path, lines)
   local tmp = path .. ".tmp"

@@ -288,34 +288,23 @@ int tl_fd_check(const char *what, Module *m, const FdOptions *o)
     tl_fill_uniform(dyt.data, dyt.size, -1.0f, 1.0f, &r);
 
     /* Analytic gradients. BN in train mode updates its running statistics on each forward,
-     * which does not change the train-mode output; buffers are restored anyway. */
-    float *saved_buf = NULL;
-    if (net->n_buffers) {
-        saved_buf = malloc(net->n_buffers * sizeof(float));
-        if (saved_buf)
-            memcpy(saved_buf, net->buffers, net->n_buffers * sizeof(float));
-    }
+     * which does not change the train-mode output; eval mode never changes them. */
     const Tensor *y, *dx;
     Rng rng = rng0;
     net_zero_grad(net);
     if (net_forward(net, &x, o->train, &rng, &y, &err) || net_backward(net, &dyt, &dx, &err)) {
         tl_fail("%s: %s", what, err.msg);
-        free(saved_buf);
         goto out;
     }
     float *dxa = malloc(x.size * sizeof(float));
     saved_w = malloc((net->n_params + 1) * sizeof(float));
     if (!dxa || !saved_w) {
         free(dxa);
-        free(saved_buf);
         tl_fail("%s: out of memory", what);
         goto out;
     }
     memcpy(dxa, dx->data, x.size * sizeof(float));
     memcpy(saved_w, net->grads, net->n_params * sizeof(float));
-    if (saved_buf && !o->train)
-        memcpy(net->buffers, saved_buf, net->n_buffers * sizeof(float));
-    free(saved_buf);
 
     Rng pr;
     rng_seed(&pr, tl_seed, 98);

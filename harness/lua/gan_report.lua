@@ -176,6 +176,48 @@ local function paired(erm, mix, it, metric, better)
   return wins, ties, n
 end
 
+-- Exact one-sided sign test: the chance of at least `wins` successes in `n` fair coin flips
+-- (ties dropped before the call). sign_p(5, 5) = 1/32.
+function M.sign_p(wins, n)
+  local p, c = 0.0, 1.0 -- c = C(n, k), built up from C(n, 0)
+  for k = 0, n do
+    if k >= wins then p = p + c end
+    c = c * (n - k) / (k + 1)
+  end
+  return p / 2 ^ n
+end
+
+-- The claim at the last snapshot, one line per method against erm: the metric means with
+-- their sd, and per-seed wins with the sign test's p (ties dropped).
+local function summary(out, cells, n_modes)
+  local erm
+  for _, c in ipairs(cells) do if c.method == "erm" then erm = c end end
+  if not erm then return end
+  local its = iterations_of(erm)
+  local last = its[#its]
+  local function ms(c, metric)
+    local vals = values_at(c, last, metric)
+    if #vals == 0 then return "-" end
+    local st = stats(vals)
+    return fmt(st.mean, metric) .. (st.sd and " ± " .. fmt(st.sd, metric) or "")
+  end
+  for _, c in ipairs(cells) do
+    if c ~= erm then
+      local w1, t1, n1 = paired(erm, c, last, "modes_covered", MORE)
+      local w2, t2, n2 = paired(erm, c, last, "energy", LESS)
+      out[#out + 1] = ("Summary at iteration %d: %s covered %s of %d modes against erm's %s "
+                       .. "(more in %d of %d seeds, %d tied; one-sided sign test p = %.3g), "
+                       .. "high-quality points %s%% against %s%%, energy distance %s against "
+                       .. "%s (lower in %d of %d seeds, p = %.3g).")
+                      :format(last, c.method, ms(c, "modes_covered"), n_modes,
+                              ms(erm, "modes_covered"), w1, n1, t1, M.sign_p(w1, n1 - t1),
+                              ms(c, "high_quality"), ms(erm, "high_quality"), ms(c, "energy"),
+                              ms(erm, "energy"), w2, n2, M.sign_p(w2, n2 - t2))
+      out[#out + 1] = ""
+    end
+  end
+end
+
 function M.render(model)
   local out = {"## Figure 5: GAN on 2-D toy data, ERM versus mixup (measured)", "",
                "Per snapshot of 1,000 generated points from fixed noise against 1,000 fixed "
@@ -195,8 +237,10 @@ function M.render(model)
       local cells = {}
       for _, c in ipairs(sec.cells) do if c.shape == shape then cells[#cells + 1] = c end end
       if #cells > 0 then
-        out[#out + 1] = ("#### %s (%d modes)"):format(shape, shape == "ring" and 8 or 25)
+        local n_modes = shape == "ring" and 8 or 25
+        out[#out + 1] = ("#### %s (%d modes)"):format(shape, n_modes)
         out[#out + 1] = ""
+        summary(out, cells, n_modes)
         local head = {"iteration", "method", "n"}
         for _, m in ipairs(gan.METRICS) do head[#head + 1] = M.METRIC_LABELS[m] end
         out[#out + 1] = "| " .. table.concat(head, " | ") .. " |"

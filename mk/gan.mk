@@ -12,13 +12,15 @@
 #
 # Variables: SCALE (Makefile), GAN_THREADS (threads per shape process, default 1; results are
 # bit-identical for a given count), GAN_FILTERS (extra grid filters, e.g. method=erm,mixup or
-# seed=1), GAN_METHODS (the figure's blocks, default erm,mixup), RESULTS and PLOTS
+# seed=1), GAN_METHODS (the figure's blocks, default erm,mixup), GAN_SEED (the seed drawn,
+# default the smallest one every block has), RESULTS and PLOTS
 # (mk/plots.mk's).
 GAN_EXP     := figure5_gan
 GAN_SHAPES  := grid ring
 GAN_THREADS ?= 1
 GAN_FILTERS ?=
 GAN_METHODS ?= erm,mixup
+GAN_SEED    ?=
 RESULTS     ?= results
 PLOTS       ?= plots
 
@@ -33,6 +35,7 @@ $(GAN_SHAPES:%=figure5-shape-%): figure5-shape-%: $(EXE)
 
 plots-figure5: $(EXE)
 	@./$(EXE) tools/figure5.lua --results $(RESULTS) --out $(PLOTS) --export $(PLOTS)/data \
-	    --scripts plots --methods $(GAN_METHODS)
+	    --scripts plots --methods $(GAN_METHODS) \
+	    $(if $(GAN_SEED),--seed $(GAN_SEED))
 
 plots: plots-figure5

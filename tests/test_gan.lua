@@ -294,6 +294,8 @@ suite:test("report_export", function()
   local figs = gr.export(model, dir)
   check.eq(#figs, 1, "one figure")
   check.eq(figs[1].seed, 1, "the smallest common seed is drawn")
+  check.eq(gr.export(model, dir, nil, 2)[1].seed, 2, "a chosen seed is drawn")
+  check.eq(#gr.export(model, dir, nil, 3), 0, "no figure for a seed without runs")
   local inc = assert(io.open(figs[1].panels)):read("a")
   check.truthy(inc:find("lo_ring = ", 1, true) and inc:find("out_ring_mixup_2 = ", 1, true),
                "panel include")

@@ -1,5 +1,5 @@
 -- figure5.lua [--results DIR] [--out DIR] [--export DIR] [--scripts DIR] [--report FILE]
---             [--methods erm,mixup] [--gnuplot CMD] [--no-gnuplot]
+--             [--methods erm,mixup] [--seed N] [--gnuplot CMD] [--no-gnuplot]
 -- Figure 5 from the GAN results files (harness/lua/gan.lua, harness/lua/gan_report.lua):
 --   <export>/figure5_<scale>_*.dat and _panels.gp   the points of one seed per scale
 --   <out>/figure5_<scale>.{png,svg}                 drawn by <scripts>/figure5.gp: rows grid and
@@ -7,13 +7,14 @@
 --                                                   method (default ERM beside mixup)
 --   <report>                                        the metrics over seeds, markdown (default
 --                                                   <results>/figure5_gan/METRICS.md), printed
+-- --seed N draws seed N's runs (default: the smallest seed that every drawn cell has).
 -- Defaults: DIR = $MIXUP_RESULTS or "results", out = "plots", export = <out>/data,
 -- scripts = "plots". `make plots-figure5` runs this.
 local gr = require "harness.lua.gan_report"
 local plot_tool = require "harness.lua.plot_tool"
 
 local USAGE = "usage: mixup tools/figure5.lua [--results DIR] [--out DIR] [--export DIR] "
-              .. "[--scripts DIR] [--report FILE] [--methods erm,mixup] [--gnuplot CMD] "
+              .. "[--scripts DIR] [--report FILE] [--methods erm,mixup] [--seed N] [--gnuplot CMD] "
               .. "[--no-gnuplot]"
 local TITLES = {erm = "ERM GAN", mixup = "mixup GAN", mixup_paper = "mixup GAN (paper)",
                 mixup_paper_joint = "mixup GAN (paper, joint)"}
@@ -21,10 +22,15 @@ local TITLES = {erm = "ERM GAN", mixup = "mixup GAN", mixup_paper = "mixup GAN (
 local DEFAULTS = {results = os.getenv("MIXUP_RESULTS") or "results", out = "plots",
               scripts = "plots", gnuplot = "gnuplot", draw = true, methods = "erm,mixup"}
 local VALUE_OPTS = {results = true, out = true, export = true, scripts = true, report = true,
-                    methods = true, gnuplot = true}
+                    methods = true, gnuplot = true, seed = true}
 local opts = plot_tool.options({...}, DEFAULTS, VALUE_OPTS, USAGE)
 opts.export = opts.export or opts.out .. "/data"
 opts.report = opts.report or opts.results .. "/figure5_gan/METRICS.md"
+if opts.seed then
+  local n = math.tointeger(tonumber(opts.seed))
+  if not n or n < 0 then error(("--seed: want a seed number, got '%s'"):format(opts.seed), 0) end
+  opts.seed = n
+end
 
 local shell_quote = plot_tool.shell_quote
 local gp_string = plot_tool.gp_string
@@ -44,7 +50,7 @@ io.write(md, "\n")
 print("wrote " .. opts.report)
 
 mkdir(opts.export)
-local figures = gr.export(model, opts.export, methods)
+local figures = gr.export(model, opts.export, methods, opts.seed)
 for _, fig in ipairs(figures) do
   for _, p in ipairs(fig.files) do print("exported " .. p) end
   if opts.draw then
@@ -71,6 +77,6 @@ for _, fig in ipairs(figures) do
   end
 end
 if #figures == 0 then
-  print(("figure5: no scale has runs of every method (%s) under %s"):format(opts.methods,
-        opts.results))
+  print(("figure5: no scale has runs of every method (%s)%s under %s"):format(opts.methods,
+        opts.seed and " for seed " .. opts.seed or "", opts.results))
 end

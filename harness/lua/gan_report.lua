@@ -301,12 +301,12 @@ local function write_points(path, t, header)
   write_file(path, lines)
 end
 
--- For each scale: the points of one seed's runs (the smallest seed that every drawn cell
--- has) as <dir>/figure5_<scale>_<shape>_real.dat and <dir>/figure5_<scale>_<shape>_<method>_
+-- For each scale: the points of one seed's runs (`seed` when given and every drawn cell has
+-- it, otherwise the smallest seed that every drawn cell has) as <dir>/figure5_<scale>_<shape>_real.dat and <dir>/figure5_<scale>_<shape>_<method>_
 -- <iteration>.dat, and <dir>/figure5_<scale>_panels.gp, a gnuplot include with each row's
 -- frame and each panel's count of points outside it. Returns {{scale =, seed =, methods =,
 -- iterations =, panels =, files = {...}}, ...}.
-function M.export(model, dir, methods)
+function M.export(model, dir, methods, want_seed)
   methods = methods or {"erm", "mixup"}
   local figures = {}
   for _, sec in ipairs(model.sections) do
@@ -329,7 +329,11 @@ function M.export(model, dir, methods)
           else for s in pairs(common) do if not have[s] then common[s] = nil end end end
         end
       end
-      for s in pairs(common) do if seed == nil or s < seed then seed = s end end
+      if want_seed then
+        seed = common[want_seed] and want_seed or nil
+      else
+        for s in pairs(common) do if seed == nil or s < seed then seed = s end end
+      end
     end
     if seed then
       local stem = ("%s/figure5_%s"):format(dir, sec.scale)

@@ -71,7 +71,9 @@ return {
     -- mixup_paper ~0.045 (D sees 128 mixed rows instead of 256), so one seed of the three
     -- methods on one shape is ~61 min and the 5-seed figure ~5 h with the two shapes side by
     -- side on the 2 cores (make reproduce-figure5); width 256: erm ~0.020, mixup ~0.022,
-    -- mixup_paper ~0.012, i.e. ~18 min per seed and shape, ~1.5 h for the figure. Fewer
+    -- mixup_paper ~0.012, i.e. ~18 min per seed and shape, ~1.5 h for the figure. Measured
+    -- on the idle VM (2026-11-26, make reproduce-figure5, mean of 10 runs each): erm 0.0199,
+    -- mixup 0.0242, mixup_paper 0.0157 s/iteration; the whole figure in 1 h 40 min. Fewer
     -- iterations would drop the 10,000 and 20,000 columns, where the paper's mixup GAN
     -- settles on the modes; fewer seeds would not support a measured claim (>= 5). Without
     -- flush_denormals a saturated ERM discriminator makes its runs ~3x slower.

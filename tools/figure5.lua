@@ -14,8 +14,8 @@ local gr = require "harness.lua.gan_report"
 local plot_tool = require "harness.lua.plot_tool"
 
 local USAGE = "usage: mixup tools/figure5.lua [--results DIR] [--out DIR] [--export DIR] "
-              .. "[--scripts DIR] [--report FILE] [--methods erm,mixup] [--seed N] [--gnuplot CMD] "
-              .. "[--no-gnuplot]"
+              .. "[--scripts DIR] [--report FILE] [--methods erm,mixup] [--seed N] "
+              .. "[--gnuplot CMD] [--no-gnuplot]"
 local TITLES = {erm = "ERM GAN", mixup = "mixup GAN", mixup_paper = "mixup GAN (paper)",
                 mixup_paper_joint = "mixup GAN (paper, joint)"}
 

@@ -301,8 +301,9 @@ local function write_points(path, t, header)
   write_file(path, lines)
 end
 
--- For each scale: the points of one seed's runs (`seed` when given and every drawn cell has
--- it, otherwise the smallest seed that every drawn cell has) as <dir>/figure5_<scale>_<shape>_real.dat and <dir>/figure5_<scale>_<shape>_<method>_
+-- For each scale: the points of one seed's runs (want_seed when given and every drawn cell
+-- has it, otherwise the smallest seed that every drawn cell has) as
+-- <dir>/figure5_<scale>_<shape>_real.dat and <dir>/figure5_<scale>_<shape>_<method>_
 -- <iteration>.dat, and <dir>/figure5_<scale>_panels.gp, a gnuplot include with each row's
 -- frame and each panel's count of points outside it. Returns {{scale =, seed =, methods =,
 -- iterations =, panels =, files = {...}}, ...}.

@@ -94,8 +94,8 @@ return {
       set = {epochs = 16, data = {train_examples = 10000}, schedule = {milestones = {8, 12}}},
       -- WRN-16-2 stands for WRN-28-10 (drops at 5, 10, 14: 60/120/180 scaled by 16/200) and
       -- DenseNet-BC-40 with growth 12 for DenseNet-BC-190 (k = 40). Timed on the idle VM
-      -- (2026-11-26, 2 threads, mixup, seed 1, the first epochs of each run, training plus
-      -- testing): PreAct width 16 ~27 s per epoch (~7 min per run), WRN-16-2 ~64 s (~17 min),
+      -- (2026-11-26, 2 threads, mixup, seed 1, training plus testing, from the first 3, 2 and
+      -- 1 epochs): PreAct width 16 ~27 s per epoch (~7 min per run), WRN-16-2 ~64 s (~17 min),
       -- DenseNet-BC-40 ~94 s (~25 min): ~49 min per method and seed, ~3.3 h for the 8
       -- CIFAR-10 runs, over the 2-hour budget that the table was meant to fit; cutting it
       -- (smaller WRN/DenseNet variants or fewer of their epochs) is still open.

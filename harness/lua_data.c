@@ -24,7 +24,6 @@
  * booleans. A loader's `train` and (for a training loader) `seed` have no default.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,17 +51,6 @@ typedef struct LuaLoader {
     int *clean;  /* batch ints: clean labels */
 } LuaLoader;
 
-static int raisef(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int raisef(lua_State *L, const char *fmt, ...)
-{
-    char msg[ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return luaL_error(L, "%s", msg);
-}
-
 /* ---- option helpers: each reads t[key] from the table at idx ---------------------------- */
 
 static int opt_present(lua_State *L, int idx, const char *key)
@@ -81,13 +69,13 @@ static lua_Integer opt_integer(lua_State *L, int idx, const char *where, const c
         int isint = 0;
         v = lua_tointegerx(L, -1, &isint);
         if (!isint)
-            raisef(L, "%s: option '%s' is %s, expected an integer", where, key,
-                   luaL_tolstring(L, -1, NULL));
+            lua_raisef(L, "%s: option '%s' is %s, expected an integer", where, key,
+                       luaL_tolstring(L, -1, NULL));
     }
     lua_pop(L, 1);
     if (v < lo || v > hi)
-        raisef(L, "%s: option '%s' is %lld, expected %lld..%lld", where, key, (long long)v,
-               (long long)lo, (long long)hi);
+        lua_raisef(L, "%s: option '%s' is %lld, expected %lld..%lld", where, key, (long long)v,
+                   (long long)lo, (long long)hi);
     return v;
 }
 
@@ -96,8 +84,8 @@ static int opt_boolean(lua_State *L, int idx, const char *where, const char *key
     int t = lua_getfield(L, idx, key), v = dflt;
     if (t != LUA_TNIL) {
         if (t != LUA_TBOOLEAN)
-            raisef(L, "%s: option '%s' is a %s, expected a boolean", where, key,
-                   lua_typename(L, t));
+            lua_raisef(L, "%s: option '%s' is a %s, expected a boolean", where, key,
+                       lua_typename(L, t));
         v = lua_toboolean(L, -1);
     }
     lua_pop(L, 1);
@@ -110,13 +98,13 @@ static void opt_triple(lua_State *L, int idx, const char *where, const char *key
     int t = lua_getfield(L, idx, key);
     if (t != LUA_TNIL) {
         if (t != LUA_TTABLE || luaL_len(L, -1) != 3)
-            raisef(L, "%s: option '%s' must be a table of 3 numbers", where, key);
+            lua_raisef(L, "%s: option '%s' must be a table of 3 numbers", where, key);
         for (int c = 0; c < 3; c++) {
             int isnum = 0;
             lua_geti(L, -1, c + 1);
             double v = lua_tonumberx(L, -1, &isnum);
             if (!isnum || !isfinite(v))
-                raisef(L, "%s: option '%s'[%d] is not a finite number", where, key, c + 1);
+                lua_raisef(L, "%s: option '%s'[%d] is not a finite number", where, key, c + 1);
             out[c] = (float)v;
             lua_pop(L, 1);
         }
@@ -165,7 +153,7 @@ static int l_data_load_cifar(lua_State *L)
         lua_check_options(L, 3, "load_cifar", known);
         if (lua_getfield(L, 3, "dir") != LUA_TNIL) {
             if (lua_type(L, -1) != LUA_TSTRING)
-                raisef(L, "load_cifar: option 'dir' must be a string");
+                lua_raisef(L, "load_cifar: option 'dir' must be a string");
             dir = lua_tostring(L, -1); /* stays on the stack, so the string stays alive */
         }
     }
@@ -223,7 +211,7 @@ static int check_example(lua_State *L, const CifarSet *s, int idx)
 {
     lua_Integer i = luaL_checkinteger(L, idx);
     if (i < 1 || i > s->n)
-        raisef(L, "dataset: example %lld, expected 1..%d", (long long)i, s->n);
+        lua_raisef(L, "dataset: example %lld, expected 1..%d", (long long)i, s->n);
     return (int)i - 1;
 }
 
@@ -248,8 +236,8 @@ static int l_data_labels(lua_State *L)
     int w = luaL_checkoption(L, 2, NULL, which);
     const uint8_t *src = w == 0 ? s->label : w == 1 ? s->noisy : s->coarse;
     if (!src)
-        return raisef(L, "labels: a %s set has no coarse labels",
-                      s->kind == CIFAR_10 ? "CIFAR-10" : "CIFAR-100");
+        return lua_raisef(L, "labels: a %s set has no coarse labels",
+                          s->kind == CIFAR_10 ? "CIFAR-10" : "CIFAR-100");
     int n = s->n;
     Tensor *t = lua_tensor_new(L, 1, &n);
     for (int i = 0; i < n; i++)
@@ -292,11 +280,11 @@ static int l_data_subset(lua_State *L)
     lua_check_options(L, 2, "subset", known);
     int first = opt_present(L, 2, "first"), balanced = opt_present(L, 2, "balanced");
     if (first == balanced)
-        return raisef(L, "subset: give exactly one of 'first' and 'balanced'");
+        return lua_raisef(L, "subset: give exactly one of 'first' and 'balanced'");
     if (first && opt_present(L, 2, "seed"))
-        return raisef(L, "subset: 'seed' goes with 'balanced' only");
+        return lua_raisef(L, "subset: 'seed' goes with 'balanced' only");
     if (balanced && !opt_present(L, 2, "seed"))
-        return raisef(L, "subset: 'balanced' needs a 'seed'");
+        return lua_raisef(L, "subset: 'balanced' needs a 'seed'");
     int n = (int)opt_integer(L, 2, "subset", first ? "first" : "balanced", 0, 1, src->set.n);
     uint64_t seed = balanced ? (uint64_t)opt_integer(L, 2, "subset", "seed", 0, 0, LUA_MAXINTEGER)
                              : 0;
@@ -375,7 +363,7 @@ static int l_data_loader(lua_State *L)
     LuaDataset *d = check_dataset(L, 1);
     lua_check_options(L, 2, where, known);
     if (!opt_present(L, 2, "train"))
-        return raisef(L, "loader: option 'train' (true or false) is required");
+        return lua_raisef(L, "loader: option 'train' (true or false) is required");
     CifarLoaderOptions o;
     data_cifar_loader_defaults(&o, opt_boolean(L, 2, where, "train", 0));
     o.batch = (int)opt_integer(L, 2, where, "batch", o.batch, 1, 1 << 20);
@@ -385,7 +373,7 @@ static int l_data_loader(lua_State *L)
     o.drop_last = opt_boolean(L, 2, where, "drop_last", o.drop_last);
     o.pad = (int)opt_integer(L, 2, where, "pad", o.pad, 0, CIFAR_PAD_MAX);
     if ((o.shuffle || o.augment) && !opt_present(L, 2, "seed"))
-        return raisef(L, "loader: a shuffling or augmenting loader needs a 'seed'");
+        return lua_raisef(L, "loader: a shuffling or augmenting loader needs a 'seed'");
     o.seed = (uint64_t)opt_integer(L, 2, where, "seed", 0, 0, LUA_MAXINTEGER);
     opt_triple(L, 2, where, "mean", o.mean);
     opt_triple(L, 2, where, "std", o.std);

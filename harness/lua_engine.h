@@ -40,6 +40,9 @@ int lua_tensor_shape_arg(lua_State *L, int idx, int *shape);
 Rng *lua_rng_new(lua_State *L, uint64_t seed, uint64_t stream);
 Rng *lua_rng_check(lua_State *L, int idx);
 
+/* luaL_error with printf formats (lua_pushfstring knows no %zu, %u or %g); never returns. */
+int lua_raisef(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Strict option tables: raises "<where>: unknown option 'x' (known: a, b, c)" when the table
  * at idx has a key outside known (NULL-terminated). */
 void lua_check_options(lua_State *L, int idx, const char *where, const char *const *known);

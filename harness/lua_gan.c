@@ -27,7 +27,6 @@
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,18 +50,6 @@ typedef struct GanScratch {
     size_t cap;
 } GanScratch;
 
-/* luaL_error with printf formats (lua_pushfstring knows no %zu or %g). */
-static int raisef(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int raisef(lua_State *L, const char *fmt, ...)
-{
-    char msg[ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return luaL_error(L, "%s", msg);
-}
-
 static GanShape check_shape(lua_State *L, int idx)
 {
     static const char *const names[] = {"ring", "grid", NULL}; /* GanShape's order */
@@ -79,10 +66,10 @@ static int check_points(lua_State *L, int idx, const char *fn, const char *what,
     int ok = t->ndim >= 2 && t->shape[0] >= 1 && t->size == 2 * (size_t)t->shape[0] &&
              t->shape[1] == GAN_DIM;
     if (!ok)
-        raisef(L, "%s: %s is %s, expected (N, 2) or (N, 2, 1, 1) points", fn, what,
-               tensor_shape_str(t, buf, sizeof buf));
+        lua_raisef(L, "%s: %s is %s, expected (N, 2) or (N, 2, 1, 1) points", fn, what,
+                   tensor_shape_str(t, buf, sizeof buf));
     if (rows >= 0 && t->shape[0] != rows)
-        raisef(L, "%s: %s has %d rows, expected %d", fn, what, t->shape[0], rows);
+        lua_raisef(L, "%s: %s has %d rows, expected %d", fn, what, t->shape[0], rows);
     *out = t;
     return t->shape[0];
 }
@@ -92,7 +79,7 @@ static Tensor *check_vector(lua_State *L, int idx, const char *fn, const char *w
 {
     Tensor *t = lua_tensor_check(L, idx);
     if (t->size != (size_t)n)
-        raisef(L, "%s: %s has %zu elements, expected %d (one per row)", fn, what, t->size, n);
+        lua_raisef(L, "%s: %s has %zu elements, expected %d (one per row)", fn, what, t->size, n);
     return t;
 }
 
@@ -100,8 +87,8 @@ static double check_alpha(lua_State *L, int idx, const char *fn, double max, int
 {
     double a = luaL_checknumber(L, idx);
     if (!isfinite(a) || a < 0.0 || a > max || (!zero_ok && a == 0.0))
-        raisef(L, "%s: alpha is %g, expected a number in %s0, %g]", fn, a, zero_ok ? "[" : "(",
-               max);
+        lua_raisef(L, "%s: alpha is %g, expected a number in %s0, %g]", fn, a, zero_ok ? "[" : "(",
+                   max);
     return a;
 }
 
@@ -165,7 +152,7 @@ static GanScratch *scratch_perm(lua_State *L, size_t n)
         return s;
     int *p = malloc(n * sizeof *p);
     if (!p)
-        raisef(L, "gan.join: out of memory for a batch of %zu", n);
+        lua_raisef(L, "gan.join: out of memory for a batch of %zu", n);
     free(s->perm);
     s->perm = p;
     s->cap = n;
@@ -187,12 +174,12 @@ static int l_gan_join(lua_State *L)
     int nr = check_points(L, 3, fn, "real", -1, &real);
     int nf = check_points(L, 4, fn, "fake", -1, &fake);
     if (nr > INT_MAX / 2 - nf)
-        return raisef(L, "%s: %d + %d rows are too many", fn, nr, nf);
+        return lua_raisef(L, "%s: %d + %d rows are too many", fn, nr, nf);
     check_points(L, 1, fn, "x", nr + nf, &x);
     Tensor *t = check_vector(L, 2, fn, "t", nr + nf);
     Rng *r = lua_isnoneornil(L, 5) ? NULL : lua_rng_check(L, 5);
     if (x->data == real->data || x->data == fake->data)
-        return raisef(L, "%s: x must not be real or fake (the join copies rows)", fn);
+        return lua_raisef(L, "%s: x must not be real or fake (the join copies rows)", fn);
     int *perm = r ? scratch_perm(L, (size_t)(nr + nf))->perm : NULL;
     gan_join(x->data, t->data, real->data, nr, fake->data, nf, perm, r);
     return 0;
@@ -238,8 +225,8 @@ static int l_gan_generator_grad(lua_State *L)
     int rows = check_points(L, 2, fn, "dx", -1, &dx);
     lua_Integer first = luaL_checkinteger(L, 3);
     if (first < 0 || first > rows - n)
-        return raisef(L, "%s: rows %lld..%lld of dx do not exist (dx has %d rows)", fn,
-                      (long long)first, (long long)first + n - 1, rows);
+        return lua_raisef(L, "%s: rows %lld..%lld of dx do not exist (dx has %d rows)", fn,
+                          (long long)first, (long long)first + n - 1, rows);
     Tensor *lam = lua_isnoneornil(L, 4) ? NULL : check_vector(L, 4, fn, "lambda", n);
     gan_generator_grad(dg->data, dx->data, (int)first, n, lam ? lam->data : NULL);
     return 0;

@@ -23,7 +23,6 @@
  * backward's dy (kept alive because the net's saved state and alias layers point into them).
  */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,18 +53,6 @@ typedef enum {
     K_LINEAR, K_DROPOUT, K_FLATTEN, K_IDENTITY, K_DENSE, K_SEQUENTIAL, K_RESIDUAL, K_CONCAT,
     K_COUNT
 } NodeKind;
-
-/* luaL_error with printf formats (lua_pushfstring knows no %zu, %u or %g). */
-static int raisef(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int raisef(lua_State *L, const char *fmt, ...)
-{
-    char msg[ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return luaL_error(L, "%s", msg);
-}
 
 /* ---- the kinds and their options ------------------------------------------------------ */
 
@@ -175,15 +162,15 @@ static int opt_int(lua_State *L, int idx, const char *path, const char *key, int
     if (!field(L, idx, key)) {
         lua_pop(L, 1);
         if (required)
-            raisef(L, "%s: missing required option '%s'", where(path), key);
+            lua_raisef(L, "%s: missing required option '%s'", where(path), key);
         return dflt;
     }
     lua_Integer v = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
     if (!isint)
-        raisef(L, "%s: option '%s' must be an integer, got %s", where(path), key,
-               luaL_tolstring(L, -1, NULL));
+        lua_raisef(L, "%s: option '%s' must be an integer, got %s", where(path), key,
+                   luaL_tolstring(L, -1, NULL));
     if (v < INT_MIN || v > INT_MAX)
-        raisef(L, "%s: option '%s' is %lld, out of range", where(path), key, (long long)v);
+        lua_raisef(L, "%s: option '%s' is %lld, out of range", where(path), key, (long long)v);
     lua_pop(L, 1);
     return (int)v;
 }
@@ -195,8 +182,8 @@ static double opt_num(lua_State *L, int idx, const char *path, const char *key, 
         return dflt;
     }
     if (lua_type(L, -1) != LUA_TNUMBER)
-        raisef(L, "%s: option '%s' must be a number, got %s", where(path), key,
-               luaL_typename(L, -1));
+        lua_raisef(L, "%s: option '%s' must be a number, got %s", where(path), key,
+                   luaL_typename(L, -1));
     double v = (double)lua_tonumber(L, -1);
     lua_pop(L, 1);
     return v;
@@ -209,8 +196,8 @@ static int opt_bool(lua_State *L, int idx, const char *path, const char *key, in
         return dflt;
     }
     if (lua_type(L, -1) != LUA_TBOOLEAN)
-        raisef(L, "%s: option '%s' must be a boolean, got %s", where(path), key,
-               luaL_typename(L, -1));
+        lua_raisef(L, "%s: option '%s' must be a boolean, got %s", where(path), key,
+                   luaL_typename(L, -1));
     int v = lua_toboolean(L, -1);
     lua_pop(L, 1);
     return v;
@@ -224,11 +211,11 @@ static InitScheme opt_init(lua_State *L, int idx, const char *path)
         return s;
     }
     if (lua_type(L, -1) != LUA_TSTRING)
-        raisef(L, "%s: option 'init' must be a string, got %s", where(path),
-               luaL_typename(L, -1));
+        lua_raisef(L, "%s: option 'init' must be a string, got %s", where(path),
+                   luaL_typename(L, -1));
     if (init_scheme_parse(lua_tostring(L, -1), &s))
-        raisef(L, "%s: option 'init' is '%s' (known: torch_default, he_normal, "
-               "he_normal_fan_in, zero)", where(path), lua_tostring(L, -1));
+        lua_raisef(L, "%s: option 'init' is '%s' (known: torch_default, he_normal, "
+                   "he_normal_fan_in, zero)", where(path), lua_tostring(L, -1));
     lua_pop(L, 1);
     return s;
 }
@@ -243,17 +230,17 @@ static void opt_pair(lua_State *L, int idx, const char *path, const char *one, c
     int has_b = field(L, idx, b);
     lua_pop(L, 3);
     if (has_one && (has_a || has_b))
-        raisef(L, "%s: give '%s' or '%s'/'%s', not both", where(path), one, a, b);
+        lua_raisef(L, "%s: give '%s' or '%s'/'%s', not both", where(path), one, a, b);
     if (has_a != has_b)
-        raisef(L, "%s: '%s' and '%s' go together", where(path), a, b);
+        lua_raisef(L, "%s: '%s' and '%s' go together", where(path), a, b);
     if (has_one) {
         *pa = *pb = opt_int(L, idx, path, one, 0, 1);
     } else if (has_a) {
         *pa = opt_int(L, idx, path, a, 0, 1);
         *pb = opt_int(L, idx, path, b, 0, 1);
     } else if (dflt_a < 0) {
-        raisef(L, "%s: missing required option '%s' (or '%s' and '%s')", where(path), one,
-               a, b);
+        lua_raisef(L, "%s: missing required option '%s' (or '%s' and '%s')", where(path), one,
+                   a, b);
     } else {
         *pa = dflt_a;
         *pb = dflt_b;
@@ -265,28 +252,28 @@ static void opt_pair(lua_State *L, int idx, const char *path, const char *one, c
 static int opt_list(lua_State *L, int idx, const char *path, const char *key, int min)
 {
     if (!field(L, idx, key))
-        raisef(L, "%s: missing required option '%s'", where(path), key);
+        lua_raisef(L, "%s: missing required option '%s'", where(path), key);
     if (!lua_istable(L, -1))
-        raisef(L, "%s: option '%s' must be a list of layer tables, got %s", where(path),
-               key, luaL_typename(L, -1));
+        lua_raisef(L, "%s: option '%s' must be a list of layer tables, got %s", where(path),
+                   key, luaL_typename(L, -1));
     int list = lua_gettop(L);
     lua_Integer n = luaL_len(L, list);
     if (n < min || n > INT_MAX / 2)
-        raisef(L, "%s: option '%s' has %lld entries, expected at least %d", where(path), key,
-               (long long)n, min);
+        lua_raisef(L, "%s: option '%s' has %lld entries, expected at least %d", where(path), key,
+                   (long long)n, min);
     int count = 0;
     lua_pushnil(L);
     while (lua_next(L, list)) {
         int isint = 0;
         lua_Integer k = lua_type(L, -2) == LUA_TNUMBER ? lua_tointegerx(L, -2, &isint) : 0;
         if (!isint || k < 1 || k > n)
-            raisef(L, "%s: option '%s' must be a plain list (found key %s)", where(path),
-                   key, luaL_tolstring(L, -2, NULL));
+            lua_raisef(L, "%s: option '%s' must be a plain list (found key %s)", where(path),
+                       key, luaL_tolstring(L, -2, NULL));
         lua_pop(L, 1);
         count++;
     }
     if (count != n)
-        raisef(L, "%s: option '%s' has holes", where(path), key);
+        lua_raisef(L, "%s: option '%s' has holes", where(path), key);
     return (int)n;
 }
 
@@ -306,8 +293,8 @@ static void parse_child(lua_State *L, const char *parent, int pos, SpecList *s, 
 static NodeKind parse_kind(lua_State *L, int idx, const char *path)
 {
     if (lua_getfield(L, idx, "kind") != LUA_TSTRING)
-        raisef(L, "%s: layer table needs a string 'kind', got %s", where(path),
-               luaL_typename(L, -1));
+        lua_raisef(L, "%s: layer table needs a string 'kind', got %s", where(path),
+                   luaL_typename(L, -1));
     const char *k = lua_tostring(L, -1);
     for (int i = 0; i < K_COUNT; i++) {
         if (!strcmp(k, KINDS[i].name)) {
@@ -322,8 +309,8 @@ static NodeKind parse_kind(lua_State *L, int idx, const char *path)
         luaL_addstring(&b, KINDS[i].name);
     }
     luaL_pushresult(&b);
-    return (NodeKind)raisef(L, "%s: unknown kind '%s' (known: %s)", where(path), k,
-                            lua_tostring(L, -1));
+    return (NodeKind)lua_raisef(L, "%s: unknown kind '%s' (known: %s)", where(path), k,
+                                lua_tostring(L, -1));
 }
 
 static void parse_node(lua_State *L, int idx, const char *parent, const char *dflt_name,
@@ -334,23 +321,23 @@ static void parse_node(lua_State *L, int idx, const char *parent, const char *df
     luaL_checkstack(L, 8, "network description");
     if (!lua_istable(L, idx)) {
         snprintf(path, sizeof path, "%s%s%s", parent, parent[0] ? "." : "", dflt_name);
-        raisef(L, "%s: layer description is a %s, expected a table", where(path),
-               luaL_typename(L, idx));
+        lua_raisef(L, "%s: layer description is a %s, expected a table", where(path),
+                   luaL_typename(L, idx));
     }
     if (depth > NN_MAX_DEPTH)
-        raisef(L, "%s: nested more than %d levels deep (does the description contain "
-               "itself?)", where(parent), NN_MAX_DEPTH);
+        lua_raisef(L, "%s: nested more than %d levels deep (does the description contain "
+                   "itself?)", where(parent), NN_MAX_DEPTH);
     int t = lua_getfield(L, idx, "name");
     if (t == LUA_TSTRING)
         comp = lua_tostring(L, -1);
     else if (t != LUA_TNIL)
-        raisef(L, "%s: option 'name' must be a string, got %s", where(parent),
-               luaL_typename(L, -1));
+        lua_raisef(L, "%s: option 'name' must be a string, got %s", where(parent),
+                   luaL_typename(L, -1));
     int len = snprintf(path, sizeof path, "%s%s%s", parent, parent[0] && comp[0] ? "." : "",
                        comp);
     if (len < 0 || len >= (int)sizeof path)
-        raisef(L, "%s.%s: path longer than %d characters", where(parent), comp,
-               MODULE_PATH_MAX - 1);
+        lua_raisef(L, "%s.%s: path longer than %d characters", where(parent), comp,
+                   MODULE_PATH_MAX - 1);
     lua_pop(L, 1);
 
     NodeKind kind = parse_kind(L, idx, path);
@@ -438,7 +425,7 @@ static void parse_node(lua_State *L, int idx, const char *parent, const char *df
     }
     case K_RESIDUAL: {
         if (!field(L, idx, "main"))
-            raisef(L, "%s: missing required option 'main'", where(path));
+            lua_raisef(L, "%s: missing required option 'main'", where(path));
         parse_child(L, path, 1, s, depth);
         s->v[self].n_child = 1;
         if (field(L, idx, "shortcut")) {
@@ -550,7 +537,7 @@ static void shape_fields(lua_State *L, const char *where_, int idx, int *c, int 
     for (int i = 0; i < 3; i++) {
         *out[i] = opt_int(L, idx, where_, keys[i], 0, 1);
         if (*out[i] < 1)
-            raisef(L, "%s: '%s' is %d, expected >= 1", where_, keys[i], *out[i]);
+            lua_raisef(L, "%s: '%s' is %d, expected >= 1", where_, keys[i], *out[i]);
     }
 }
 
@@ -569,9 +556,9 @@ static int l_nn_build(lua_State *L)
     int batch = opt_int(L, 3, "nn.build: options", "batch", 0, 1);
     int threads = opt_int(L, 3, "nn.build: options", "threads", blas_get_threads(), 0);
     if (batch < 1)
-        return raisef(L, "nn.build: options: batch is %d, expected >= 1", batch);
+        return lua_raisef(L, "nn.build: options: batch is %d, expected >= 1", batch);
     if (threads < 1)
-        return raisef(L, "nn.build: options: threads is %d, expected >= 1", threads);
+        return lua_raisef(L, "nn.build: options: threads is %d, expected >= 1", threads);
 
     lua_pushnil(L); /* slot 4: the spec array */
     SpecList s = {NULL, 0, 0, 4};
@@ -650,7 +637,7 @@ static int l_net_backward(lua_State *L)
     Tensor *dy = lua_tensor_check(L, 2);
     lua_getiuservalue(L, 1, UV_X);
     if (net->last_x && !tensor_alive(L, lua_gettop(L)))
-        return raisef(L, "net_backward: the input of the last forward was closed");
+        return lua_raisef(L, "net_backward: the input of the last forward was closed");
     lua_pop(L, 1);
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, 1, UV_DY);

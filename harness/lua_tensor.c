@@ -30,18 +30,6 @@
  * typo in a shape fails cleanly instead of asking the allocator for exabytes. */
 #define TENSOR_MAX_ELEMS ((size_t)1 << 34)
 
-/* luaL_error with printf formats (lua_pushfstring knows no %zu, %u or %g). */
-static int raisef(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int raisef(lua_State *L, const char *fmt, ...)
-{
-    char msg[ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return luaL_error(L, "%s", msg);
-}
-
 /* ---- the userdata --------------------------------------------------------------------- */
 
 static Tensor *push_raw(lua_State *L)
@@ -56,13 +44,13 @@ static Tensor *push_raw(lua_State *L)
 static size_t checked_size(lua_State *L, int ndim, const int *shape)
 {
     if (ndim < 1 || ndim > TENSOR_MAX_DIM)
-        raisef(L, "tensor: %d dimensions, expected 1 to %d", ndim, TENSOR_MAX_DIM);
+        lua_raisef(L, "tensor: %d dimensions, expected 1 to %d", ndim, TENSOR_MAX_DIM);
     size_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
-            raisef(L, "tensor: dimension %d is %d, expected >= 0", i + 1, shape[i]);
+            lua_raisef(L, "tensor: dimension %d is %d, expected >= 0", i + 1, shape[i]);
         if (shape[i] && n > TENSOR_MAX_ELEMS / (size_t)shape[i])
-            raisef(L, "tensor: shape has more than %zu elements", TENSOR_MAX_ELEMS);
+            lua_raisef(L, "tensor: shape has more than %zu elements", TENSOR_MAX_ELEMS);
         n *= (size_t)shape[i];
     }
     return n;
@@ -133,13 +121,13 @@ int lua_tensor_shape_arg(lua_State *L, int idx, int *shape)
     luaL_checktype(L, idx, LUA_TTABLE);
     lua_Integer n = luaL_len(L, idx);
     if (n < 1 || n > TENSOR_MAX_DIM)
-        raisef(L, "shape has %d entries, expected 1 to %d", (int)n, TENSOR_MAX_DIM);
+        lua_raisef(L, "shape has %d entries, expected 1 to %d", (int)n, TENSOR_MAX_DIM);
     for (int i = 1; i <= (int)n; i++) {
         int isint = 0;
         lua_Integer d = lua_geti(L, idx, i) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
         if (!isint || d < 0 || d > INT_MAX)
-            raisef(L, "shape entry %d is %s, expected an integer >= 0", i,
-                   luaL_tolstring(L, -1, NULL));
+            lua_raisef(L, "shape entry %d is %s, expected an integer >= 0", i,
+                       luaL_tolstring(L, -1, NULL));
         lua_pop(L, 1);
         shape[i - 1] = (int)d;
     }
@@ -164,6 +152,16 @@ static int shape_args(lua_State *L, int idx, int *shape)
 }
 
 /* ---- strict option tables ------------------------------------------------------------- */
+
+int lua_raisef(lua_State *L, const char *fmt, ...)
+{
+    char msg[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return luaL_error(L, "%s", msg);
+}
 
 void lua_check_options(lua_State *L, int idx, const char *where, const char *const *known)
 {
@@ -202,7 +200,7 @@ void lua_check_options(lua_State *L, int idx, const char *where, const char *con
         luaL_addstring(&b, known[i]);
     }
     luaL_pushresult(&b);
-    raisef(L, "%s: unknown option %s (known: %s)", where, bad, lua_tostring(L, -1));
+    lua_raisef(L, "%s: unknown option %s (known: %s)", where, bad, lua_tostring(L, -1));
 }
 
 /* ---- constructors --------------------------------------------------------------------- */
@@ -225,8 +223,8 @@ static int l_tensor_from_string(lua_State *L)
     int ndim = lua_tensor_shape_arg(L, 2, shape);
     size_t n = checked_size(L, ndim, shape);
     if (len != n * sizeof(float))
-        raisef(L, "from_string: string has %zu bytes, shape needs %zu", len,
-               n * sizeof(float));
+        lua_raisef(L, "from_string: string has %zu bytes, shape needs %zu", len,
+                   n * sizeof(float));
     Tensor *t = lua_tensor_new(L, ndim, shape);
     memcpy(t->data, s, len);
     return 1;
@@ -241,12 +239,12 @@ static int l_tensor_from_table(lua_State *L)
     size_t n = checked_size(L, ndim, shape);
     lua_Integer len = luaL_len(L, 1);
     if ((size_t)len != n)
-        raisef(L, "from_table: table has %d entries, shape needs %zu", (int)len, n);
+        lua_raisef(L, "from_table: table has %d entries, shape needs %zu", (int)len, n);
     Tensor *t = lua_tensor_new(L, ndim, shape);
     for (size_t i = 0; i < n; i++) {
         if (lua_geti(L, 1, (lua_Integer)i + 1) != LUA_TNUMBER)
-            raisef(L, "from_table: entry %d is %s, expected a number", (int)i + 1,
-                   luaL_typename(L, -1));
+            lua_raisef(L, "from_table: entry %d is %s, expected a number", (int)i + 1,
+                       luaL_typename(L, -1));
         t->data[i] = (float)lua_tonumber(L, -1);
         lua_pop(L, 1);
     }
@@ -275,48 +273,48 @@ static int l_tensor_load_fixture(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     struct stat st;
     if (stat(path, &st))
-        return raisef(L, "load_fixture: %s: %s (regenerate with `make fixtures`)", path,
-                      strerror(errno));
+        return lua_raisef(L, "load_fixture: %s: %s (regenerate with `make fixtures`)", path,
+                          strerror(errno));
     size_t len = (size_t)st.st_size;
     /* The file is read into a userdata so that a raised error frees it. */
     unsigned char *buf = lua_newuserdatauv(L, len ? len : 1, 0);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return raisef(L, "load_fixture: %s: %s", path, strerror(errno));
+        return lua_raisef(L, "load_fixture: %s: %s", path, strerror(errno));
     size_t got = fread(buf, 1, len, f);
     int bad = ferror(f);
     fclose(f);
     if (bad || got != len)
-        return raisef(L, "load_fixture: %s: read %zu of %zu bytes", path, got, len);
+        return lua_raisef(L, "load_fixture: %s: read %zu of %zu bytes", path, got, len);
 
     Reader r = {buf, buf + len};
     uint32_t count;
     if (len < 4 || memcmp(buf, FXT_MAGIC, 4))
-        return raisef(L, "load_fixture: %s: not an FXT1 file (bad magic)", path);
+        return lua_raisef(L, "load_fixture: %s: not an FXT1 file (bad magic)", path);
     r.p += 4;
     if (read_u32(&r, &count))
-        return raisef(L, "load_fixture: %s: truncated header", path);
+        return lua_raisef(L, "load_fixture: %s: truncated header", path);
     lua_createtable(L, 0, (int)(count < 1024 ? count : 1024));
     lua_createtable(L, (int)(count < 1024 ? count : 1024), 0);
     for (uint32_t e = 0; e < count; e++) {
         uint32_t nlen, ndim, dims[TENSOR_MAX_DIM];
         int shape[TENSOR_MAX_DIM];
         if (read_u32(&r, &nlen) || nlen > FXT_NAME_MAX || (size_t)(r.end - r.p) < nlen)
-            return raisef(L, "load_fixture: %s: entry %u: bad or truncated name", path,
-                          e + 1);
+            return lua_raisef(L, "load_fixture: %s: entry %u: bad or truncated name", path,
+                              e + 1);
         const char *name = (const char *)r.p;
         r.p += nlen;
         if (read_u32(&r, &ndim) || ndim < 1 || ndim > TENSOR_MAX_DIM)
-            return raisef(L, "load_fixture: %s: entry %u: bad ndim", path, e + 1);
+            return lua_raisef(L, "load_fixture: %s: entry %u: bad ndim", path, e + 1);
         for (uint32_t i = 0; i < ndim; i++) {
             if (read_u32(&r, &dims[i]) || dims[i] > INT_MAX)
-                return raisef(L, "load_fixture: %s: entry %u: bad dimension", path, e + 1);
+                return lua_raisef(L, "load_fixture: %s: entry %u: bad dimension", path, e + 1);
             shape[i] = (int)dims[i];
         }
         size_t n = checked_size(L, (int)ndim, shape);
         if ((size_t)(r.end - r.p) / sizeof(float) < n)
-            return raisef(L, "load_fixture: %s: entry %u (%.*s): truncated data", path,
-                          e + 1, (int)nlen, name);
+            return lua_raisef(L, "load_fixture: %s: entry %u (%.*s): truncated data", path,
+                              e + 1, (int)nlen, name);
         lua_pushlstring(L, name, nlen);
         Tensor *t = lua_tensor_new(L, (int)ndim, shape);
         memcpy(t->data, r.p, n * sizeof(float)); /* little endian, as the host */
@@ -326,8 +324,8 @@ static int l_tensor_load_fixture(lua_State *L)
         lua_seti(L, -2, (lua_Integer)e + 1);
     }
     if (r.p != r.end)
-        return raisef(L, "load_fixture: %s: %zu trailing bytes", path,
-                      (size_t)(r.end - r.p));
+        return lua_raisef(L, "load_fixture: %s: %zu trailing bytes", path,
+                          (size_t)(r.end - r.p));
     return 2;
 }
 
@@ -363,13 +361,13 @@ static size_t flat_index(lua_State *L, const Tensor *t, int first, const char *f
 {
     int given = lua_gettop(L) - first + 1;
     if (given != t->ndim)
-        raisef(L, "%s: %d indices for a %d-dimensional tensor", fn, given, t->ndim);
+        lua_raisef(L, "%s: %d indices for a %d-dimensional tensor", fn, given, t->ndim);
     size_t off = 0;
     for (int i = 0; i < t->ndim; i++) {
         lua_Integer k = luaL_checkinteger(L, first + i);
         if (k < 1 || k > t->shape[i])
-            raisef(L, "%s: index %d is %d, expected 1 to %d", fn, i + 1, (int)k,
-                   t->shape[i]);
+            lua_raisef(L, "%s: index %d is %d, expected 1 to %d", fn, i + 1, (int)k,
+                       t->shape[i]);
         off = off * (size_t)t->shape[i] + (size_t)(k - 1);
     }
     return off;
@@ -407,9 +405,9 @@ static void check_same_size(lua_State *L, const Tensor *a, const Tensor *b, cons
 {
     char sa[64], sb[64];
     if (a->size != b->size)
-        raisef(L, "%s: sizes differ: %s has %zu elements, %s has %zu", fn,
-               tensor_shape_str(a, sa, sizeof sa), a->size,
-               tensor_shape_str(b, sb, sizeof sb), b->size);
+        lua_raisef(L, "%s: sizes differ: %s has %zu elements, %s has %zu", fn,
+                   tensor_shape_str(a, sa, sizeof sa), a->size,
+                   tensor_shape_str(b, sb, sizeof sb), b->size);
 }
 
 /* t:copy(src) -> t; same element count, shapes may differ. */
@@ -493,8 +491,8 @@ static int l_tensor_view(lua_State *L)
     int ndim = lua_tensor_shape_arg(L, 3, shape);
     size_t n = checked_size(L, ndim, shape);
     if (off < 0 || (size_t)off > t->size || n > t->size - (size_t)off)
-        raisef(L, "view: %zu elements at offset %d exceed the tensor's %zu", n, (int)off,
-               t->size);
+        lua_raisef(L, "view: %zu elements at offset %d exceed the tensor's %zu", n, (int)off,
+                   t->size);
     Tensor v = tensor_view(t->data + off, ndim, shape);
     lua_tensor_push_view(L, &v, 1);
     return 1;

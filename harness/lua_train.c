@@ -34,7 +34,6 @@
  */
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,18 +55,6 @@
 #define OPTIM_MAGIC_ADAM "ADM1"
 #define OPTIM_HEADER_BYTES 24 /* magic, u32 zero, u64 n, i64 step */
 
-/* luaL_error with printf formats (lua_pushfstring knows no %zu or %g). */
-static int raisef(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int raisef(lua_State *L, const char *fmt, ...)
-{
-    char msg[ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return luaL_error(L, "%s", msg);
-}
-
 /* ---- option tables -------------------------------------------------------------------- */
 
 /* Pushes t[key] and returns its type; the caller pops. */
@@ -81,8 +68,8 @@ static double opt_number(lua_State *L, int t, const char *where, const char *key
     if (type == LUA_TNUMBER)
         v = lua_tonumber(L, -1);
     else if (type != LUA_TNIL || required)
-        raisef(L, "%s: option '%s' must be a number (got %s)", where, key,
-               lua_typename(L, type));
+        lua_raisef(L, "%s: option '%s' must be a number (got %s)", where, key,
+                   lua_typename(L, type));
     lua_pop(L, 1);
     return v;
 }
@@ -94,8 +81,8 @@ static int opt_boolean(lua_State *L, int t, const char *where, const char *key, 
     if (type == LUA_TBOOLEAN)
         v = lua_toboolean(L, -1);
     else if (type != LUA_TNIL)
-        raisef(L, "%s: option '%s' must be a boolean (got %s)", where, key,
-               lua_typename(L, type));
+        lua_raisef(L, "%s: option '%s' must be a boolean (got %s)", where, key,
+                   lua_typename(L, type));
     lua_pop(L, 1);
     return v;
 }
@@ -109,8 +96,8 @@ static int opt_int(lua_State *L, int t, const char *where, const char *key, int 
         v = lua_tointegerx(L, -1, &isint);
     if ((type == LUA_TNUMBER && (!isint || v < INT_MIN || v > INT_MAX)) ||
         (type != LUA_TNUMBER && (type != LUA_TNIL || required)))
-        raisef(L, "%s: option '%s' must be an integer (got %s)", where, key,
-               type == LUA_TNUMBER ? "a non-integer number" : lua_typename(L, type));
+        lua_raisef(L, "%s: option '%s' must be an integer (got %s)", where, key,
+                   type == LUA_TNUMBER ? "a non-integer number" : lua_typename(L, type));
     lua_pop(L, 1);
     return (int)v;
 }
@@ -125,8 +112,8 @@ static Tensor *opt_tensor(lua_State *L, int t, const char *where, const char *ke
         return NULL;
     }
     if (!luaL_testudata(L, -1, ENGINE_TENSOR_T))
-        raisef(L, "%s: option '%s' must be an %s (got %s)", where, key, ENGINE_TENSOR_T,
-               luaL_typename(L, -1));
+        lua_raisef(L, "%s: option '%s' must be an %s (got %s)", where, key, ENGINE_TENSOR_T,
+                   luaL_typename(L, -1));
     x = lua_tensor_check(L, lua_gettop(L));
     lua_pop(L, 1);
     return x;
@@ -201,8 +188,8 @@ static int l_train_rng_set_state(lua_State *L)
     size_t len;
     const unsigned char *b = (const unsigned char *)luaL_checklstring(L, 2, &len);
     if (len != RNG_STATE_BYTES)
-        return raisef(L, "rng:set_state: state is %zu bytes, expected %d", len,
-                      RNG_STATE_BYTES);
+        return lua_raisef(L, "rng:set_state: state is %zu bytes, expected %d", len,
+                          RNG_STATE_BYTES);
     Rng t;
     for (int w = 0; w < 4; w++) {
         t.s[w] = 0;
@@ -210,7 +197,7 @@ static int l_train_rng_set_state(lua_State *L)
             t.s[w] |= (uint64_t)b[8 * w + k] << (8 * k);
     }
     if (!(t.s[0] | t.s[1] | t.s[2] | t.s[3]))
-        return raisef(L, "rng:set_state: state is all zeros, which xoshiro256** never leaves");
+        return lua_raisef(L, "rng:set_state: state is all zeros, which xoshiro256** never leaves");
     *r = t;
     return 0;
 }
@@ -292,8 +279,8 @@ static void optim_tensors(lua_State *L, const LuaOptim *o, const char *where, Te
         if (type != LUA_TNIL) {
             t[i] = lua_tensor_check(L, lua_gettop(L));
             if (t[i]->size != o->n)
-                raisef(L, "%s: %s has %zu floats, expected %zu", where, names[i], t[i]->size,
-                       o->n);
+                lua_raisef(L, "%s: %s has %zu floats, expected %zu", where, names[i], t[i]->size,
+                           o->n);
         }
         lua_pop(L, 1);
     }
@@ -379,15 +366,15 @@ static int l_train_optim_load_state(lua_State *L)
     const char *magic = sgd ? OPTIM_MAGIC_SGD : OPTIM_MAGIC_ADAM;
     size_t payload = (sgd ? 1 : 2) * o->n * sizeof(float);
     if (len < OPTIM_HEADER_BYTES || memcmp(p, magic, 4))
-        return raisef(L, "optim:load_state: not a saved %s state (expected magic %s)",
-                      optim_name(o), magic);
+        return lua_raisef(L, "optim:load_state: not a saved %s state (expected magic %s)",
+                          optim_name(o), magic);
     uint64_t n = get_u64(p + 8), step = get_u64(p + 16);
     if (n != o->n || len != OPTIM_HEADER_BYTES + payload)
-        return raisef(L, "optim:load_state: state is for %llu parameters (%zu bytes), "
+        return lua_raisef(L, "optim:load_state: state is for %llu parameters (%zu bytes), "
                          "expected %zu", (unsigned long long)n, len, o->n);
     if (step > (uint64_t)LONG_MAX)
-        return raisef(L, "optim:load_state: step count %llu is out of range",
-                      (unsigned long long)step);
+        return lua_raisef(L, "optim:load_state: step count %llu is out of range",
+                          (unsigned long long)step);
     if (sgd) {
         memcpy(o->sgd_state.buf, p + OPTIM_HEADER_BYTES, payload);
         o->sgd_state.step = (long)step;
@@ -446,11 +433,11 @@ static LuaOptim *optim_push(lua_State *L, const char *where, OptimKind kind)
     Tensor *dw = opt_tensor(L, 1, where, "grads", 1);
     Tensor *mask = opt_tensor(L, 1, where, "decay_mask", 0);
     if (dw->size != w->size)
-        raisef(L, "%s: grads has %zu floats, params %zu", where, dw->size, w->size);
+        lua_raisef(L, "%s: grads has %zu floats, params %zu", where, dw->size, w->size);
     if (mask && mask->size != w->size)
-        raisef(L, "%s: decay_mask has %zu floats, params %zu", where, mask->size, w->size);
+        lua_raisef(L, "%s: decay_mask has %zu floats, params %zu", where, mask->size, w->size);
     if (w->data == dw->data)
-        raisef(L, "%s: params and grads are the same buffer", where);
+        lua_raisef(L, "%s: params and grads are the same buffer", where);
     LuaOptim *o = lua_newuserdatauv(L, sizeof(LuaOptim), 3);
     memset(o, 0, sizeof *o);
     o->kind = kind;
@@ -543,17 +530,17 @@ static int l_train_schedule(lua_State *L)
     s.base_lr = opt_number(L, 1, where, "base_lr", 1, 0.0);
     s.factor = opt_number(L, 1, where, "factor", 1, 0.0);
     if (opt_push(L, 1, "milestones") != LUA_TTABLE)
-        return raisef(L, "%s: option 'milestones' must be a table of epochs (got %s)", where,
-                      luaL_typename(L, -1));
+        return lua_raisef(L, "%s: option 'milestones' must be a table of epochs (got %s)", where,
+                          luaL_typename(L, -1));
     lua_Integer n = luaL_len(L, -1);
     if (n > SCHEDULE_MAX_MILESTONES)
-        return raisef(L, "%s: %lld milestones, expected at most %d", where, (long long)n,
-                      SCHEDULE_MAX_MILESTONES);
+        return lua_raisef(L, "%s: %lld milestones, expected at most %d", where, (long long)n,
+                          SCHEDULE_MAX_MILESTONES);
     for (int i = 1; i <= (int)n; i++) {
         int isint = 0;
         lua_Integer m = lua_geti(L, -1, i) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
         if (!isint || m < INT_MIN || m > INT_MAX)
-            return raisef(L, "%s: milestones[%d] must be an integer epoch", where, i);
+            return lua_raisef(L, "%s: milestones[%d] must be an integer epoch", where, i);
         lua_pop(L, 1);
         s.milestones[i - 1] = (int)m;
     }
@@ -563,7 +550,7 @@ static int l_train_schedule(lua_State *L)
     s.warmup_epochs = opt_int(L, 1, where, "warmup_epochs", 0, 0);
     s.warmup_from = opt_number(L, 1, where, "warmup_from", s.warmup_epochs > 0, 0.0);
     if (opt_push(L, 1, "warmup_from") != LUA_TNIL && s.warmup_epochs == 0)
-        return raisef(L, "%s: warmup_from is set but warmup_epochs is 0", where);
+        return lua_raisef(L, "%s: warmup_from is set but warmup_epochs is 0", where);
     lua_pop(L, 1);
     Err err;
     if (schedule_check(&s, &err))
@@ -603,7 +590,7 @@ static Scratch *scratch_get(lua_State *L, size_t n)
     if (!ints || !lam) {
         free(ints);
         free(lam);
-        raisef(L, "train: out of memory for a batch of %zu", n);
+        lua_raisef(L, "train: out of memory for a batch of %zu", n);
     }
     free(s->ints);
     free(s->lam);
@@ -619,12 +606,12 @@ static void labels_arg(lua_State *L, int idx, int n, int *out, const char *where
     if (luaL_testudata(L, idx, ENGINE_TENSOR_T)) {
         const Tensor *t = lua_tensor_check(L, idx);
         if (t->size != (size_t)n)
-            raisef(L, "%s: labels tensor has %zu elements, expected %d", where, t->size, n);
+            lua_raisef(L, "%s: labels tensor has %zu elements, expected %d", where, t->size, n);
         for (int i = 0; i < n; i++) {
             float v = t->data[i];
             if (!(v == floorf(v) && (double)v >= INT_MIN && (double)v <= INT_MAX))
-                raisef(L, "%s: labels tensor element %d is %g, expected an integer", where, i,
-                       (double)v);
+                lua_raisef(L, "%s: labels tensor element %d is %g, expected an integer", where, i,
+                           (double)v);
             out[i] = (int)v;
         }
         return;
@@ -633,13 +620,13 @@ static void labels_arg(lua_State *L, int idx, int n, int *out, const char *where
         luaL_typeerror(L, idx, "engine.Tensor or table of integer labels");
     lua_Integer len = luaL_len(L, idx);
     if (len != n)
-        raisef(L, "%s: %lld labels, expected %d", where, (long long)len, n);
+        lua_raisef(L, "%s: %lld labels, expected %d", where, (long long)len, n);
     for (int i = 0; i < n; i++) {
         int isint = 0;
         lua_Integer v = lua_geti(L, idx, i + 1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
         if (!isint || v < INT_MIN || v > INT_MAX)
-            raisef(L, "%s: labels[%d] is %s, expected an integer", where, i + 1,
-                   luaL_tolstring(L, -1, NULL));
+            lua_raisef(L, "%s: labels[%d] is %s, expected an integer", where, i + 1,
+                       luaL_tolstring(L, -1, NULL));
         lua_pop(L, 1);
         out[i] = (int)v;
     }
@@ -660,8 +647,8 @@ static int l_train_mixup(lua_State *L)
     p.per_example = opt_boolean(L, 5, where, "per_example", 0);
     p.n_classes = opt_int(L, 5, where, "n_classes", 1, 0);
     if (x->ndim < 1 || x->shape[0] < 1)
-        return raisef(L, "%s: input has %d dimensions and batch %d, expected a batch", where,
-                      x->ndim, x->ndim ? x->shape[0] : 0);
+        return lua_raisef(L, "%s: input has %d dimensions and batch %d, expected a batch", where,
+                          x->ndim, x->ndim ? x->shape[0] : 0);
     int n = x->shape[0];
     Scratch *s = scratch_get(L, (size_t)n);
     labels_arg(L, 4, n, s->ints, where);
@@ -698,8 +685,8 @@ static int l_train_count_errors(lua_State *L)
 {
     Tensor *z = lua_tensor_check(L, 1);
     if (z->ndim < 2 || z->shape[0] < 1)
-        return raisef(L, "train.count_errors: logits have %d dimensions, expected (N, K)",
-                      z->ndim);
+        return lua_raisef(L, "train.count_errors: logits have %d dimensions, expected (N, K)",
+                          z->ndim);
     int n = z->shape[0];
     Scratch *s = scratch_get(L, (size_t)n);
     labels_arg(L, 2, n, s->ints, "train.count_errors");

@@ -5,6 +5,7 @@
 -- "N passed, M failed", and exits non-zero on any failure.
 local h5 = require "engine.h5"
 local tensor = require "engine.tensor"
+local check = require "tests.lua.check"
 
 local SEED = 20171025 -- arXiv v1 date, as in tests/testlib.c
 local CORRUPT = "not a valid HDF5 file (truncated or corrupt); delete it to rerun"
@@ -19,24 +20,7 @@ local function tmp(name)
   return p
 end
 
-local function exists(p)
-  local f = io.open(p, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function slurp(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(p, s)
-  local f = assert(io.open(p, "wb"))
-  f:write(s)
-  f:close()
-end
+local exists, slurp, spit = check.exists, check.slurp, check.spit
 
 local function random_tensor(shape)
   local n = 1

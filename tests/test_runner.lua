@@ -38,24 +38,7 @@ assert(os.execute("mkdir -p " .. tmp_root))
 
 local function sh(cmd) return os.execute(cmd) == true end
 
-local function exists(p)
-  local f = io.open(p, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function slurp(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(p, s)
-  local f = assert(io.open(p, "wb"))
-  f:write(s)
-  f:close()
-end
+local exists, slurp, spit = check.exists, check.slurp, check.spit
 
 -- A complete, valid config on synthetic data, small enough to train in a fraction of a second.
 local function tiny_config(over)

@@ -160,4 +160,25 @@ function M.same_bits(a, b, what)
   end
 end
 
+-- Files: whether path can be opened, its bytes (an error when it cannot be read), and
+-- writing bytes to it (an error when it cannot be written).
+function M.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+function M.slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function M.spit(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
 return M

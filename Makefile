@@ -30,11 +30,14 @@ LDLIBS  := $(shell PKG_CONFIG_PATH=$(BLAS_PC) pkg-config --libs openblas $(PKGS)
            -Wl,-rpath,$(BLAS_DIR) -lpng -lm -fopenmp $(SAN)
 
 BUILD   := build$(if $(filter 1,$(ASAN)),-asan,)
-ENGINE_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
+# The engine's layers (README "Layout"): one folder each; main.c is the host.
+LAYERS     := core nn data io train metrics bind
+ENGINE_SRC := $(foreach d,$(LAYERS),$(wildcard harness/$(d)/*.c))
+ENGINE_HDR := $(foreach d,$(LAYERS),$(wildcard harness/$(d)/*.h))
 ENGINE_OBJ := $(ENGINE_SRC:harness/%.c=$(BUILD)/harness/%.o)
-TEST_SRC   := $(wildcard tests/test_*.c)
-TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TESTLIB    := $(BUILD)/tests/testlib.o $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/ref*.c))
+TEST_SRC   := $(wildcard tests/engine/test_*.c)
+TEST_BIN   := $(TEST_SRC:tests/engine/%.c=$(BUILD)/tests/%)
+TESTLIB    := $(BUILD)/tests/testlib.o $(BUILD)/tests/ref.o
 EXE        := $(if $(filter 1,$(ASAN)),mixup-asan,mixup)
 
 # Keep test objects between runs (they are intermediates of the test binaries).
@@ -61,12 +64,12 @@ $(BUILD)/.deps-ok: tools/setup.sh
 	@touch $@
 setup: $(BUILD)/.deps-ok
 
-$(BUILD)/harness/%.o: harness/%.c $(wildcard harness/*.h) | $(BUILD)/.deps-ok
+$(BUILD)/harness/%.o: harness/%.c $(ENGINE_HDR) | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -Iharness -c $< -o $@
 
 # Provenance: the flags the engine was built with, reported by nn.build_info().
-$(BUILD)/harness/lua_nn.o: CFLAGS += -DMIXUP_CFLAGS='"$(strip $(OPT) $(SAN) -std=c11 -fopenmp)"'
+$(BUILD)/harness/bind/lua_nn.o: CFLAGS += -DMIXUP_CFLAGS='"$(strip $(OPT) $(SAN) -std=c11 -fopenmp)"'
 
 $(BUILD)/libengine.a: $(ENGINE_OBJ)
 	ar rcs $@ $^
@@ -74,7 +77,8 @@ $(BUILD)/libengine.a: $(ENGINE_OBJ)
 $(EXE): $(BUILD)/harness/main.o $(BUILD)/libengine.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%.o: tests/%.c tests/testlib.h $(wildcard harness/*.h) | $(BUILD)/.deps-ok
+$(BUILD)/tests/%.o: tests/engine/%.c tests/engine/testlib.h tests/engine/ref.h $(ENGINE_HDR) \
+                   | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iharness -c $< -o $@
 

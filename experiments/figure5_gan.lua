@@ -2,7 +2,7 @@
 -- ring (8 Gaussians) and grid (25 Gaussians) toy data, ERM GAN versus mixup GAN, snapshots at
 -- iterations 10, 100, 1,000, 10,000 and 20,000, as a grid shape x method x seed. Beyond the
 -- paper, every snapshot is measured (modes covered, high-quality fraction, energy distance,
--- MMD; harness/gan_metrics.h) so that "mixup stabilises GAN training" becomes a number with a
+-- MMD; harness/metrics/gan_metrics.h) so that "mixup stabilises GAN training" becomes a number with a
 -- spread over seeds.
 -- Run it with `make reproduce-figure5 [SCALE=cpu|smoke|paper]` or
 -- `./mixup experiments/run.lua figure5_gan --scale cpu [shape=ring method=erm seed=1]`.
@@ -44,7 +44,7 @@ return {
     mixup = {variant = "demo"},
     optim = {kind = "adam", lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8},
     -- Denormal gradients of a saturated discriminator flushed to zero: the same updates (Adam
-    -- moves a weight by < 1e-33 for such a gradient), ~3x faster ERM runs (harness/lua_gan.c).
+    -- moves a weight by < 1e-33 for such a gradient), ~3x faster ERM runs (harness/bind/lua_gan.c).
     flush_denormals = true,
   },
 

@@ -18,7 +18,7 @@
 -- scales smaller members of the same families stand for them (the report names them).
 
 -- facebookresearch/mixup-cifar10 train.py: transforms.Normalize((0.4914, 0.4822, 0.4465),
--- (0.2023, 0.1994, 0.2010)) (harness/data_cifar.h CIFAR10_MEAN/STD).
+-- (0.2023, 0.1994, 0.2010)) (harness/data/data_cifar.h CIFAR10_MEAN/STD).
 local CIFAR10_MEAN = {0.4914, 0.4822, 0.4465}
 local CIFAR10_STD = {0.2023, 0.1994, 0.2010}
 -- The official code has no CIFAR-100 path (PAPER_FACTS 3b); these are the per-channel mean
@@ -109,7 +109,7 @@ return {
 
     -- smoke: 500 training and 500 test images (class-balanced, the same for every run),
     -- width 8, 3 epochs with one drop; the 4 CIFAR-10 runs took 49 s on the shared VM (load
-    -- ~2), well under the 3-minute bound. CI runs it (tests/test_table2_smoke.lua).
+    -- ~2), well under the 3-minute bound. CI runs it (tests/e2e/test_table2_smoke.lua).
     smoke = {
       seeds = {1, 2},
       set = {epochs = 3, data = {train_examples = 500, test_examples = 500},

@@ -30,10 +30,10 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "blas.h"
-#include "lua_engine.h"
-#include "lua_gan.h"
-#include "lua_h5.h"
+#include "core/blas.h"
+#include "bind/lua_engine.h"
+#include "bind/lua_gan.h"
+#include "bind/lua_h5.h"
 
 #define PROGNAME "harness"
 #define DEFAULT_THREADS 2 /* the reference machine's core count (Makefile THREADS ?= 2) */

@@ -26,7 +26,7 @@ $(PNG2BIN): tools/cifar_png2bin.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ -lpng $(SAN)
 
-# tests/test_data_files.c compiles the converter in (#include), so it depends on it too.
+# tests/engine/test_data_files.c compiles the converter in (#include), so it depends on it too.
 $(BUILD)/tests/test_data_files.o: tools/cifar_png2bin.c
 
 # ---- fuzzing (tests/fuzz/README.md) ----
@@ -43,8 +43,8 @@ FUZZ_MAXLEN_records := 12400
 FUZZ_MAXLEN_png     := 65536
 FUZZ_MAXLEN_labels  := 4096
 
-$(FUZZ_BUILD)/fuzz_records: tests/fuzz/fuzz_records.c harness/data_cifar.c harness/tensor.c \
-                            harness/rng.c $(wildcard harness/*.h)
+$(FUZZ_BUILD)/fuzz_records: tests/fuzz/fuzz_records.c harness/data/data_cifar.c harness/core/tensor.c \
+                            harness/core/rng.c $(wildcard harness/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ -lm
 

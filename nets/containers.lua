@@ -1,5 +1,5 @@
 -- containers.lua: constructors of network descriptions, the plain tables that
--- engine.nn.build turns into a Net (harness/lua_nn.c lists every kind's options and defaults
+-- engine.nn.build turns into a Net (harness/bind/lua_nn.c lists every kind's options and defaults
 -- and validates them strictly; nothing is checked twice here).
 --
 -- Containers (torch7 nn's Sequential / ConcatTable+CAddTable / Concat):

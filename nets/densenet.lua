@@ -25,11 +25,11 @@
 -- has 769,162 (10 classes).
 --
 -- Memory (option shared_memory): true (default) makes each dense block one engine
--- dense_block (harness/dense.h), whose layers share one growing feature buffer and recompute
+-- dense_block (harness/nn/dense.h), whose layers share one growing feature buffer and recompute
 -- bn1-relu in backward, so activation memory grows linearly with the depth; false builds every
 -- layer as concat(identity, bottleneck) from the generic containers, which copies each
 -- layer's input into its output (memory quadratic in the depth: DenseNet-BC-190 needs about
--- 1.3 GB per example). Both compute the same numbers, bit for bit (tests/test_dense.c).
+-- 1.3 GB per example). Both compute the same numbers, bit for bit (tests/engine/test_dense.c).
 --
 -- Usage: require("nets.densenet"){depth = 190, growth = 40, compression = 0.5,
 -- num_classes = 10, init = "he_normal", shared_memory = true} returns a description for

@@ -28,11 +28,12 @@ run_one() {
     fi
 }
 for t in "$build"/tests/test_*; do
+    case $t in *.o) continue;; esac
     [ -x "$t" ] || continue
     echo "== $(basename "$t")"
     run_one "$(basename "$t")" "$t"
 done
-for t in tests/test_*.lua; do
+for t in tests/lua/test_*.lua tests/e2e/test_*.lua; do
     [ -f "$t" ] || continue
     echo "== $t"
     run_one "$t" "./$exe" "$t"

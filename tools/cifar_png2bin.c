@@ -15,7 +15,7 @@
  *
  * Anything unexpected (PNG size, bit depth, colour type, interlacing, CRC errors, truncation,
  * labels out of range or too few) is an error naming the file; the exit status is then 1.
- * The conversion functions are also compiled into tests/test_data_files.c and tests/fuzz/ with
+ * The conversion functions are also compiled into tests/engine/test_data_files.c and tests/fuzz/ with
  * CIFAR_PNG2BIN_NO_MAIN defined.
  */
 #include <errno.h>

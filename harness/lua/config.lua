@@ -213,7 +213,7 @@ local I, N, S, B, L, R = M.integer, M.number, M.string, M.boolean, M.list, M.rec
 M.schemas = {}
 
 -- An image classifier trained with SGD and (optionally) mixup, evaluated every epoch: Tables 1
--- and 2 of the paper. mixup.alpha = 0 is ERM (harness/mixup.h: lambda = 1, no partner drawn).
+-- and 2 of the paper. mixup.alpha = 0 is ERM (harness/train/mixup.h: lambda = 1, no partner drawn).
 M.schemas.image_classification = R{
   scale = S{one_of = {"paper", "cpu", "smoke", "test"}},
   dataset = S{one_of = {"cifar10", "cifar100"}},

@@ -1,6 +1,6 @@
 -- results.lua: the results schema (format_version 1): one HDF5 file per run,
 -- results/<experiment>/<run-id>.h5, plus a checkpoint results/<experiment>/<run-id>.ckpt.h5,
--- both written through engine.h5 (write to <path>.tmp, rename on success; harness/lua_h5.c
+-- both written through engine.h5 (write to <path>.tmp, rename on success; harness/bind/lua_h5.c
 -- gives the tree format). Readers check format_version and schema before anything else.
 --
 -- Run file:

@@ -23,7 +23,7 @@
 -- the wall time of training plus evaluation (not the checkpoint write); lr is the rate of the
 -- epoch's first step.
 --
--- Randomness, all from the run seed (harness/rng.h streams): net init (stream init), data
+-- Randomness, all from the run seed (harness/core/rng.h streams): net init (stream init), data
 -- order and augmentation (the loader: seed and epoch), mixup's lambda and partners (stream
 -- mixup), dropout (stream dropout). The checkpoint after epoch e holds the weights, BN
 -- buffers, optimiser state (momentum and step count), the mixup and dropout generators and the

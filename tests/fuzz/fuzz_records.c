@@ -1,6 +1,6 @@
 /*
  * fuzz_records.c: libFuzzer harness for the CIFAR record parser and what runs on parsed data
- * (harness/data_cifar.c): data_cifar_parse, subsets, balanced draws, corruption and batch
+ * (harness/data/data_cifar.c): data_cifar_parse, subsets, balanced draws, corruption and batch
  * assembly with crops and flips. `make fuzz` builds it with clang -fsanitize=fuzzer,address,
  * undefined; tests/fuzz/README.md describes the corpora and the regression inputs.
  *
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data_cifar.h"
+#include "data/data_cifar.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
   seeds_png/      PNGs for fuzz_png: a valid 1024 x 2 RGB file and one of each rejected kind
   seeds_records/  inputs for fuzz_records: 2 header bytes, then CIFAR-10/100 records
   seeds_labels/   JSON label arrays for fuzz_labels
-  regress/        hostile inputs that every fuzzer and tests/test_data_files.c
+  regress/        hostile inputs that every fuzzer and tests/engine/test_data_files.c
                   (fuzz_regressions) run: hand-made edge cases, plus any crash input that
                   `make fuzz` finds (copied here by hand, named after the bug)
 Run: cd tests/fuzz && /usr/bin/python3 make_seeds.py   (python3-pil, python3-numpy)

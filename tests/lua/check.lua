@@ -1,4 +1,4 @@
--- check.lua: the Lua tests' small framework, the same protocol as tests/testlib.c: one
+-- check.lua: the Lua tests' small framework, the same protocol as tests/engine/testlib.c: one
 -- "ok name" or "FAIL name: reason" line per test, then "N passed, M failed", and a non-zero
 -- exit status on any failure (tests/run.sh sums the closing lines).
 --

@@ -1,0 +1,49 @@
+/*
+ * batchnorm.h: batch normalisation over (N, H, W) per channel, training and evaluation modes.
+ *
+ * PyTorch semantics (torch.nn.BatchNorm2d / BatchNorm1d on (N, C)):
+ *   train: y = (x - mean_B) / sqrt(var_B + eps) * gamma + beta with the biased batch variance;
+ *          running = (1 - momentum) * running + momentum * stat, where the running variance
+ *          takes the UNBIASED batch variance (var_B * M / (M - 1), M = N H W).
+ *   eval:  y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta.
+ * Initial state: gamma 1, beta 0, running mean 0, running variance 1.
+ * Params: [gamma (C), beta (C)]; buffers: [running_mean (C), running_var (C)].
+ */
+#ifndef BATCHNORM_H
+#define BATCHNORM_H
+
+#include "nn/module.h"
+
+typedef struct BatchNormParams {
+    int channels;
+    double eps;       /* PyTorch default 1e-5 */
+    double momentum;  /* PyTorch default 0.1 (weight of the new batch statistic) */
+    int affine;       /* 1: learn gamma and beta */
+} BatchNormParams;
+
+/* Returns NULL and fills err when the params are invalid (channels < 1, eps <= 0, momentum
+ * outside [0, 1], affine not 0/1). The input's channel count must equal p->channels. */
+Module *batchnorm_module_new(const BatchNormParams *p, Err *err);
+
+/* Kernels on raw arrays, parallel over channels (each channel is reduced by one thread, in a
+ * fixed order and in double, so results do not depend on the thread count).
+ * Shapes: x, y, dx, dy (N, C, HW) with HW = H W (1 for BatchNorm1d on (N, C));
+ * gamma, beta, dgamma, dbeta, running_mean, running_var, mean, inv_std (C).
+ *
+ * batchnorm_forward: y [OUT]; x [IN]; gamma, beta [IN, OPTIONAL: NULL when affine is off];
+ *   mean, inv_std [OUT]: the statistics used, saved for backward (train: batch mean and
+ *   1 / sqrt(biased batch variance + eps); eval: the running ones);
+ *   running_mean, running_var [IN/OUT]: updated in training, read in evaluation.
+ *   Training requires N HW > 1 (the unbiased variance divides by N HW - 1).
+ * batchnorm_backward: dx [OUT, overwritten]; dgamma, dbeta [ACCUMULATED, OPTIONAL]; dy [IN];
+ *   x [IN]: the forward's input; gamma [IN, OPTIONAL]; mean, inv_std [IN]: from the forward;
+ *   train: the forward's mode (train: full batch-statistics gradient; eval: dy gamma inv_std). */
+void batchnorm_forward(float *y, const float *x, const float *gamma, const float *beta,
+                       double *mean, double *inv_std, float *running_mean, float *running_var,
+                       int n, int c, int hw, int train, double eps, double momentum,
+                       int nthreads);
+void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                        const float *gamma, const double *mean, const double *inv_std, int n,
+                        int c, int hw, int train, int nthreads);
+
+#endif

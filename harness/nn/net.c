@@ -1,0 +1,607 @@
+/*
+ * net.c: module helpers, the containers (sequential, residual add, channel concat), the
+ * shape-only layers (flatten, identity) and the Net: flat parameter/gradient/buffer arrays,
+ * workspace, activation memory and whole-network forward and backward passes in C.
+ *
+ * Memory: every leaf module owns y (N, out) and dx (N, in) reserved for the Net's batch
+ * capacity; sequential containers and alias layers hold views, so nothing is copied between
+ * consecutive layers. Parameters are assigned in tree order, which for our nets equals
+ * PyTorch's parameters() order of the reference model (module.h).
+ */
+#include "nn/net.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- init schemes and module helpers ------------------------------------------------- */
+
+static const char *const init_names[] = {"torch_default", "he_normal", "he_normal_fan_in",
+                                         "zero"};
+
+int init_scheme_parse(const char *name, InitScheme *out)
+{
+    for (int i = 0; i < (int)(sizeof init_names / sizeof init_names[0]); i++) {
+        if (!strcmp(name, init_names[i])) {
+            *out = (InitScheme)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *init_scheme_name(InitScheme s) { return init_names[s]; }
+
+int module_check_input(const Module *m, const Tensor *x, int *n, Err *err)
+{
+    char buf[64];
+    Shape s = tensor_example_shape(x);
+    if (x->ndim < 2 || x->shape[0] < 1 || !shape_eq(s, m->in) ||
+        (x->ndim != 4 && !(m->in.h == 1 && m->in.w == 1)))
+        return err_set(err, "%s: input is %s, expected (N, %d, %d, %d)", m->ops->kind,
+                       tensor_shape_str(x, buf, sizeof buf), m->in.c, m->in.h, m->in.w);
+    *n = x->shape[0];
+    return 0;
+}
+
+int module_set_output(Module *m, int n, Err *err) { return tensor_set_nchw(&m->y, n, m->out, err); }
+
+int module_set_dx(Module *m, int n, Err *err) { return tensor_set_nchw(&m->dx, n, m->in, err); }
+
+/* A non-owning copy of t reshaped to (n, s). */
+static Tensor view_as(const Tensor *t, int n, Shape s)
+{
+    int shape[4] = {n, s.c, s.h, s.w};
+    return tensor_view(t->data, 4, shape);
+}
+
+static Module *module_alloc(size_t size, const ModuleOps *ops, Err *err)
+{
+    Module *m = calloc(1, size);
+    if (!m) {
+        err_set(err, "%s: out of memory", ops->kind);
+        return NULL;
+    }
+    m->ops = ops;
+    return m;
+}
+
+void module_free(Module *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n_child; i++)
+        module_free(m->child[i]);
+    free(m->child);
+    tensor_free(&m->y);
+    tensor_free(&m->dx);
+    m->ops->destroy(m);
+}
+
+static void destroy_plain(Module *m) { free(m); }
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Calls a child's forward and prefixes errors with the child's path (leaves only; containers
+ * already prefix their own children). Leaves are timed when profiling. */
+static int child_forward(Module *c, const Tensor *x, Ctx *ctx, Err *err)
+{
+    double t0 = ctx->profile && !c->n_child ? seconds_now() : 0.0;
+    if (c->ops->forward(c, x, ctx, err))
+        return c->n_child ? -1 : err_prefix(err, c->path);
+    if (t0 > 0.0)
+        c->seconds_fwd += seconds_now() - t0;
+    return 0;
+}
+
+static int child_backward(Module *c, const Tensor *x, const Tensor *dy, Ctx *ctx, Err *err)
+{
+    double t0 = ctx->profile && !c->n_child ? seconds_now() : 0.0;
+    if (c->ops->backward(c, x, dy, ctx, err))
+        return c->n_child ? -1 : err_prefix(err, c->path);
+    if (t0 > 0.0)
+        c->seconds_bwd += seconds_now() - t0;
+    return 0;
+}
+
+static int child_setup(Module *c, Shape in, Err *err)
+{
+    c->in = in;
+    if (c->ops->setup(c, err))
+        return c->n_child ? -1 : err_prefix(err, c->path);
+    return 0;
+}
+
+static int adopt_children(Module *m, Module **children, int n, Err *err)
+{
+    if (n > 0) {
+        m->child = calloc((size_t)n, sizeof *m->child);
+        if (!m->child)
+            return err_set(err, "%s: out of memory", m->ops->kind);
+        memcpy(m->child, children, (size_t)n * sizeof *m->child);
+    }
+    m->n_child = n;
+    return 0;
+}
+
+/* ---- flatten and identity: views, no data movement ----------------------------------- */
+
+static int alias_setup(Module *m, Err *err)
+{
+    (void)err;
+    m->out = m->in;
+    if (!strcmp(m->ops->kind, "flatten"))
+        m->out = (Shape){(int)shape_size(m->in), 1, 1};
+    m->alias = 1;
+    return 0;
+}
+
+static int alias_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
+{
+    (void)ctx;
+    int n;
+    if (module_check_input(m, x, &n, err))
+        return -1;
+    m->y = view_as(x, n, m->out);
+    return 0;
+}
+
+static int alias_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx, Err *err)
+{
+    (void)ctx;
+    (void)err;
+    m->dx = view_as(dy, x->shape[0], m->in);
+    return 0;
+}
+
+static void no_init(Module *m, Rng *rng)
+{
+    (void)m;
+    (void)rng;
+}
+
+static const ModuleOps flatten_ops = {"flatten", alias_setup, no_init, alias_forward,
+                                      alias_backward, destroy_plain};
+static const ModuleOps identity_ops = {"identity", alias_setup, no_init, alias_forward,
+                                       alias_backward, destroy_plain};
+
+Module *flatten_module_new(Err *err) { return module_alloc(sizeof(Module), &flatten_ops, err); }
+
+Module *identity_module_new(Err *err) { return module_alloc(sizeof(Module), &identity_ops, err); }
+
+/* ---- sequential ----------------------------------------------------------------------- */
+
+static int seq_setup(Module *m, Err *err)
+{
+    Shape s = m->in;
+    for (int i = 0; i < m->n_child; i++) {
+        if (child_setup(m->child[i], s, err))
+            return -1;
+        s = m->child[i]->out;
+    }
+    m->out = s;
+    m->alias = 1; /* y and dx are views of the children's */
+    return 0;
+}
+
+static int seq_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
+{
+    const Tensor *h = x;
+    for (int i = 0; i < m->n_child; i++) {
+        if (child_forward(m->child[i], h, ctx, err))
+            return -1;
+        h = &m->child[i]->y;
+    }
+    m->y = view_as(h, x->shape[0], m->out);
+    return 0;
+}
+
+static int seq_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx, Err *err)
+{
+    const Tensor *g = dy;
+    for (int i = m->n_child - 1; i >= 0; i--) {
+        const Tensor *in = i ? &m->child[i - 1]->y : x;
+        if (child_backward(m->child[i], in, g, ctx, err))
+            return -1;
+        g = &m->child[i]->dx;
+    }
+    m->dx = view_as(g, x->shape[0], m->in);
+    return 0;
+}
+
+static const ModuleOps seq_ops = {"sequential", seq_setup, no_init, seq_forward, seq_backward,
+                                  destroy_plain};
+
+static void free_array(Module **a, int n)
+{
+    for (int i = 0; i < n; i++)
+        module_free(a[i]);
+}
+
+Module *sequential_module_new(Module **children, int n, Err *err)
+{
+    Module *m = module_alloc(sizeof(Module), &seq_ops, err);
+    if (!m || adopt_children(m, children, n, err)) {
+        free(m);
+        free_array(children, n);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- residual: y = main(x) + shortcut(x) ---------------------------------------------- */
+
+static int res_setup(Module *m, Err *err)
+{
+    for (int i = 0; i < m->n_child; i++)
+        if (child_setup(m->child[i], m->in, err))
+            return -1;
+    Shape a = m->child[0]->out;
+    Shape b = m->n_child > 1 ? m->child[1]->out : m->in;
+    if (!shape_eq(a, b))
+        return err_set(err, "%s: main branch gives (%d, %d, %d) but the shortcut gives "
+                            "(%d, %d, %d); use a projection shortcut",
+                       m->path, a.c, a.h, a.w, b.c, b.h, b.w);
+    m->out = a;
+    return 0;
+}
+
+static int res_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
+{
+    int n = x->shape[0];
+    for (int i = 0; i < m->n_child; i++)
+        if (child_forward(m->child[i], x, ctx, err))
+            return -1;
+    if (module_set_output(m, n, err))
+        return -1;
+    const float *a = m->child[0]->y.data;
+    const float *b = m->n_child > 1 ? m->child[1]->y.data : x->data;
+    float *y = m->y.data;
+    size_t total = m->y.size;
+#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
+    for (size_t i = 0; i < total; i++)
+        y[i] = a[i] + b[i];
+    return 0;
+}
+
+static int res_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx, Err *err)
+{
+    int n = x->shape[0];
+    for (int i = 0; i < m->n_child; i++)
+        if (child_backward(m->child[i], x, dy, ctx, err))
+            return -1;
+    if (module_set_dx(m, n, err))
+        return -1;
+    /* d(main + shortcut)/dx: both branches see the same dy; an identity shortcut passes it. */
+    const float *a = m->child[0]->dx.data;
+    const float *b = m->n_child > 1 ? m->child[1]->dx.data : dy->data;
+    float *dx = m->dx.data;
+    size_t total = m->dx.size;
+#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
+    for (size_t i = 0; i < total; i++)
+        dx[i] = a[i] + b[i];
+    return 0;
+}
+
+static const ModuleOps res_ops = {"residual", res_setup, no_init, res_forward, res_backward,
+                                  destroy_plain};
+
+Module *residual_module_new(Module *main, Module *shortcut, Err *err)
+{
+    Module *kids[2] = {main, shortcut};
+    int n = shortcut ? 2 : 1;
+    if (!main) {
+        module_free(shortcut);
+        err_set(err, "residual: main branch is missing");
+        return NULL;
+    }
+    Module *m = module_alloc(sizeof(Module), &res_ops, err);
+    if (!m || adopt_children(m, kids, n, err)) {
+        free(m);
+        free_array(kids, n);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- concat: y = [b_1(x), ..., b_k(x)] along channels --------------------------------- */
+
+typedef struct ConcatModule {
+    Module base;
+    Tensor dy_part; /* scratch: one branch's slice of dy, (N, c_i, H, W) */
+} ConcatModule;
+
+static int cat_setup(Module *m, Err *err)
+{
+    int c = 0;
+    Shape first = {0, 0, 0};
+    for (int i = 0; i < m->n_child; i++) {
+        if (child_setup(m->child[i], m->in, err))
+            return -1;
+        Shape s = m->child[i]->out;
+        if (i == 0)
+            first = s;
+        else if (s.h != first.h || s.w != first.w)
+            return err_set(err, "%s: branch %d gives %dx%d maps but branch 1 gives %dx%d",
+                           m->path, i + 1, s.h, s.w, first.h, first.w);
+        c += s.c;
+    }
+    if (m->n_child == 0)
+        return err_set(err, "%s: concat needs at least one branch", m->path);
+    m->out = (Shape){c, first.h, first.w};
+    return 0;
+}
+
+static int cat_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
+{
+    int n = x->shape[0];
+    for (int i = 0; i < m->n_child; i++)
+        if (child_forward(m->child[i], x, ctx, err))
+            return -1;
+    if (module_set_output(m, n, err))
+        return -1;
+    size_t hw = (size_t)m->out.h * (size_t)m->out.w, out_per = shape_size(m->out);
+    size_t off = 0;
+    for (int i = 0; i < m->n_child; i++) {
+        const Module *b = m->child[i];
+        size_t per = shape_size(b->out);
+        for (int k = 0; k < n; k++)
+            memcpy(m->y.data + (size_t)k * out_per + off, b->y.data + (size_t)k * per,
+                   per * sizeof(float));
+        off += (size_t)b->out.c * hw;
+    }
+    return 0;
+}
+
+static int cat_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx, Err *err)
+{
+    ConcatModule *cm = (ConcatModule *)m;
+    int n = x->shape[0];
+    size_t hw = (size_t)m->out.h * (size_t)m->out.w, out_per = shape_size(m->out);
+    size_t off = 0;
+    if (module_set_dx(m, n, err))
+        return -1;
+    for (int i = 0; i < m->n_child; i++) {
+        Module *b = m->child[i];
+        size_t per = shape_size(b->out);
+        if (tensor_set_nchw(&cm->dy_part, n, b->out, err))
+            return -1;
+        for (int k = 0; k < n; k++)
+            memcpy(cm->dy_part.data + (size_t)k * per, dy->data + (size_t)k * out_per + off,
+                   per * sizeof(float));
+        off += (size_t)b->out.c * hw;
+        if (child_backward(b, x, &cm->dy_part, ctx, err))
+            return -1;
+        float *dx = m->dx.data;
+        const float *g = b->dx.data;
+        if (i == 0)
+            memcpy(dx, g, m->dx.size * sizeof(float));
+        else
+            for (size_t j = 0; j < m->dx.size; j++)
+                dx[j] += g[j];
+    }
+    return 0;
+}
+
+static void cat_destroy(Module *m)
+{
+    tensor_free(&((ConcatModule *)m)->dy_part);
+    free(m);
+}
+
+static const ModuleOps cat_ops = {"concat", cat_setup, no_init, cat_forward, cat_backward,
+                                  cat_destroy};
+
+Module *concat_module_new(Module **branches, int n, Err *err)
+{
+    Module *m = module_alloc(sizeof(ConcatModule), &cat_ops, err);
+    if (!m || adopt_children(m, branches, n, err)) {
+        free(m);
+        free_array(branches, n);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- the Net -------------------------------------------------------------------------- */
+
+typedef struct Walk {
+    Net *net;
+    size_t p_off, b_off, ws_max;
+    int n_info;
+    int count_only;
+} Walk;
+
+/* Tree order walk: assigns parameter/buffer views and collects workspace needs. */
+static void walk_assign(Module *m, Walk *w)
+{
+    if (m->n_params || m->n_buffers) {
+        if (!w->count_only) {
+            Net *net = w->net;
+            if (m->n_params) {
+                m->w = net->params + w->p_off;
+                m->dw = net->grads + w->p_off;
+                for (size_t i = 0; i < m->n_params; i++)
+                    net->decay_mask[w->p_off + i] = i < m->n_decay ? 1.0f : 0.0f;
+            }
+            if (m->n_buffers)
+                m->buf = net->buffers + w->b_off;
+            net->info[w->n_info] = (ParamInfo){m->path, m->ops->kind, w->p_off, m->n_params};
+        }
+        w->n_info++;
+    }
+    w->p_off += m->n_params;
+    w->b_off += m->n_buffers;
+    if (m->ws_floats > w->ws_max)
+        w->ws_max = m->ws_floats;
+    for (int i = 0; i < m->n_child; i++)
+        walk_assign(m->child[i], w);
+}
+
+static int reserve_tree(Module *m, int cap_n, Err *err)
+{
+    size_t cap = (size_t)cap_n;
+    if (!m->alias && (tensor_reserve(&m->y, cap * shape_size(m->out), err) ||
+                      tensor_reserve(&m->dx, cap * shape_size(m->in), err)))
+        return err_prefix(err, m->path);
+    if (m->ops == &cat_ops) {
+        size_t most = 0;
+        for (int i = 0; i < m->n_child; i++)
+            if (shape_size(m->child[i]->out) > most)
+                most = shape_size(m->child[i]->out);
+        if (tensor_reserve(&((ConcatModule *)m)->dy_part, cap * most, err))
+            return err_prefix(err, m->path);
+    }
+    for (int i = 0; i < m->n_child; i++)
+        if (reserve_tree(m->child[i], cap_n, err))
+            return -1;
+    return 0;
+}
+
+int net_reserve(Net *net, int cap_n, Err *err)
+{
+    if (cap_n < 1)
+        return err_set(err, "net_reserve: batch capacity is %d, expected >= 1", cap_n);
+    /* Growing may move activations: alias layers' views of the last pass would dangle, so a
+     * backward now needs a new forward. */
+    net->last_x = NULL;
+    if (reserve_tree(net->root, cap_n, err))
+        return -1;
+    net->cap_n = cap_n;
+    return 0;
+}
+
+int net_set_threads(Net *net, int nthreads, Err *err)
+{
+    if (nthreads < 1)
+        return err_set(err, "net_set_threads: %d threads, expected >= 1", nthreads);
+    size_t total = (size_t)nthreads * net->ws_stride;
+    float *ws = tensor_alloc_floats(total ? total : 1);
+    if (!ws)
+        return err_set(err, "net_set_threads: out of memory for a %zu-float workspace", total);
+    free(net->ws);
+    net->ws = ws;
+    net->nthreads = nthreads;
+    return 0;
+}
+
+int net_build(Net **out, Module *root, Shape in, int nthreads, int cap_n, Err *err)
+{
+    *out = NULL;
+    Net *net = calloc(1, sizeof *net);
+    if (!net) {
+        module_free(root);
+        return err_set(err, "net_build: out of memory");
+    }
+    net->root = root;
+    net->in = in;
+    if (in.c < 1 || in.h < 1 || in.w < 1) {
+        err_set(err, "net_build: input shape (%d, %d, %d) must be positive", in.c, in.h, in.w);
+        goto fail;
+    }
+    if (child_setup(root, in, err))
+        goto fail;
+    net->out = root->out;
+
+    Walk w = {net, 0, 0, 0, 0, 1};
+    walk_assign(root, &w);
+    net->n_params = w.p_off;
+    net->n_buffers = w.b_off;
+    net->ws_stride = (w.ws_max + 15) / 16 * 16; /* keep each thread's slice 64-byte aligned */
+    net->params = tensor_alloc_floats(net->n_params);
+    net->grads = tensor_alloc_floats(net->n_params);
+    net->decay_mask = tensor_alloc_floats(net->n_params);
+    net->buffers = tensor_alloc_floats(net->n_buffers);
+    net->info = calloc((size_t)w.n_info + 1, sizeof *net->info);
+    if (!net->params || !net->grads || !net->decay_mask || !net->buffers || !net->info) {
+        err_set(err, "net_build: out of memory for %zu parameters", net->n_params);
+        goto fail;
+    }
+    w = (Walk){net, 0, 0, 0, 0, 0};
+    walk_assign(root, &w);
+    net->n_info = w.n_info;
+    if (net_set_threads(net, nthreads, err) || net_reserve(net, cap_n, err))
+        goto fail;
+    *out = net;
+    return 0;
+fail:
+    net_free(net);
+    return -1;
+}
+
+void net_free(Net *net)
+{
+    if (!net)
+        return;
+    module_free(net->root);
+    free(net->params);
+    free(net->grads);
+    free(net->decay_mask);
+    free(net->buffers);
+    free(net->ws);
+    free(net->info);
+    free(net);
+}
+
+static void init_tree(Module *m, Rng *rng)
+{
+    m->ops->init(m, rng);
+    for (int i = 0; i < m->n_child; i++)
+        init_tree(m->child[i], rng);
+}
+
+void net_init(Net *net, Rng *rng) { init_tree(net->root, rng); }
+
+void net_zero_grad(Net *net) { memset(net->grads, 0, net->n_params * sizeof(float)); }
+
+static Ctx net_ctx(Net *net, int train, Rng *rng)
+{
+    return (Ctx){train, rng, net->ws, net->ws_stride, net->nthreads, net->profile};
+}
+
+int net_forward(Net *net, const Tensor *x, int train, Rng *rng, const Tensor **y, Err *err)
+{
+    char buf[64];
+    Shape s = tensor_example_shape(x);
+    if (x->ndim < 2 || !shape_eq(s, net->in) || x->shape[0] < 1)
+        return err_set(err, "net_forward: input is %s, expected (N, %d, %d, %d)",
+                       tensor_shape_str(x, buf, sizeof buf), net->in.c, net->in.h, net->in.w);
+    if (x->shape[0] > net->cap_n)
+        return err_set(err, "net_forward: batch %d exceeds the reserved capacity %d "
+                            "(call reserve first)", x->shape[0], net->cap_n);
+    Ctx ctx = net_ctx(net, train, rng);
+    net->last_x = NULL;
+    if (child_forward(net->root, x, &ctx, err))
+        return -1;
+    net->last_x = x;
+    net->last_n = x->shape[0];
+    net->last_train = train;
+    if (y)
+        *y = &net->root->y;
+    return 0;
+}
+
+int net_backward(Net *net, const Tensor *dy, const Tensor **dx, Err *err)
+{
+    char buf[64];
+    if (!net->last_x)
+        return err_set(err, "net_backward: no successful forward pass to differentiate");
+    Shape s = tensor_example_shape(dy);
+    if (dy->size != (size_t)net->last_n * shape_size(net->out) || !shape_eq(s, net->out))
+        return err_set(err, "net_backward: dy is %s, expected (%d, %d, %d, %d)",
+                       tensor_shape_str(dy, buf, sizeof buf), net->last_n, net->out.c,
+                       net->out.h, net->out.w);
+    Tensor dyv = view_as(dy, net->last_n, net->out);
+    Ctx ctx = net_ctx(net, net->last_train, NULL);
+    if (child_backward(net->root, net->last_x, &dyv, &ctx, err))
+        return -1;
+    if (dx)
+        *dx = &net->root->dx;
+    return 0;
+}

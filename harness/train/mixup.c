@@ -1,0 +1,112 @@
+/*
+ * mixup.c: mixup on a batch (see mixup.h; Zhang et al. 2018, section 2 and Algorithm 1;
+ * hongyi-zhang/mixup and facebookresearch/mixup-cifar10 `mixup_data`).
+ *
+ * Arithmetic follows the official PyTorch code, `lam * x + (1 - lam) * x[index]` with lam a
+ * Python float: both coefficients are rounded to float32 and the products added in float32.
+ * Targets are formed in double and rounded once, so each row of t sums to 1 within a float ulp
+ * (the official code mixes the two losses instead, which is the same quantity for soft-target
+ * cross-entropy since the loss is linear in the targets).
+ * Draw order: lambda (or N lambdas with per_example), then the permutation; alpha = 0 draws
+ * nothing. Non-goals: mixing within a class, manifold mixup, CutMix.
+ */
+#include "train/mixup.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static int mixup_check(const Tensor *xm, const Tensor *t, const double *lam, const int *perm,
+                       const Tensor *x, const int *label, const MixupParams *p, Err *err)
+{
+    char b1[64], b2[64];
+    if (!(p->alpha >= 0.0 && isfinite(p->alpha)))
+        return err_set(err, "mixup_batch: alpha is %g, expected a finite value >= 0", p->alpha);
+    if (p->per_example != 0 && p->per_example != 1)
+        return err_set(err, "mixup_batch: per_example is %d, expected 0 or 1", p->per_example);
+    if (p->n_classes < 1)
+        return err_set(err, "mixup_batch: n_classes is %d, expected >= 1", p->n_classes);
+    if (x->ndim < 1 || x->shape[0] < 1)
+        return err_set(err, "mixup_batch: input is %s, expected a batch (N, ...) with N >= 1",
+                       tensor_shape_str(x, b1, sizeof b1));
+    const int n = x->shape[0];
+    int same = xm->ndim == x->ndim && xm->size == x->size;
+    for (int d = 0; same && d < x->ndim; d++)
+        same = xm->shape[d] == x->shape[d];
+    if (!same)
+        return err_set(err, "mixup_batch: output is %s, expected the input's shape %s",
+                       tensor_shape_str(xm, b1, sizeof b1), tensor_shape_str(x, b2, sizeof b2));
+    uintptr_t xa = (uintptr_t)x->data, xe = (uintptr_t)(x->data + x->size);
+    uintptr_t ma = (uintptr_t)xm->data, me = (uintptr_t)(xm->data + xm->size);
+    if (x->size > 0 && ma < xe && xa < me)
+        return err_set(err, "mixup_batch: output overlaps the input, expected separate buffers");
+    if (t->ndim < 2 || t->shape[0] != n || t->shape[1] != p->n_classes ||
+        t->size != (size_t)n * (size_t)p->n_classes)
+        return err_set(err, "mixup_batch: targets are %s, expected (%d, %d)",
+                       tensor_shape_str(t, b1, sizeof b1), n, p->n_classes);
+    if (p->alpha > 0.0 && !perm)
+        return err_set(err, "mixup_batch: perm is NULL, expected %d ints when alpha > 0", n);
+    if (p->alpha > 0.0 && p->per_example && !lam)
+        return err_set(err, "mixup_batch: lam is NULL, expected %d doubles with per_example", n);
+    if (!label)
+        return err_set(err, "mixup_batch: labels are NULL, expected %d ints", n);
+    for (int i = 0; i < n; i++)
+        if (label[i] < 0 || label[i] >= p->n_classes)
+            return err_set(err, "mixup_batch: example %d has label %d, expected 0..%d", i,
+                           label[i], p->n_classes - 1);
+    return 0;
+}
+
+int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, const Tensor *x, const int *label,
+                const MixupParams *p, Rng *rng, Err *err)
+{
+    if (mixup_check(xm, t, lam, perm, x, label, p, err))
+        return -1;
+    const int n = x->shape[0];
+    const size_t d = x->size / (size_t)n;
+    const int k = p->n_classes;
+    memset(t->data, 0, t->size * sizeof(float));
+    if (p->alpha == 0.0) {
+        /* ERM: lambda = 1 and no draws, so the rng stream is the same as without mixup. */
+        memcpy(xm->data, x->data, x->size * sizeof(float));
+        for (int i = 0; i < n; i++) {
+            t->data[(size_t)i * k + label[i]] = 1.0f;
+            if (lam)
+                lam[i] = 1.0;
+            if (perm)
+                perm[i] = i;
+        }
+        return 0;
+    }
+    /* Lambdas first: one per batch, or one per example (kept in lam, which is then required). */
+    double batch_lam = 0.0;
+    if (p->per_example) {
+        for (int i = 0; i < n; i++)
+            lam[i] = rng_beta(rng, p->alpha, p->alpha);
+    } else {
+        batch_lam = rng_beta(rng, p->alpha, p->alpha);
+        if (lam)
+            for (int i = 0; i < n; i++)
+                lam[i] = batch_lam;
+    }
+    rng_permutation(rng, perm, n);
+    for (int i = 0; i < n; i++) {
+        double l = p->per_example ? lam[i] : batch_lam;
+        const float a = (float)l, b = (float)(1.0 - l);
+        const float *xa = x->data + (size_t)i * d;
+        const float *xb = x->data + (size_t)perm[i] * d;
+        float *out = xm->data + (size_t)i * d;
+        for (size_t j = 0; j < d; j++)
+            out[j] = a * xa[j] + b * xb[j];
+        /* One-hot mix in double, rounded once: equal labels give exactly 1. */
+        int ya = label[i], yb = label[perm[i]];
+        float *ti = t->data + (size_t)i * k;
+        if (ya == yb) {
+            ti[ya] = 1.0f;
+        } else {
+            ti[ya] = (float)l;
+            ti[yb] = (float)(1.0 - l);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,365 @@
+/*
+ * test_batchnorm.c: harness/nn/batchnorm.c against PyTorch fixtures (tests/fixtures/
+ * gen_batchnorm.py: train forward/backward, running stats after two forwards, BatchNorm1d,
+ * batch 1, eval with non-trivial running stats) and central finite differences (train and
+ * eval, odd shapes, batch 1 and > 1, with and without affine); thread-count independence;
+ * error messages (bad params, wrong channel count, one value per channel in training).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/batchnorm.h"
+#include "testlib.h"
+
+/* y = (x - mean) inv_std gamma + beta in float32 from double statistics, vs a float64
+ * reference: a couple of float32 ulps of the largest output (seen: 1e-7). */
+#define BN_FWD_RTOL 1e-6
+/* dx subtracts per-channel means of dy and dy xhat (cancellation) in float32 (seen: 8e-8). */
+#define BN_BWD_RTOL 1e-6
+/* dgamma and dbeta are double sums rounded once to float32 (seen: 6e-8). */
+#define BN_SUM_RTOL 1e-6
+/* Running stats are stored in float32 between the two forwards while the reference keeps
+ * float64 (seen: 1.1e-7; 3.5e-7 when the two batches' means nearly cancelled). */
+#define BN_RUNNING_RTOL 2e-6
+/* Finite differences of a float32 forward with eps = BN_FD_EPS: the loss' rounding error
+ * (~1e-7 relative per output) over 2 eps dominates (seen: <= 7e-5 over 40 seeds). */
+#define BN_FD_EPS 1e-2
+#define BN_FD_RTOL 1e-3
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+static Module *new_bn(int c, double eps, double momentum, int affine, Err *err)
+{
+    BatchNormParams p = {c, eps, momentum, affine};
+    Module *m = batchnorm_module_new(&p, err);
+    if (m)
+        snprintf(m->path, sizeof m->path, "bn");
+    return m;
+}
+
+static double scalar(const Fixture *fx, const char *name)
+{
+    const Tensor *t = fixture_get(fx, name);
+    return t ? (double)t->data[0] : NAN;
+}
+
+static const Tensor *get(const Fixture *fx, const char *prefix, const char *entry)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s.%s", prefix, entry);
+    return fixture_get(fx, name);
+}
+
+/* Runs one fixture case: forward x1 (mode train), compares y1; backward dy1, compares dx1,
+ * dgamma, dbeta; in train mode, a second forward on x2 when present; compares the running
+ * stats with rm / rv (train) or checks they are untouched (eval). */
+static int run_case(const Fixture *fx, const char *prefix, int train, int nthreads)
+{
+    char name[128];
+    Err err;
+    Net *net = NULL;
+    int rc = 1;
+    const Tensor *x1 = get(fx, prefix, "x1"), *dy1 = get(fx, prefix, "dy1");
+    const Tensor *gamma = get(fx, prefix, "gamma"), *beta = get(fx, prefix, "beta");
+    const Tensor *y1 = get(fx, prefix, "y1"), *dx1 = get(fx, prefix, "dx1");
+    const Tensor *dgamma = get(fx, prefix, "dgamma"), *dbeta = get(fx, prefix, "dbeta");
+    const Tensor *rm = get(fx, prefix, train ? "rm" : "rm_in");
+    const Tensor *rv = get(fx, prefix, train ? "rv" : "rv_in");
+    snprintf(name, sizeof name, "%s.eps", prefix);
+    double eps = scalar(fx, name);
+    snprintf(name, sizeof name, "%s.momentum", prefix);
+    double momentum = train ? scalar(fx, name) : 0.1;
+    if (!x1 || !dy1 || !gamma || !beta || !y1 || !dx1 || !dgamma || !dbeta || !rm || !rv ||
+        isnan(eps) || isnan(momentum))
+        return tl_fail("%s: fixture entries missing", prefix);
+    int c = x1->shape[1];
+    Shape in = {c, x1->ndim == 4 ? x1->shape[2] : 1, x1->ndim == 4 ? x1->shape[3] : 1};
+    Module *m = new_bn(c, eps, momentum, 1, &err);
+    if (!m || net_build(&net, m, in, nthreads, x1->shape[0] + 1, &err))
+        return tl_fail("%s: %s", prefix, err.msg);
+    Rng r;
+    rng_seed(&r, tl_seed, RNG_STREAM_INIT);
+    net_init(net, &r);
+    memcpy(net->params, gamma->data, (size_t)c * sizeof(float));
+    memcpy(net->params + c, beta->data, (size_t)c * sizeof(float));
+    if (!train) {
+        memcpy(net->buffers, rm->data, (size_t)c * sizeof(float));
+        memcpy(net->buffers + c, rv->data, (size_t)c * sizeof(float));
+    }
+    net_zero_grad(net);
+    const Tensor *y, *dx;
+    if (net_forward(net, x1, train, NULL, &y, &err)) {
+        tl_fail("%s forward: %s", prefix, err.msg);
+        goto out;
+    }
+    snprintf(name, sizeof name, "%s y", prefix);
+    if (tl_close(name, y->data, y1->data, y1->size, BN_FWD_RTOL))
+        goto out;
+    if (net_backward(net, dy1, &dx, &err)) {
+        tl_fail("%s backward: %s", prefix, err.msg);
+        goto out;
+    }
+    snprintf(name, sizeof name, "%s dx", prefix);
+    if (tl_close(name, dx->data, dx1->data, dx1->size, BN_BWD_RTOL))
+        goto out;
+    snprintf(name, sizeof name, "%s dgamma", prefix);
+    if (tl_close(name, net->grads, dgamma->data, (size_t)c, BN_SUM_RTOL))
+        goto out;
+    snprintf(name, sizeof name, "%s dbeta", prefix);
+    if (tl_close(name, net->grads + c, dbeta->data, (size_t)c, BN_SUM_RTOL))
+        goto out;
+    snprintf(name, sizeof name, "%s.x2", prefix);
+    const Tensor *x2 = NULL;
+    for (int i = 0; i < fx->n; i++)
+        if (!strcmp(fx->e[i].name, name))
+            x2 = &fx->e[i].t;
+    if (train && x2 && net_forward(net, x2, 1, NULL, &y, &err)) {
+        tl_fail("%s second forward: %s", prefix, err.msg);
+        goto out;
+    }
+    snprintf(name, sizeof name, "%s running_mean", prefix);
+    if (tl_close(name, net->buffers, rm->data, (size_t)c, BN_RUNNING_RTOL))
+        goto out;
+    snprintf(name, sizeof name, "%s running_var", prefix);
+    if (tl_close(name, net->buffers + c, rv->data, (size_t)c, BN_RUNNING_RTOL))
+        goto out;
+    rc = 0;
+out:
+    net_free(net);
+    return rc;
+}
+
+static int with_fixture(const char *prefix, int train, int nthreads)
+{
+    Fixture fx;
+    Err err;
+    if (fixture_load(&fx, "batchnorm.fxt", &err))
+        return tl_fail("%s", err.msg);
+    int rc = run_case(&fx, prefix, train, nthreads);
+    fixture_free(&fx);
+    return rc;
+}
+
+/* ---- PyTorch fixtures ----------------------------------------------------------------- */
+
+static int test_fixture_train_2d(void) { return with_fixture("t2d", 1, 2); }
+static int test_fixture_train_batch1(void) { return with_fixture("t1b", 1, 3); }
+static int test_fixture_train_1d(void) { return with_fixture("t1d", 1, 1); }
+static int test_fixture_eval(void) { return with_fixture("ev", 0, 2); }
+
+/* ---- finite differences --------------------------------------------------------------- */
+
+static void fill_affine(float *w, size_t n, Rng *r) { tl_fill_away_from_zero(w, n, 0.5f, 1.5f, r); }
+
+/* Inputs on a shuffled, jittered grid over [-0.5, 1.5): the mean is not ~0, and even a
+ * channel of 3 values has a spread of at least 2 / n, so the variance (and with it FD's
+ * curvature error) stays bounded for every seed. */
+static void fill_shifted(float *x, size_t n, Rng *r)
+{
+    int *perm = malloc(n * sizeof *perm);
+    if (!perm) { /* out of memory: fall back to plain uniform values */
+        tl_fill_uniform(x, n, -0.5f, 1.5f, r);
+        return;
+    }
+    rng_permutation(r, perm, (int)n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(-0.5 + 2.0 * ((double)perm[i] + 0.25 * rng_uniform(r)) / (double)n);
+    free(perm);
+}
+
+static int fd(const char *what, int n, Shape in, int train, int affine)
+{
+    Err err;
+    Module *m = new_bn(in.c, 1e-5, 0.1, affine, &err);
+    if (!m)
+        return tl_fail("%s: %s", what, err.msg);
+    FdOptions o = {n, in, train, BN_FD_EPS, BN_FD_RTOL, 0, fill_shifted,
+                   affine ? fill_affine : NULL};
+    return tl_fd_check(what, m, &o);
+}
+
+static int test_fd_train(void)
+{
+    return fd("train (3, 5, 3, 5)", 3, (Shape){5, 3, 5}, 1, 1) ||
+           fd("train (2, 3, 7, 1)", 2, (Shape){3, 7, 1}, 1, 1) ||
+           fd("train no affine (3, 2, 3, 3)", 3, (Shape){2, 3, 3}, 1, 0);
+}
+
+static int test_fd_train_batch1(void)
+{
+    return fd("train batch 1 (1, 3, 5, 3)", 1, (Shape){3, 5, 3}, 1, 1) ||
+           fd("train batch 1 (1, 2, 1, 5)", 1, (Shape){2, 1, 5}, 1, 1);
+}
+
+static int test_fd_train_1d(void) { return fd("train 1d (7, 4)", 7, (Shape){4, 1, 1}, 1, 1); }
+
+static int test_fd_eval(void)
+{
+    return fd("eval (3, 5, 3, 5)", 3, (Shape){5, 3, 5}, 0, 1) ||
+           fd("eval batch 1 (1, 3, 1, 1)", 1, (Shape){3, 1, 1}, 0, 1) ||
+           fd("eval no affine (2, 3, 3, 3)", 2, (Shape){3, 3, 3}, 0, 0);
+}
+
+/* ---- determinism ---------------------------------------------------------------------- */
+
+/* One train forward + backward; copies y, dx, grads, buffers into out (sized by caller). */
+static int run_once(int nthreads, float *out, size_t *count, Err *err)
+{
+    Net *net = NULL;
+    Tensor x = {0}, dy = {0};
+    int shape[4] = {5, 7, 9, 11}, rc = -1;
+    Module *m = new_bn(7, 1e-5, 0.1, 1, err);
+    if (!m || net_build(&net, m, (Shape){7, 9, 11}, nthreads, 5, err))
+        return -1;
+    Rng r;
+    rng_seed(&r, tl_seed, 7);
+    net_init(net, &r);
+    fill_affine(net->params, net->n_params, &r);
+    if (tensor_alloc(&x, 4, shape, err) || tensor_alloc(&dy, 4, shape, err))
+        goto out;
+    tl_fill_uniform(x.data, x.size, -3.0f, 5.0f, &r);
+    tl_fill_uniform(dy.data, dy.size, -1.0f, 1.0f, &r);
+    const Tensor *y, *dx;
+    net_zero_grad(net);
+    if (net_forward(net, &x, 1, NULL, &y, err) || net_backward(net, &dy, &dx, err))
+        goto out;
+    size_t k = 0;
+    memcpy(out + k, y->data, y->size * sizeof(float));
+    k += y->size;
+    memcpy(out + k, dx->data, dx->size * sizeof(float));
+    k += dx->size;
+    memcpy(out + k, net->grads, net->n_params * sizeof(float));
+    k += net->n_params;
+    memcpy(out + k, net->buffers, net->n_buffers * sizeof(float));
+    k += net->n_buffers;
+    *count = k;
+    rc = 0;
+out:
+    tensor_free(&x);
+    tensor_free(&dy);
+    net_free(net);
+    return rc;
+}
+
+static int test_threads_bit_identical(void)
+{
+    size_t cap = 2 * 5 * 7 * 9 * 11 + 4 * 7, n1 = 0, n4 = 0;
+    float *a = malloc(cap * sizeof(float)), *b = malloc(cap * sizeof(float));
+    Err err;
+    int rc = 0;
+    if (!a || !b)
+        rc = tl_fail("out of memory");
+    else if (run_once(1, a, &n1, &err) || run_once(4, b, &n4, &err))
+        rc = tl_fail("%s", err.msg);
+    else if (n1 != n4 || memcmp(a, b, n1 * sizeof(float)))
+        rc = tl_fail("1 and 4 threads give different bits");
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* ---- error paths ---------------------------------------------------------------------- */
+
+static int expect_msg(const char *what, const char *got, const char *want)
+{
+    if (!strstr(got, want))
+        return tl_fail("%s: message '%s' lacks '%s'", what, got, want);
+    return 0;
+}
+
+static int test_error_params(void)
+{
+    Err err = {""};
+    if (new_bn(0, 1e-5, 0.1, 1, &err) ||
+        expect_msg("channels", err.msg, "batchnorm: channels is 0, expected >= 1"))
+        return 1;
+    if (new_bn(3, 0.0, 0.1, 1, &err) || expect_msg("eps", err.msg, "eps is 0"))
+        return 1;
+    if (new_bn(3, 1e-5, 1.5, 1, &err) ||
+        expect_msg("momentum", err.msg, "momentum is 1.5, expected 0..1"))
+        return 1;
+    return 0;
+}
+
+static int test_error_channels(void)
+{
+    Err err = {""};
+    Net *net = NULL;
+    Module *m = new_bn(3, 1e-5, 0.1, 1, &err);
+    /* at build time: the net's input has 16 channels */
+    if (!m || !net_build(&net, m, (Shape){16, 4, 4}, 1, 2, &err)) {
+        net_free(net);
+        return tl_fail("net_build accepted 16 channels for batchnorm(3)");
+    }
+    if (expect_msg("setup", err.msg, "bn: batchnorm: input has 16 channels, expected 3"))
+        return 1;
+    /* at forward time: a (2, 16, 4, 4) tensor given to a module built for 3 channels */
+    m = new_bn(3, 1e-5, 0.1, 1, &err);
+    if (!m || net_build(&net, m, (Shape){3, 4, 4}, 1, 2, &err))
+        return tl_fail("%s", err.msg);
+    Tensor x = {0};
+    int shape[4] = {2, 16, 4, 4};
+    int rc = 0;
+    if (tensor_alloc(&x, 4, shape, &err)) {
+        net_free(net);
+        return tl_fail("%s", err.msg);
+    }
+    Ctx ctx = {1, NULL, net->ws, net->ws_stride, 1, 0};
+    if (!net->root->ops->forward(net->root, &x, &ctx, &err))
+        rc = tl_fail("forward accepted 16 channels for batchnorm(3)");
+    else
+        rc = expect_msg("forward", err.msg, "batchnorm_forward: input has 16 channels, "
+                                            "expected 3");
+    tensor_free(&x);
+    net_free(net);
+    return rc;
+}
+
+/* PyTorch raises "Expected more than 1 value per channel when training" for N H W == 1. */
+static int test_error_one_value_per_channel(void)
+{
+    Err err = {""};
+    Net *net = NULL;
+    Tensor x = {0};
+    int shape[2] = {1, 3}, rc = 0;
+    Module *m = new_bn(3, 1e-5, 0.1, 1, &err);
+    if (!m || net_build(&net, m, (Shape){3, 1, 1}, 1, 4, &err) ||
+        tensor_alloc(&x, 2, shape, &err)) {
+        net_free(net);
+        return tl_fail("%s", err.msg);
+    }
+    Rng r;
+    rng_seed(&r, tl_seed, RNG_STREAM_INIT);
+    net_init(net, &r);
+    if (!net_forward(net, &x, 1, NULL, NULL, &err))
+        rc = tl_fail("training forward accepted one value per channel");
+    else if (expect_msg("train", err.msg, "bn: batchnorm_forward: expected more than 1 value "
+                                          "per channel when training, got input (1, 3)"))
+        rc = 1;
+    else if (net_forward(net, &x, 0, NULL, NULL, &err)) /* eval mode is fine with batch 1 */
+        rc = tl_fail("eval forward: %s", err.msg);
+    tensor_free(&x);
+    net_free(net);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const TestCase tests[] = {
+        {"fixture_train_2d", test_fixture_train_2d},
+        {"fixture_train_batch1", test_fixture_train_batch1},
+        {"fixture_train_1d", test_fixture_train_1d},
+        {"fixture_eval", test_fixture_eval},
+        {"fd_train", test_fd_train},
+        {"fd_train_batch1", test_fd_train_batch1},
+        {"fd_train_1d", test_fd_train_1d},
+        {"fd_eval", test_fd_eval},
+        {"threads_bit_identical", test_threads_bit_identical},
+        {"error_params", test_error_params},
+        {"error_channels", test_error_channels},
+        {"error_one_value_per_channel", test_error_one_value_per_channel},
+    };
+    return tl_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
+}

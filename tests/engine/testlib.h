@@ -1,0 +1,85 @@
+/*
+ * testlib.h: the small test framework of the C tests, fixtures reader and the generic
+ * finite-difference checker for modules.
+ *
+ * A test file defines `static int test_x(void)` functions (0 = pass) and ends with
+ *     int main(int argc, char **argv) {
+ *         static const TestCase tests[] = {{"x", test_x}, ...};
+ *         return tl_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
+ *     }
+ * tl_main prints "ok name" / "FAIL name: reason", then "N passed, M failed", and returns
+ * non-zero on any failure. `--seed S` sets tl_seed (printed in every run), `name` filters.
+ *
+ * Tolerances are relative: max|got - want| / max(max|want|, floor) <= rtol, with floor 1e-6
+ * so an all-zero reference is compared absolutely at that scale. Each call site names its
+ * tolerance with a one-line reason.
+ */
+#ifndef TESTLIB_H
+#define TESTLIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/module.h"
+#include "nn/net.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+
+typedef struct TestCase {
+    const char *name;
+    int (*fn)(void);
+} TestCase;
+
+extern uint64_t tl_seed;
+
+int tl_main(int argc, char **argv, const TestCase *tests, size_t n);
+/* Records a failure reason for the running test; returns 1 so `return tl_fail(...)` works. */
+int tl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Relative max-error comparison; prints the first mismatches and the max error on failure.
+ * Returns 0 when close. */
+int tl_close(const char *what, const float *got, const float *want, size_t n, double rtol);
+int tl_close_d(const char *what, const double *got, const double *want, size_t n, double rtol);
+/* Fills with uniform values in [lo, hi). */
+void tl_fill_uniform(float *p, size_t n, float lo, float hi, Rng *r);
+/* Fills with values whose magnitude is in [lo, hi) and random sign (keeps away from 0). */
+void tl_fill_away_from_zero(float *p, size_t n, float lo, float hi, Rng *r);
+
+/* ---- fixtures: files written by tests/fixtures/make_fixtures.py ----
+ * Format "FXT1": magic, u32 count, then per entry: u32 name length, name bytes, u32 ndim,
+ * u32 dims[ndim], float32 data (little endian). */
+typedef struct FixtureEntry {
+    char name[128];
+    Tensor t;
+} FixtureEntry;
+
+typedef struct Fixture {
+    FixtureEntry *e;
+    int n;
+} Fixture;
+
+/* Loads tests/fixtures/<file> (path relative to the repository root). */
+int fixture_load(Fixture *f, const char *file, Err *err);
+/* Entry by name, or NULL (and a message naming the file's entries' count). */
+const Tensor *fixture_get(const Fixture *f, const char *name);
+void fixture_free(Fixture *f);
+
+/* ---- finite differences ----
+ * Builds a Net around module m (taking ownership) for input shape (n, in) and checks the
+ * backward pass against central differences of L = <y, R> (accumulated in double) with a
+ * fixed random R: dx on up to max_checks input entries and dw on up to max_checks parameters,
+ * sampled with the test seed. x is filled by the caller-supplied filler (or uniform [-1,1)).
+ * eps: perturbation; rtol: relative tolerance. train selects the mode. Returns 0 on pass. */
+typedef struct FdOptions {
+    int n;              /* batch */
+    Shape in;
+    int train;
+    double eps;         /* e.g. 1e-2 for float32 layers */
+    double rtol;
+    int max_checks;     /* entries checked per tensor (0 = all) */
+    void (*fill_x)(float *x, size_t n, Rng *r);   /* optional */
+    void (*fill_w)(float *w, size_t n, Rng *r);   /* optional; default: keep init */
+} FdOptions;
+
+int tl_fd_check(const char *what, Module *m, const FdOptions *o);
+
+#endif

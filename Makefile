@@ -69,7 +69,7 @@ $(BUILD)/harness/%.o: harness/%.c $(ENGINE_HDR) | $(BUILD)/.deps-ok
 	$(CC) $(CFLAGS) -Iharness -c $< -o $@
 
 # Provenance: the flags the engine was built with, reported by nn.build_info().
-$(BUILD)/harness/bind/lua_nn.o: CFLAGS += -DMIXUP_CFLAGS='"$(strip $(OPT) $(SAN) -std=c11 -fopenmp)"'
+$(BUILD)/harness/bind/lua_sys.o: CFLAGS += -DMIXUP_CFLAGS='"$(strip $(OPT) $(SAN) -std=c11 -fopenmp)"'
 
 $(BUILD)/libengine.a: $(ENGINE_OBJ)
 	ar rcs $@ $^

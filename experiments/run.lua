@@ -19,6 +19,7 @@
 -- stopped).
 
 local nn = require "engine.nn"
+local sys = require "engine.sys"
 local grid = require "harness.lua.grid"
 local provenance = require "harness.lua.provenance"
 local runner = require "harness.lua.runner"
@@ -115,7 +116,7 @@ if note then print("  " .. note) end
 local is_gan = exp.schema == gan.SCHEMA_NAME
 local counts = {done = 0, skipped = 0, no_data = 0}
 local data_cache = {}
-local t0 = nn.clock()
+local t0 = sys.clock()
 for i, r in ipairs(runs) do
   local have, why = true, nil
   if not is_gan then have, why = runner.data_available(r.config) end
@@ -133,4 +134,4 @@ for i, r in ipairs(runs) do
 end
 print(("%s at scale %s: %d done, %d already complete, %d skipped for missing data (%s)")
       :format(exp.name, o.scale, counts.done, counts.skipped, counts.no_data,
-              runner.duration(nn.clock() - t0)))
+              runner.duration(sys.clock() - t0)))

@@ -177,6 +177,7 @@ static void preload(lua_State *L)
         {"engine.data", luaopen_engine_data},
         {"engine.h5", luaopen_engine_h5},
         {"engine.gan", luaopen_engine_gan},
+        {"engine.sys", luaopen_engine_sys},
         {NULL, NULL},
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

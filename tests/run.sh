@@ -27,6 +27,8 @@ run_one() {
         total_fail=$((total_fail + 1))
     fi
 }
+echo "== tests/check_layers.sh"
+run_one check_layers sh tests/check_layers.sh
 for t in "$build"/tests/test_*; do
     case $t in *.o) continue;; esac
     [ -x "$t" ] || continue

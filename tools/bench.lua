@@ -3,6 +3,7 @@
 --   mixup images_per_s=<f> peak_rss_mib=<f> threads=<n> width=<w> blas=<description>
 -- Run one configuration per process so that the peak resident memory is that config's.
 local nn = require "engine.nn"
+local sys = require "engine.sys"
 local tensor = require "engine.tensor"
 local train = require "engine.train"
 local preact_resnet = require "nets.preact_resnet"
@@ -47,8 +48,8 @@ local function step()
 end
 
 step() -- warm-up: first touch of every buffer
-local t0 = nn.clock()
+local t0 = sys.clock()
 for _ = 1, steps do step() end
-local dt = nn.clock() - t0
+local dt = sys.clock() - t0
 print(string.format("mixup images_per_s=%.1f peak_rss_mib=%.0f threads=%d width=%d blas=%s",
-                    batch * steps / dt, peak_rss_mib(), threads, width, nn.blas_info()))
+                    batch * steps / dt, peak_rss_mib(), threads, width, sys.blas_info()))

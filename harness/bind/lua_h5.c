@@ -1,6 +1,6 @@
 /*
  * lua_h5.c: the "engine.h5" Lua module: results and checkpoint files as nested Lua tables, over
- * harness/io/h5io.c (see h5out.h for what a file can hold).
+ * harness/io/h5io.c (see h5io.h for what a file can hold).
  *
  *   h5.write(path, tree)          writes path..".tmp" and renames it to path on success; on any
  *                                 error the .tmp is deleted and path is left as it was
@@ -9,7 +9,7 @@
  *                                 read
  *   h5.list(path[, group])        -> {{name=, kind=, shape={...}}, ...} in name order, no dataset
  *                                 read; kind is "group", "f32", "f64", "i64", "bytes" or "other"
- * Every call that opens a file first verifies its checksum block (h5out.h), which reads the
+ * Every call that opens a file first verifies its checksum block (h5io.h), which reads the
  * whole file once (~0.15 s per 100 MB).
  *   h5.is_complete(path)          -> true, or false and the reason (missing, truncated, corrupt
  *                                 or damaged per the checksum block, or no format_version)
@@ -24,7 +24,7 @@
  *                  read back as a Lua boolean; a sequence of numbers -> int64 array when all are
  *                  integers, else float64; of strings or of booleans -> array of those;
  *                  {} -> empty float64 array. Other tables are errors: use a group.
- *   datasets values  engine.Tensor -> float32 (chunked + deflate from H5OUT_AUTO_MIN_FLOATS up);
+ *   datasets values  engine.Tensor -> float32 (chunked + deflate from H5IO_AUTO_MIN_FLOATS up);
  *                  {kind = "f32", value = tensor, deflate = 0..9} to choose the compression;
  *                  {kind = "f64" | "i64", values = {...}} -> 1-D float64 / int64;
  *                  {kind = "bytes", value = string} or a plain string -> 1-D uint8;
@@ -61,15 +61,15 @@ typedef struct Scratch {
 
 static int l_h5_file_close(lua_State *L)
 {
-    h5out_close(luaL_checkudata(L, 1, ENGINE_H5FILE_T));
+    h5io_close(luaL_checkudata(L, 1, ENGINE_H5FILE_T));
     return 0;
 }
 
 static int l_h5_scratch_gc(lua_State *L)
 {
     Scratch *s = luaL_checkudata(L, 1, ENGINE_H5SCRATCH_T);
-    h5out_list_free(&s->list);
-    h5out_value_free(&s->value);
+    h5io_list_free(&s->list);
+    h5io_value_free(&s->value);
     return 0;
 }
 
@@ -96,7 +96,7 @@ static H5Out *file_open(lua_State *L, const char *path)
 {
     Err err;
     H5Out *f = file_push(L);
-    if (h5out_open(f, path, &err))
+    if (h5io_open(f, path, &err))
         luaL_error(L, "%s", err.msg);
     return f;
 }
@@ -106,7 +106,7 @@ static H5Out *file_open(lua_State *L, const char *path)
 typedef struct WriteCtx {
     lua_State *L;
     H5Out *f;
-    char group[H5OUT_PATH_MAX]; /* the group being written, "" at the root */
+    char group[H5IO_PATH_MAX]; /* the group being written, "" at the root */
     int depth;
     Err err;
 } WriteCtx;
@@ -142,13 +142,13 @@ static const char **sorted_names(WriteCtx *c, int t, const char *what, size_t *n
         size_t len = 0;
         const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
         if (!s || !len || len != strlen(s) || strchr(s, '/') || !strcmp(s, ".") ||
-            len >= H5OUT_NAME_MAX) {
+            len >= H5IO_NAME_MAX) {
             char key[64];
             snprintf(key, sizeof key, "%s", s ? s : luaL_typename(L, -1));
             lua_pop(L, 1);
             return wfail(c, "%s of '%s': bad name '%s' (expected a non-empty string without "
                          "'/' or zero bytes, under %d characters)", what, where(c), key,
-                         H5OUT_NAME_MAX), NULL;
+                         H5IO_NAME_MAX), NULL;
         }
         count++;
     }
@@ -190,8 +190,8 @@ static int check_keys(WriteCtx *c, int t, const char *const *known, const char *
 }
 
 /* Converts the sequence at t into x, its data in a userdata pushed on the stack (0), or fails
- * pushing nothing (-1). force: H5OUT_NONE infers the kind (numbers, and for attributes strings
- * or booleans); H5OUT_F64 / H5OUT_I64 require numbers (integers for I64). */
+ * pushing nothing (-1). force: H5IO_NONE infers the kind (numbers, and for attributes strings
+ * or booleans); H5IO_F64 / H5IO_I64 require numbers (integers for I64). */
 static int array_value(WriteCtx *c, int t, H5Kind force, int attr, const char *what,
                        H5Value *x)
 {
@@ -213,24 +213,24 @@ static int array_value(WriteCtx *c, int t, H5Kind force, int attr, const char *w
         if (type == LUA_TNUMBER && !lua_isinteger(L, -1)) {
             int isint = 0;
             lua_tointegerx(L, -1, &isint); /* 3.0 fits an i64 dataset; 3.5 does not */
-            all_int &= force == H5OUT_I64 && isint;
+            all_int &= force == H5IO_I64 && isint;
         }
         lua_pop(L, 1);
     }
-    H5Kind k = force != H5OUT_NONE ? force : H5OUT_F64;
-    if (n && force == H5OUT_NONE)
-        k = types == 1u << LUA_TNUMBER ? (all_int ? H5OUT_I64 : H5OUT_F64)
-          : types == 1u << LUA_TSTRING && attr ? H5OUT_STR
-          : types == 1u << LUA_TBOOLEAN && attr ? H5OUT_BOOL : H5OUT_NONE;
-    if (k == H5OUT_NONE || (n && force != H5OUT_NONE && types != 1u << LUA_TNUMBER))
+    H5Kind k = force != H5IO_NONE ? force : H5IO_F64;
+    if (n && force == H5IO_NONE)
+        k = types == 1u << LUA_TNUMBER ? (all_int ? H5IO_I64 : H5IO_F64)
+          : types == 1u << LUA_TSTRING && attr ? H5IO_STR
+          : types == 1u << LUA_TBOOLEAN && attr ? H5IO_BOOL : H5IO_NONE;
+    if (k == H5IO_NONE || (n && force != H5IO_NONE && types != 1u << LUA_TNUMBER))
         return wfail(c, "%s holds %s, expected %s", what,
                      types & ~(1u << LUA_TNUMBER | 1u << LUA_TSTRING | 1u << LUA_TBOOLEAN)
                          ? "tables or other values" : "mixed types",
                      attr ? "only numbers, only strings or only booleans" : "only numbers");
-    if (k == H5OUT_I64 && !all_int)
+    if (k == H5IO_I64 && !all_int)
         return wfail(c, "%s holds a number that is not an integer, expected i64 values", what);
-    size_t elem = k == H5OUT_I64 ? sizeof(int64_t) : k == H5OUT_F64 ? sizeof(double)
-                : k == H5OUT_STR ? sizeof(char *) : 1;
+    size_t elem = k == H5IO_I64 ? sizeof(int64_t) : k == H5IO_F64 ? sizeof(double)
+                : k == H5IO_STR ? sizeof(char *) : 1;
     void *buf = lua_newuserdatauv(L, (n ? n : 1) * elem, 0);
     memset(x, 0, sizeof *x);
     x->kind = k;
@@ -239,9 +239,9 @@ static int array_value(WriteCtx *c, int t, H5Kind force, int attr, const char *w
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, t, (lua_Integer)i + 1);
         switch (k) {
-        case H5OUT_I64: ((int64_t *)buf)[i] = (int64_t)lua_tointeger(L, -1); break;
-        case H5OUT_F64: ((double *)buf)[i] = (double)lua_tonumber(L, -1); break;
-        case H5OUT_BOOL: ((uint8_t *)buf)[i] = (uint8_t)lua_toboolean(L, -1); break;
+        case H5IO_I64: ((int64_t *)buf)[i] = (int64_t)lua_tointeger(L, -1); break;
+        case H5IO_F64: ((double *)buf)[i] = (double)lua_tonumber(L, -1); break;
+        case H5IO_BOOL: ((uint8_t *)buf)[i] = (uint8_t)lua_toboolean(L, -1); break;
         default: {
             size_t len;
             const char *s = lua_tolstring(L, -1, &len); /* kept alive by t */
@@ -254,10 +254,10 @@ static int array_value(WriteCtx *c, int t, H5Kind force, int attr, const char *w
         }
         lua_pop(L, 1);
     }
-    x->i64 = k == H5OUT_I64 ? buf : NULL;
-    x->f64 = k == H5OUT_F64 ? buf : NULL;
-    x->str = k == H5OUT_STR ? buf : NULL;
-    x->u8 = k == H5OUT_BOOL ? buf : NULL;
+    x->i64 = k == H5IO_I64 ? buf : NULL;
+    x->f64 = k == H5IO_F64 ? buf : NULL;
+    x->str = k == H5IO_STR ? buf : NULL;
+    x->u8 = k == H5IO_BOOL ? buf : NULL;
     return 0;
 }
 
@@ -265,26 +265,26 @@ static int array_value(WriteCtx *c, int t, H5Kind force, int attr, const char *w
 static int write_attr(WriteCtx *c, int v, const char *name)
 {
     lua_State *L = c->L;
-    char what[H5OUT_PATH_MAX + 64];
+    char what[H5IO_PATH_MAX + 64];
     snprintf(what, sizeof what, "attribute '%s' of '%s'", name, where(c));
     switch (lua_type(L, v)) {
-    case LUA_TBOOLEAN: return h5out_attr_bool(c->f, c->group, name, lua_toboolean(L, v), &c->err);
+    case LUA_TBOOLEAN: return h5io_attr_bool(c->f, c->group, name, lua_toboolean(L, v), &c->err);
     case LUA_TNUMBER:
         if (lua_isinteger(L, v))
-            return h5out_attr_i64(c->f, c->group, name, (int64_t)lua_tointeger(L, v), &c->err);
-        return h5out_attr_f64(c->f, c->group, name, (double)lua_tonumber(L, v), &c->err);
+            return h5io_attr_i64(c->f, c->group, name, (int64_t)lua_tointeger(L, v), &c->err);
+        return h5io_attr_f64(c->f, c->group, name, (double)lua_tonumber(L, v), &c->err);
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, v, &len);
         if (len != strlen(s))
             return wfail(c, "%s has a zero byte (store binary data as a bytes dataset)", what);
-        return h5out_attr_str(c->f, c->group, name, s, &c->err);
+        return h5io_attr_str(c->f, c->group, name, s, &c->err);
     }
     case LUA_TTABLE: {
         H5Value x;
-        if (array_value(c, v, H5OUT_NONE, 1, what, &x))
+        if (array_value(c, v, H5IO_NONE, 1, what, &x))
             return -1;
-        int rc = h5out_attr(c->f, c->group, name, &x, &c->err);
+        int rc = h5io_attr(c->f, c->group, name, &x, &c->err);
         lua_pop(L, 1);
         return rc;
     }
@@ -305,25 +305,25 @@ static int field(lua_State *L, int t, const char *key)
 static int write_tensor(WriteCtx *c, int v, const char *path, int deflate)
 {
     Tensor *t = lua_tensor_check(c->L, v); /* raises for a closed tensor; the file closes */
-    return h5out_write_tensor(c->f, path, t, deflate, &c->err);
+    return h5io_write_tensor(c->f, path, t, deflate, &c->err);
 }
 
 /* Writes the dataset description at v as dataset `name` of the current group. */
 static int write_dataset(WriteCtx *c, int v, const char *name)
 {
     lua_State *L = c->L;
-    char path[H5OUT_PATH_MAX], what[H5OUT_PATH_MAX + 64];
+    char path[H5IO_PATH_MAX], what[H5IO_PATH_MAX + 64];
     if ((size_t)snprintf(path, sizeof path, "%s%s%s", c->group, c->group[0] ? "/" : "",
                          name) >= sizeof path)
         return wfail(c, "dataset path '%s/%s' is too long", c->group, name);
     snprintf(what, sizeof what, "dataset '%s'", path);
     if (luaL_testudata(L, v, ENGINE_TENSOR_T))
-        return write_tensor(c, v, path, H5OUT_DEFLATE_AUTO);
+        return write_tensor(c, v, path, H5IO_DEFLATE_AUTO);
     if (lua_type(L, v) == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(L, v, &len);
-        H5Value x = h5out_value_bytes((const uint8_t *)s, len);
-        return h5out_write_array(c->f, path, &x, &c->err);
+        H5Value x = h5io_value_bytes((const uint8_t *)s, len);
+        return h5io_write_array(c->f, path, &x, &c->err);
     }
     if (lua_type(L, v) != LUA_TTABLE)
         return wfail(c, "%s is a %s, expected an engine.Tensor, a string, an array of numbers "
@@ -332,9 +332,9 @@ static int write_dataset(WriteCtx *c, int v, const char *name)
     int rc;
     if (field(L, v, "kind") == LUA_TNIL) { /* a plain array */
         lua_pop(L, 1);
-        if (array_value(c, v, H5OUT_NONE, 0, what, &x))
+        if (array_value(c, v, H5IO_NONE, 0, what, &x))
             return -1;
-        rc = h5out_write_array(c->f, path, &x, &c->err);
+        rc = h5io_write_array(c->f, path, &x, &c->err);
         lua_pop(L, 1);
         return rc;
     }
@@ -355,29 +355,29 @@ static int write_dataset(WriteCtx *c, int v, const char *name)
     int type = field(L, v, ki == 1 || ki == 2 ? "values" : "value");
     int fi = lua_gettop(L);
     if (ki == 0) {
-        int deflate = H5OUT_DEFLATE_AUTO, isint = 1;
+        int deflate = H5IO_DEFLATE_AUTO, isint = 1;
         if (field(L, v, "deflate") != LUA_TNIL)
             deflate = (int)lua_tointegerx(L, -1, &isint);
         lua_pop(L, 1);
         if (!luaL_testudata(L, fi, ENGINE_TENSOR_T) || !isint || deflate < 0 ||
-            deflate > H5OUT_DEFLATE_MAX)
+            deflate > H5IO_DEFLATE_MAX)
             rc = wfail(c, "%s: expected value = engine.Tensor and deflate = nil or 0..%d",
-                       what, H5OUT_DEFLATE_MAX);
+                       what, H5IO_DEFLATE_MAX);
         else
             rc = write_tensor(c, fi, path, deflate);
     } else if (ki == 3) {
         size_t len = 0;
         const char *s = type == LUA_TSTRING ? lua_tolstring(L, fi, &len) : NULL;
-        x = h5out_value_bytes((const uint8_t *)s, len);
-        rc = s ? h5out_write_array(c->f, path, &x, &c->err)
+        x = h5io_value_bytes((const uint8_t *)s, len);
+        rc = s ? h5io_write_array(c->f, path, &x, &c->err)
                : wfail(c, "%s: value is a %s, expected a string", what, luaL_typename(L, fi));
     } else if (type != LUA_TTABLE) {
         rc = wfail(c, "%s: values is a %s, expected an array of numbers", what,
                    luaL_typename(L, fi));
-    } else if (array_value(c, fi, ki == 1 ? H5OUT_F64 : H5OUT_I64, 0, what, &x)) {
+    } else if (array_value(c, fi, ki == 1 ? H5IO_F64 : H5IO_I64, 0, what, &x)) {
         rc = -1;
     } else {
-        rc = h5out_write_array(c->f, path, &x, &c->err);
+        rc = h5io_write_array(c->f, path, &x, &c->err);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -410,7 +410,7 @@ static int write_section(WriteCtx *c, int t, const char *key)
     for (size_t i = 0; i < n && !rc; i++) {
         int vt = field(L, s, names[i]), v = lua_gettop(L);
         if (key[0] == 'a') {
-            if (!(c->depth == 0 && !strcmp(names[i], H5OUT_FORMAT_ATTR))) /* written first */
+            if (!(c->depth == 0 && !strcmp(names[i], H5IO_FORMAT_ATTR))) /* written first */
                 rc = write_attr(c, v, names[i]);
         } else if (key[0] == 'd') {
             rc = write_dataset(c, v, names[i]);
@@ -435,7 +435,7 @@ static int write_section(WriteCtx *c, int t, const char *key)
 static int write_tree(WriteCtx *c, int t)
 {
     static const char *const keys[] = {"attrs", "datasets", "groups", NULL};
-    char what[H5OUT_PATH_MAX + 16];
+    char what[H5IO_PATH_MAX + 16];
     if (c->depth > LUA_H5_MAX_DEPTH)
         return wfail(c, "groups nested deeper than %d at '%s' (a cycle in the tree?)",
                      LUA_H5_MAX_DEPTH, c->group);
@@ -444,7 +444,7 @@ static int write_tree(WriteCtx *c, int t)
     snprintf(what, sizeof what, "tree at '%s'", where(c));
     if (check_keys(c, t, keys, what))
         return -1;
-    if (c->group[0] && h5out_group(c->f, c->group, &c->err))
+    if (c->group[0] && h5io_group(c->f, c->group, &c->err))
         return -1;
     if (write_section(c, t, "attrs") || write_section(c, t, "datasets") ||
         write_section(c, t, "groups"))
@@ -459,10 +459,10 @@ static int l_h5_write(lua_State *L)
     lua_settop(L, 2);
     int isint = 0;
     lua_Integer version = 0;
-    if (field(L, 2, "attrs") == LUA_TTABLE && field(L, 3, H5OUT_FORMAT_ATTR) == LUA_TNUMBER)
+    if (field(L, 2, "attrs") == LUA_TTABLE && field(L, 3, H5IO_FORMAT_ATTR) == LUA_TNUMBER)
         version = lua_tointegerx(L, 4, &isint);
     if (!isint || version < 1 || !lua_isinteger(L, -1))
-        return luaL_error(L, "h5.write: %s: tree.attrs." H5OUT_FORMAT_ATTR " is %s, expected "
+        return luaL_error(L, "h5.write: %s: tree.attrs." H5IO_FORMAT_ATTR " is %s, expected "
                           "an integer >= 1 (readers check it first)", path,
                           lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1)
                                                          : luaL_typename(L, -1));
@@ -471,8 +471,8 @@ static int l_h5_write(lua_State *L)
     memset(&c, 0, sizeof c);
     c.L = L;
     c.f = file_push(L); /* to be closed: any error from here on deletes the .tmp */
-    if (h5out_create(c.f, path, (int64_t)version, &c.err) || write_tree(&c, 2) ||
-        h5out_commit(c.f, &c.err))
+    if (h5io_create(c.f, path, (int64_t)version, &c.err) || write_tree(&c, 2) ||
+        h5io_commit(c.f, &c.err))
         return luaL_error(L, "%s", c.err.msg);
     return 0;
 }
@@ -485,10 +485,10 @@ static void push_value(lua_State *L, const H5Value *v)
         lua_createtable(L, (int)v->n, 0);
     for (size_t i = 0; i < v->n; i++) {
         switch (v->kind) {
-        case H5OUT_F64: lua_pushnumber(L, (lua_Number)v->f64[i]); break;
-        case H5OUT_I64: lua_pushinteger(L, (lua_Integer)v->i64[i]); break;
-        case H5OUT_STR: lua_pushstring(L, v->str[i]); break;
-        case H5OUT_BYTES: lua_pushinteger(L, v->u8[i]); break;
+        case H5IO_F64: lua_pushnumber(L, (lua_Number)v->f64[i]); break;
+        case H5IO_I64: lua_pushinteger(L, (lua_Integer)v->i64[i]); break;
+        case H5IO_STR: lua_pushstring(L, v->str[i]); break;
+        case H5IO_BYTES: lua_pushinteger(L, v->u8[i]); break;
         default: lua_pushboolean(L, v->u8[i]); break;
         }
         if (v->is_array)
@@ -502,18 +502,18 @@ static void push_attrs(lua_State *L, H5Out *f, const char *group)
     Err err;
     Scratch *s = scratch_push(L);
     int si = lua_gettop(L);
-    if (h5out_list_attrs(f, group, &s->list, &err))
+    if (h5io_list_attrs(f, group, &s->list, &err))
         luaL_error(L, "%s", err.msg);
     lua_createtable(L, 0, s->list.n);
     for (int i = 0; i < s->list.n; i++) {
         const char *name = s->list.e[i].name;
-        if (h5out_read_attr(f, group, name, &s->value, &err))
+        if (h5io_read_attr(f, group, name, &s->value, &err))
             luaL_error(L, "%s", err.msg);
         push_value(L, &s->value);
-        h5out_value_free(&s->value);
+        h5io_value_free(&s->value);
         lua_setfield(L, -2, name);
     }
-    h5out_list_free(&s->list);
+    h5io_list_free(&s->list);
     lua_remove(L, si);
 }
 
@@ -530,23 +530,23 @@ static void push_tree(lua_State *L, H5Out *f, const char *group, int depth)
     lua_setfield(L, -2, "attrs");
     Scratch *s = scratch_push(L);
     int si = lua_gettop(L);
-    if (h5out_list(f, group, &s->list, &err))
+    if (h5io_list(f, group, &s->list, &err))
         luaL_error(L, "%s", err.msg);
     lua_newtable(L);
     lua_newtable(L);
     int datasets = si + 1, groups = si + 2;
     for (int i = 0; i < s->list.n; i++) {
         const H5Entry *e = &s->list.e[i];
-        char path[H5OUT_PATH_MAX];
+        char path[H5IO_PATH_MAX];
         if ((size_t)snprintf(path, sizeof path, "%s%s%s", group, group[0] ? "/" : "",
                              e->name) >= sizeof path)
             luaL_error(L, "h5.read: %s: path '%s/%s' is too long", f->path, group, e->name);
-        if (e->kind == H5OUT_GROUP) {
+        if (e->kind == H5IO_GROUP) {
             push_tree(L, f, path, depth + 1);
             lua_setfield(L, groups, e->name);
             continue;
         }
-        if (e->kind == H5OUT_F32) {
+        if (e->kind == H5IO_F32) {
             int shape[TENSOR_MAX_DIM];
             for (int d = 0; d < e->ndim; d++) {
                 if (e->dims[d] > INT_MAX)
@@ -554,16 +554,16 @@ static void push_tree(lua_State *L, H5Out *f, const char *group, int depth)
                 shape[d] = (int)e->dims[d];
             }
             Tensor *t = lua_tensor_new(L, e->ndim, shape);
-            if (t->size && h5out_read_tensor(f, path, t, &err))
+            if (t->size && h5io_read_tensor(f, path, t, &err))
                 luaL_error(L, "%s", err.msg);
-        } else if (e->kind == H5OUT_F64 || e->kind == H5OUT_I64 || e->kind == H5OUT_BYTES) {
-            if (h5out_read_array(f, path, &s->value, &err))
+        } else if (e->kind == H5IO_F64 || e->kind == H5IO_I64 || e->kind == H5IO_BYTES) {
+            if (h5io_read_array(f, path, &s->value, &err))
                 luaL_error(L, "%s", err.msg);
-            if (e->kind == H5OUT_BYTES)
+            if (e->kind == H5IO_BYTES)
                 lua_pushlstring(L, (const char *)s->value.u8, s->value.n);
             else
                 push_value(L, &s->value);
-            h5out_value_free(&s->value);
+            h5io_value_free(&s->value);
         } else {
             luaL_error(L, "h5.read: %s: dataset '%s' has a type or rank engine.h5 does not read "
                        "(it reads float32 of rank 1-%d and 1-D float64, int64 and uint8)",
@@ -573,7 +573,7 @@ static void push_tree(lua_State *L, H5Out *f, const char *group, int depth)
     }
     lua_setfield(L, si - 1, "groups");
     lua_setfield(L, si - 1, "datasets");
-    h5out_list_free(&s->list);
+    h5io_list_free(&s->list);
     lua_remove(L, si);
 }
 
@@ -604,7 +604,7 @@ static int l_h5_list(lua_State *L)
     H5Out *f = file_open(L, path);
     Err err;
     Scratch *s = scratch_push(L);
-    if (h5out_list(f, group, &s->list, &err))
+    if (h5io_list(f, group, &s->list, &err))
         return luaL_error(L, "%s", err.msg);
     lua_createtable(L, s->list.n, 0);
     for (int i = 0; i < s->list.n; i++) {
@@ -612,9 +612,9 @@ static int l_h5_list(lua_State *L)
         lua_createtable(L, 0, 3);
         lua_pushstring(L, e->name);
         lua_setfield(L, -2, "name");
-        lua_pushstring(L, h5out_kind_name(e->kind));
+        lua_pushstring(L, h5io_kind_name(e->kind));
         lua_setfield(L, -2, "kind");
-        if (e->kind != H5OUT_GROUP) {
+        if (e->kind != H5IO_GROUP) {
             lua_createtable(L, e->ndim, 0);
             for (int d = 0; d < e->ndim && d < TENSOR_MAX_DIM; d++) {
                 lua_pushinteger(L, (lua_Integer)e->dims[d]);
@@ -631,7 +631,7 @@ static int l_h5_is_complete(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     Err err;
-    if (h5out_is_complete(path, &err)) {
+    if (h5io_is_complete(path, &err)) {
         lua_pushboolean(L, 0);
         lua_pushstring(L, err.msg);
         return 2;
@@ -666,7 +666,7 @@ int luaopen_engine_h5(lua_State *L)
     }
     lua_pop(L, 1);
     luaL_newlib(L, fns);
-    lua_pushinteger(L, H5OUT_AUTO_MIN_FLOATS);
+    lua_pushinteger(L, H5IO_AUTO_MIN_FLOATS);
     lua_setfield(L, -2, "AUTO_MIN_FLOATS");
     return 1;
 }

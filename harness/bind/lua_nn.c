@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nn/act.h"
 #include "nn/batchnorm.h"
@@ -872,41 +871,6 @@ static int l_nn_get_threads(lua_State *L)
     return 1;
 }
 
-/* nn.clock(): monotonic wall-clock seconds (for timings and ETAs; os.clock is CPU time). */
-static int l_nn_clock(lua_State *L)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + 1e-9 * (lua_Number)ts.tv_nsec);
-    return 1;
-}
-
-/* nn.blas_info(): "OpenBLAS 0.3.21 ... (core Haswell, OpenMP)", for provenance. */
-static int l_nn_blas_info(lua_State *L)
-{
-    char buf[256];
-    lua_pushstring(L, blas_describe(buf, sizeof buf));
-    return 1;
-}
-
-#ifndef MIXUP_CFLAGS
-#define MIXUP_CFLAGS "unknown"
-#endif
-
-/* nn.build_info(): {compiler = ..., cflags = ..., blas = ...} for results' provenance. */
-static int l_nn_build_info(lua_State *L)
-{
-    char buf[256];
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, "gcc " __VERSION__);
-    lua_setfield(L, -2, "compiler");
-    lua_pushstring(L, MIXUP_CFLAGS);
-    lua_setfield(L, -2, "cflags");
-    lua_pushstring(L, blas_describe(buf, sizeof buf));
-    lua_setfield(L, -2, "blas");
-    return 1;
-}
-
 static const luaL_Reg net_methods[] = {
     {"init", l_net_init},
     {"forward", l_net_forward},
@@ -940,9 +904,6 @@ static const luaL_Reg nn_funcs[] = {
     {"build", l_nn_build},
     {"set_threads", l_nn_set_threads},
     {"get_threads", l_nn_get_threads},
-    {"clock", l_nn_clock},
-    {"blas_info", l_nn_blas_info},
-    {"build_info", l_nn_build_info},
     {NULL, NULL},
 };
 

@@ -1,10 +1,10 @@
 /*
- * h5out.c: HDF5 results and checkpoint files; see h5out.h for the layout and the contract.
+ * h5io.c: HDF5 results and checkpoint files; see h5io.h for the layout and the contract.
  *
  * Every HDF5 call is checked; on failure the innermost message of HDF5's error stack is taken
  * (h5_detail) before any cleanup call clears it, and the handles opened so far are closed.
  * Files are opened with H5F_CLOSE_STRONG, so closing the file also closes anything a failed
- * path left open, and the bytes on disk are complete when h5out_commit renames them.
+ * path left open, and the bytes on disk are complete when h5io_commit renames them.
  */
 #include "io/h5io.h"
 
@@ -117,12 +117,12 @@ static hid_t vlen_str_type(H5T_cset_t cset)
 static hid_t file_type(H5Kind k)
 {
     switch (k) {
-    case H5OUT_F32: return H5Tcopy(H5T_IEEE_F32LE);
-    case H5OUT_F64: return H5Tcopy(H5T_IEEE_F64LE);
-    case H5OUT_I64: return H5Tcopy(H5T_STD_I64LE);
-    case H5OUT_BYTES: return H5Tcopy(H5T_STD_U8LE);
-    case H5OUT_STR: return vlen_str_type(H5T_CSET_UTF8);
-    case H5OUT_BOOL: return bool_type();
+    case H5IO_F32: return H5Tcopy(H5T_IEEE_F32LE);
+    case H5IO_F64: return H5Tcopy(H5T_IEEE_F64LE);
+    case H5IO_I64: return H5Tcopy(H5T_STD_I64LE);
+    case H5IO_BYTES: return H5Tcopy(H5T_STD_U8LE);
+    case H5IO_STR: return vlen_str_type(H5T_CSET_UTF8);
+    case H5IO_BOOL: return bool_type();
     default: return -1;
     }
 }
@@ -131,12 +131,12 @@ static hid_t file_type(H5Kind k)
 static hid_t mem_type(H5Kind k)
 {
     switch (k) {
-    case H5OUT_F32: return H5Tcopy(H5T_NATIVE_FLOAT);
-    case H5OUT_F64: return H5Tcopy(H5T_NATIVE_DOUBLE);
-    case H5OUT_I64: return H5Tcopy(H5T_NATIVE_INT64);
-    case H5OUT_BYTES: return H5Tcopy(H5T_NATIVE_UINT8);
-    case H5OUT_STR: return vlen_str_type(H5T_CSET_UTF8);
-    case H5OUT_BOOL: return bool_type();
+    case H5IO_F32: return H5Tcopy(H5T_NATIVE_FLOAT);
+    case H5IO_F64: return H5Tcopy(H5T_NATIVE_DOUBLE);
+    case H5IO_I64: return H5Tcopy(H5T_NATIVE_INT64);
+    case H5IO_BYTES: return H5Tcopy(H5T_NATIVE_UINT8);
+    case H5IO_STR: return vlen_str_type(H5T_CSET_UTF8);
+    case H5IO_BOOL: return bool_type();
     default: return -1;
     }
 }
@@ -157,79 +157,79 @@ static H5Kind classify(hid_t t)
 {
     size_t size = H5Tget_size(t);
     switch (H5Tget_class(t)) {
-    case H5T_FLOAT: return size == 4 ? H5OUT_F32 : size == 8 ? H5OUT_F64 : H5OUT_OTHER;
+    case H5T_FLOAT: return size == 4 ? H5IO_F32 : size == 8 ? H5IO_F64 : H5IO_OTHER;
     case H5T_INTEGER: {
         H5T_sign_t sign = H5Tget_sign(t);
         if (size == 1 && sign == H5T_SGN_NONE)
-            return H5OUT_BYTES;
+            return H5IO_BYTES;
         if (size > 8 || (size == 8 && sign == H5T_SGN_NONE))
-            return H5OUT_OTHER; /* would not fit int64 */
-        return H5OUT_I64;
+            return H5IO_OTHER; /* would not fit int64 */
+        return H5IO_I64;
     }
-    case H5T_STRING: return H5OUT_STR;
-    case H5T_ENUM: return is_bool_enum(t) ? H5OUT_BOOL : H5OUT_OTHER;
-    default: return H5OUT_OTHER;
+    case H5T_STRING: return H5IO_STR;
+    case H5T_ENUM: return is_bool_enum(t) ? H5IO_BOOL : H5IO_OTHER;
+    default: return H5IO_OTHER;
     }
 }
 
 static H5Kind attr_kind(H5Kind k)
 {
-    return k == H5OUT_F32 ? H5OUT_F64 : k == H5OUT_BYTES ? H5OUT_I64 : k;
+    return k == H5IO_F32 ? H5IO_F64 : k == H5IO_BYTES ? H5IO_I64 : k;
 }
 
-const char *h5out_kind_name(H5Kind k)
+const char *h5io_kind_name(H5Kind k)
 {
     static const char *const names[] = {"none", "group", "f32", "f64", "i64",
                                         "bytes", "str", "bool", "other"};
-    return (k >= H5OUT_NONE && k <= H5OUT_OTHER) ? names[k] : "other";
+    return (k >= H5IO_NONE && k <= H5IO_OTHER) ? names[k] : "other";
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* values */
 
-H5Value h5out_value_f64(const double *v, size_t n)
+H5Value h5io_value_f64(const double *v, size_t n)
 {
-    H5Value r = {.kind = H5OUT_F64, .is_array = 1, .n = n, .f64 = (double *)v};
+    H5Value r = {.kind = H5IO_F64, .is_array = 1, .n = n, .f64 = (double *)v};
     return r;
 }
 
-H5Value h5out_value_i64(const int64_t *v, size_t n)
+H5Value h5io_value_i64(const int64_t *v, size_t n)
 {
-    H5Value r = {.kind = H5OUT_I64, .is_array = 1, .n = n, .i64 = (int64_t *)v};
+    H5Value r = {.kind = H5IO_I64, .is_array = 1, .n = n, .i64 = (int64_t *)v};
     return r;
 }
 
-H5Value h5out_value_str(const char *const *v, size_t n)
+H5Value h5io_value_str(const char *const *v, size_t n)
 {
-    H5Value r = {.kind = H5OUT_STR, .is_array = 1, .n = n, .str = (char **)v};
+    H5Value r = {.kind = H5IO_STR, .is_array = 1, .n = n, .str = (char **)v};
     return r;
 }
 
-H5Value h5out_value_bool(const uint8_t *v, size_t n)
+H5Value h5io_value_bool(const uint8_t *v, size_t n)
 {
-    H5Value r = {.kind = H5OUT_BOOL, .is_array = 1, .n = n, .u8 = (uint8_t *)v};
+    H5Value r = {.kind = H5IO_BOOL, .is_array = 1, .n = n, .u8 = (uint8_t *)v};
     return r;
 }
 
-H5Value h5out_value_bytes(const uint8_t *v, size_t n)
+H5Value h5io_value_bytes(const uint8_t *v, size_t n)
 {
-    H5Value r = {.kind = H5OUT_BYTES, .is_array = 1, .n = n, .u8 = (uint8_t *)v};
+    H5Value r = {.kind = H5IO_BYTES, .is_array = 1, .n = n, .u8 = (uint8_t *)v};
     return r;
 }
 
 static const void *value_data(const H5Value *v)
 {
     switch (v->kind) {
-    case H5OUT_F64: return v->f64;
-    case H5OUT_I64: return v->i64;
-    case H5OUT_STR: return v->str;
-    case H5OUT_BYTES:
-    case H5OUT_BOOL: return v->u8;
+    case H5IO_F64: return v->f64;
+    case H5IO_I64: return v->i64;
+    case H5IO_STR: return v->str;
+    case H5IO_BYTES:
+    case H5IO_BOOL: return v->u8;
     default: return NULL;
     }
 }
 
-void h5out_value_free(H5Value *v)
+void h5io_value_free(H5Value *v)
 {
     if (!v)
         return;
@@ -252,11 +252,11 @@ static int value_alloc(H5Value *v, H5Kind k, size_t n, int is_array)
     v->n = n;
     v->is_array = is_array;
     switch (k) {
-    case H5OUT_F64: v->f64 = malloc(m * sizeof *v->f64); return v->f64 ? 0 : -1;
-    case H5OUT_I64: v->i64 = malloc(m * sizeof *v->i64); return v->i64 ? 0 : -1;
-    case H5OUT_STR: v->str = calloc(m, sizeof *v->str); return v->str ? 0 : -1;
-    case H5OUT_BYTES:
-    case H5OUT_BOOL: v->u8 = malloc(m); return v->u8 ? 0 : -1;
+    case H5IO_F64: v->f64 = malloc(m * sizeof *v->f64); return v->f64 ? 0 : -1;
+    case H5IO_I64: v->i64 = malloc(m * sizeof *v->i64); return v->i64 ? 0 : -1;
+    case H5IO_STR: v->str = calloc(m, sizeof *v->str); return v->str ? 0 : -1;
+    case H5IO_BYTES:
+    case H5IO_BOOL: v->u8 = malloc(m); return v->u8 ? 0 : -1;
     default: return -1;
     }
 }
@@ -264,21 +264,21 @@ static int value_alloc(H5Value *v, H5Kind k, size_t n, int is_array)
 /* ---------------------------------------------------------------------------------------- */
 /* writing */
 
-int h5out_create(H5Out *f, const char *path, int64_t format_version, Err *err)
+int h5io_create(H5Out *f, const char *path, int64_t format_version, Err *err)
 {
-    const char *fn = "h5out_create";
+    const char *fn = "h5io_create";
     memset(f, 0, sizeof *f);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (!path || !path[0])
         return err_set(err, "%s: path is empty", fn);
-    if (strlen(path) >= H5OUT_PATH_MAX)
+    if (strlen(path) >= H5IO_PATH_MAX)
         return err_set(err, "%s: path has %zu characters, at most %d allowed", fn, strlen(path),
-                       H5OUT_PATH_MAX - 1);
+                       H5IO_PATH_MAX - 1);
     if (format_version < 1)
         return err_set(err, "%s: %s: format_version is %lld, expected >= 1", fn, path,
                        (long long)format_version);
     snprintf(f->path, sizeof f->path, "%s", path);
-    snprintf(f->tmp, sizeof f->tmp, "%s%s", path, H5OUT_TMP_SUFFIX);
+    snprintf(f->tmp, sizeof f->tmp, "%s%s", path, H5IO_TMP_SUFFIX);
 
     /* open(2) first, for errno: HDF5 only says "unable to open file" */
     int fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -290,7 +290,7 @@ int h5out_create(H5Out *f, const char *path, int64_t format_version, Err *err)
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
     hid_t file = -1;
     if (fapl >= 0 && fcpl >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 &&
-        H5Pset_obj_track_times(fcpl, 0) >= 0 && H5Pset_userblock(fcpl, H5OUT_SUM_BLOCK) >= 0)
+        H5Pset_obj_track_times(fcpl, 0) >= 0 && H5Pset_userblock(fcpl, H5IO_SUM_BLOCK) >= 0)
         file = H5Fcreate(f->tmp, H5F_ACC_TRUNC, fcpl, fapl);
     if (file < 0) {
         char detail[DETAIL_MAX];
@@ -306,8 +306,8 @@ int h5out_create(H5Out *f, const char *path, int64_t format_version, Err *err)
     f->open = 1;
     f->writing = 1;
     f->format_version = format_version;
-    if (h5out_attr_i64(f, "", H5OUT_FORMAT_ATTR, format_version, err)) {
-        h5out_close(f);
+    if (h5io_attr_i64(f, "", H5IO_FORMAT_ATTR, format_version, err)) {
+        h5io_close(f);
         return -1;
     }
     return 0;
@@ -326,10 +326,10 @@ static hid_t group_cpl(void)
 /* Creates every missing group along path; with last = 0 the final component is left out. */
 static int make_groups(H5Out *f, const char *path, int last, const char *fn, Err *err)
 {
-    char buf[H5OUT_PATH_MAX];
+    char buf[H5IO_PATH_MAX];
     if (strlen(path) >= sizeof buf)
         return err_set(err, "%s: %s: object path has %zu characters, at most %d allowed", fn,
-                       fname(f), strlen(path), H5OUT_PATH_MAX - 1);
+                       fname(f), strlen(path), H5IO_PATH_MAX - 1);
     snprintf(buf, sizeof buf, "%s", path);
     hid_t gcpl = group_cpl();
     if (gcpl < 0)
@@ -358,9 +358,9 @@ static int make_groups(H5Out *f, const char *path, int last, const char *fn, Err
     return 0;
 }
 
-int h5out_group(H5Out *f, const char *group, Err *err)
+int h5io_group(H5Out *f, const char *group, Err *err)
 {
-    const char *fn = "h5out_group";
+    const char *fn = "h5io_group";
     if (check_open(f, 1, fn, err))
         return -1;
     const char *p = obj_path(group);
@@ -380,12 +380,12 @@ static int check_value(const H5Value *v, int dataset, const char *fn, const char
 {
     if (!v)
         return err_set(err, "%s: %s: '%s': value is NULL", fn, file, name);
-    int ok = dataset ? (v->kind == H5OUT_F64 || v->kind == H5OUT_I64 || v->kind == H5OUT_BYTES)
-                     : (v->kind == H5OUT_F64 || v->kind == H5OUT_I64 || v->kind == H5OUT_STR ||
-                        v->kind == H5OUT_BOOL);
+    int ok = dataset ? (v->kind == H5IO_F64 || v->kind == H5IO_I64 || v->kind == H5IO_BYTES)
+                     : (v->kind == H5IO_F64 || v->kind == H5IO_I64 || v->kind == H5IO_STR ||
+                        v->kind == H5IO_BOOL);
     if (!ok)
         return err_set(err, "%s: %s: '%s': kind is %s, expected %s", fn, file, name,
-                       h5out_kind_name(v->kind),
+                       h5io_kind_name(v->kind),
                        dataset ? "f64, i64 or bytes" : "f64, i64, str or bool");
     if (!v->is_array && v->n != 1)
         return err_set(err, "%s: %s: '%s': scalar with n = %zu, expected 1", fn, file, name,
@@ -395,23 +395,23 @@ static int check_value(const H5Value *v, int dataset, const char *fn, const char
     if (v->n && !value_data(v))
         return err_set(err, "%s: %s: '%s': %zu entries but a NULL pointer", fn, file, name,
                        v->n);
-    if (v->kind == H5OUT_STR)
+    if (v->kind == H5IO_STR)
         for (size_t i = 0; i < v->n; i++)
             if (!v->str[i])
                 return err_set(err, "%s: %s: '%s': string %zu is NULL", fn, file, name, i);
     return 0;
 }
 
-int h5out_attr(H5Out *f, const char *obj, const char *name, const H5Value *v, Err *err)
+int h5io_attr(H5Out *f, const char *obj, const char *name, const H5Value *v, Err *err)
 {
-    const char *fn = "h5out_attr";
+    const char *fn = "h5io_attr";
     if (check_open(f, 1, fn, err))
         return -1;
     if (!name || !name[0])
         return err_set(err, "%s: %s: attribute name is empty", fn, f->tmp);
-    if (strlen(name) >= H5OUT_NAME_MAX)
+    if (strlen(name) >= H5IO_NAME_MAX)
         return err_set(err, "%s: %s: attribute name has %zu characters, at most %d allowed", fn,
-                       f->tmp, strlen(name), H5OUT_NAME_MAX - 1);
+                       f->tmp, strlen(name), H5IO_NAME_MAX - 1);
     if (check_value(v, 0, fn, f->tmp, name, err))
         return -1;
     const char *p = obj_path(obj);
@@ -447,35 +447,35 @@ done:
     return rc;
 }
 
-int h5out_attr_i64(H5Out *f, const char *obj, const char *name, int64_t v, Err *err)
+int h5io_attr_i64(H5Out *f, const char *obj, const char *name, int64_t v, Err *err)
 {
-    H5Value x = {.kind = H5OUT_I64, .n = 1, .i64 = &v};
-    return h5out_attr(f, obj, name, &x, err);
+    H5Value x = {.kind = H5IO_I64, .n = 1, .i64 = &v};
+    return h5io_attr(f, obj, name, &x, err);
 }
 
-int h5out_attr_f64(H5Out *f, const char *obj, const char *name, double v, Err *err)
+int h5io_attr_f64(H5Out *f, const char *obj, const char *name, double v, Err *err)
 {
-    H5Value x = {.kind = H5OUT_F64, .n = 1, .f64 = &v};
-    return h5out_attr(f, obj, name, &x, err);
+    H5Value x = {.kind = H5IO_F64, .n = 1, .f64 = &v};
+    return h5io_attr(f, obj, name, &x, err);
 }
 
-int h5out_attr_str(H5Out *f, const char *obj, const char *name, const char *v, Err *err)
+int h5io_attr_str(H5Out *f, const char *obj, const char *name, const char *v, Err *err)
 {
-    H5Value x = {.kind = H5OUT_STR, .n = 1, .str = (char **)&v};
-    return h5out_attr(f, obj, name, &x, err);
+    H5Value x = {.kind = H5IO_STR, .n = 1, .str = (char **)&v};
+    return h5io_attr(f, obj, name, &x, err);
 }
 
-int h5out_attr_bool(H5Out *f, const char *obj, const char *name, int v, Err *err)
+int h5io_attr_bool(H5Out *f, const char *obj, const char *name, int v, Err *err)
 {
     uint8_t b = v != 0;
-    H5Value x = {.kind = H5OUT_BOOL, .n = 1, .u8 = &b};
-    return h5out_attr(f, obj, name, &x, err);
+    H5Value x = {.kind = H5IO_BOOL, .n = 1, .u8 = &b};
+    return h5io_attr(f, obj, name, &x, err);
 }
 
-/* Chunk shape of about H5OUT_CHUNK_BYTES: whole inner dimensions first. */
+/* Chunk shape of about H5IO_CHUNK_BYTES: whole inner dimensions first. */
 static void chunk_dims(int rank, const hsize_t *dims, size_t elem, hsize_t *chunk)
 {
-    hsize_t budget = H5OUT_CHUNK_BYTES / elem;
+    hsize_t budget = H5IO_CHUNK_BYTES / elem;
     for (int i = rank - 1; i >= 0; i--) {
         hsize_t c = dims[i] < budget ? dims[i] : budget;
         chunk[i] = c ? c : 1;
@@ -534,9 +534,9 @@ done:
     return rc;
 }
 
-int h5out_write_tensor(H5Out *f, const char *path, const Tensor *t, int deflate, Err *err)
+int h5io_write_tensor(H5Out *f, const char *path, const Tensor *t, int deflate, Err *err)
 {
-    const char *fn = "h5out_write_tensor";
+    const char *fn = "h5io_write_tensor";
     if (check_open(f, 1, fn, err))
         return -1;
     if (!t)
@@ -546,21 +546,21 @@ int h5out_write_tensor(H5Out *f, const char *path, const Tensor *t, int deflate,
                        f->tmp, obj_path(path), t->ndim, TENSOR_MAX_DIM);
     if (t->size && !t->data)
         return err_set(err, "%s: %s: '%s': tensor has no data", fn, f->tmp, obj_path(path));
-    if (deflate < H5OUT_DEFLATE_AUTO || deflate > H5OUT_DEFLATE_MAX)
+    if (deflate < H5IO_DEFLATE_AUTO || deflate > H5IO_DEFLATE_MAX)
         return err_set(err, "%s: %s: '%s': deflate is %d, expected %d (auto) or 0..%d", fn,
-                       f->tmp, obj_path(path), deflate, H5OUT_DEFLATE_AUTO, H5OUT_DEFLATE_MAX);
+                       f->tmp, obj_path(path), deflate, H5IO_DEFLATE_AUTO, H5IO_DEFLATE_MAX);
     hsize_t dims[TENSOR_MAX_DIM];
     for (int i = 0; i < t->ndim; i++)
         dims[i] = (hsize_t)t->shape[i];
     int level = deflate;
-    if (deflate == H5OUT_DEFLATE_AUTO)
-        level = t->size >= H5OUT_AUTO_MIN_FLOATS ? H5OUT_AUTO_LEVEL : 0;
-    return write_dataset(f, fn, path, H5OUT_F32, t->ndim, dims, level, t->data, err);
+    if (deflate == H5IO_DEFLATE_AUTO)
+        level = t->size >= H5IO_AUTO_MIN_FLOATS ? H5IO_AUTO_LEVEL : 0;
+    return write_dataset(f, fn, path, H5IO_F32, t->ndim, dims, level, t->data, err);
 }
 
-int h5out_write_array(H5Out *f, const char *path, const H5Value *v, Err *err)
+int h5io_write_array(H5Out *f, const char *path, const H5Value *v, Err *err)
 {
-    const char *fn = "h5out_write_array";
+    const char *fn = "h5io_write_array";
     if (check_open(f, 1, fn, err))
         return -1;
     if (check_value(v, 1, fn, f->tmp, obj_path(path), err))
@@ -572,12 +572,12 @@ int h5out_write_array(H5Out *f, const char *path, const H5Value *v, Err *err)
 /* ---------------------------------------------------------------------------------------- */
 /* checksum block */
 
-#define SUM_MAGIC "h5out checksum v1\n"
+#define SUM_MAGIC "h5io checksum v1\n"
 #define FNV_OFFSET 0xcbf29ce484222325ULL /* FNV-1a 64 (Fowler, Noll, Vo; draft-eastlake-fnv) */
 #define FNV_PRIME 0x100000001b3ULL
 #define SUM_READ_BYTES ((size_t)1 << 20)
 
-/* FNV-1a 64 of fd's bytes from H5OUT_SUM_BLOCK to the end. 0, or -1 with errno. */
+/* FNV-1a 64 of fd's bytes from H5IO_SUM_BLOCK to the end. 0, or -1 with errno. */
 static int sum_fd(int fd, uint64_t *sum)
 {
     unsigned char *buf = malloc(SUM_READ_BYTES);
@@ -586,7 +586,7 @@ static int sum_fd(int fd, uint64_t *sum)
         return -1;
     }
     uint64_t h = FNV_OFFSET;
-    off_t off = H5OUT_SUM_BLOCK;
+    off_t off = H5IO_SUM_BLOCK;
     for (;;) {
         ssize_t n = pread(fd, buf, SUM_READ_BYTES, off);
         if (n < 0 && errno == EINTR)
@@ -608,7 +608,7 @@ static int sum_fd(int fd, uint64_t *sum)
 /* Writes the checksum block of a closed HDF5 file and fsyncs it. */
 static int sum_write(const char *path, const char *fn, Err *err)
 {
-    char block[H5OUT_SUM_BLOCK];
+    char block[H5IO_SUM_BLOCK];
     struct stat st;
     uint64_t h;
     int fd = open(path, O_RDWR);
@@ -635,7 +635,7 @@ static int sum_write(const char *path, const char *fn, Err *err)
  * not match or cannot be parsed (corrupt); -2: I/O error, errno set. */
 static int sum_check(const char *path)
 {
-    char block[H5OUT_SUM_BLOCK + 1];
+    char block[H5IO_SUM_BLOCK + 1];
     struct stat st;
     long long size;
     unsigned long long want;
@@ -643,14 +643,14 @@ static int sum_check(const char *path)
     int fd = open(path, O_RDONLY);
     if (fd < 0)
         return -2;
-    ssize_t n = pread(fd, block, H5OUT_SUM_BLOCK, 0);
+    ssize_t n = pread(fd, block, H5IO_SUM_BLOCK, 0);
     int rc;
     if (n < 0) {
         rc = -2;
-    } else if (n < H5OUT_SUM_BLOCK || memcmp(block, SUM_MAGIC, strlen(SUM_MAGIC))) {
+    } else if (n < H5IO_SUM_BLOCK || memcmp(block, SUM_MAGIC, strlen(SUM_MAGIC))) {
         rc = 0;
     } else {
-        block[H5OUT_SUM_BLOCK] = 0;
+        block[H5IO_SUM_BLOCK] = 0;
         rc = -1;
         if (sscanf(block + strlen(SUM_MAGIC), "size %lld\nfnv1a64 %16llx", &size, &want) == 2 &&
             fstat(fd, &st) == 0 && st.st_size == size)
@@ -677,9 +677,9 @@ static int fsync_path(const char *path, int flags)
     return rc;
 }
 
-int h5out_commit(H5Out *f, Err *err)
+int h5io_commit(H5Out *f, Err *err)
 {
-    const char *fn = "h5out_commit";
+    const char *fn = "h5io_commit";
     if (check_open(f, 1, fn, err))
         return -1;
     f->open = 0;
@@ -700,7 +700,7 @@ int h5out_commit(H5Out *f, Err *err)
         return -1;
     }
     /* the rename itself is durable only once the directory entry is on disk */
-    char dir[H5OUT_PATH_MAX];
+    char dir[H5IO_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", f->path);
     char *slash = strrchr(dir, '/');
     if (!slash)
@@ -713,7 +713,7 @@ int h5out_commit(H5Out *f, Err *err)
     return 0;
 }
 
-void h5out_close(H5Out *f)
+void h5io_close(H5Out *f)
 {
     if (!f || !f->open)
         return;
@@ -727,16 +727,16 @@ void h5out_close(H5Out *f)
 /* ---------------------------------------------------------------------------------------- */
 /* reading */
 
-int h5out_open(H5Out *f, const char *path, Err *err)
+int h5io_open(H5Out *f, const char *path, Err *err)
 {
-    const char *fn = "h5out_open";
+    const char *fn = "h5io_open";
     memset(f, 0, sizeof *f);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (!path || !path[0])
         return err_set(err, "%s: path is empty", fn);
-    if (strlen(path) >= H5OUT_PATH_MAX)
+    if (strlen(path) >= H5IO_PATH_MAX)
         return err_set(err, "%s: path has %zu characters, at most %d allowed", fn, strlen(path),
-                       H5OUT_PATH_MAX - 1);
+                       H5IO_PATH_MAX - 1);
     snprintf(f->path, sizeof f->path, "%s", path);
     struct stat st;
     if (stat(path, &st) < 0)
@@ -762,37 +762,37 @@ int h5out_open(H5Out *f, const char *path, Err *err)
         return err_set(err, "%s: %s: " CORRUPT_MSG, fn, path);
     f->file = file;
     f->open = 1;
-    htri_t has = H5Aexists(file, H5OUT_FORMAT_ATTR);
+    htri_t has = H5Aexists(file, H5IO_FORMAT_ATTR);
     if (has < 0) {
-        h5out_close(f);
+        h5io_close(f);
         return err_set(err, "%s: %s: " CORRUPT_MSG, fn, path);
     }
-    if (has > 0 && h5out_read_attr_i64(f, "", H5OUT_FORMAT_ATTR, &f->format_version, err)) {
-        h5out_close(f);
+    if (has > 0 && h5io_read_attr_i64(f, "", H5IO_FORMAT_ATTR, &f->format_version, err)) {
+        h5io_close(f);
         return -1;
     }
     return 0;
 }
 
-int h5out_is_complete(const char *path, Err *err)
+int h5io_is_complete(const char *path, Err *err)
 {
     H5Out f;
-    if (h5out_open(&f, path, err))
+    if (h5io_open(&f, path, err))
         return -1;
     int64_t v = f.format_version;
     int verified = f.verified;
-    h5out_close(&f);
+    h5io_close(&f);
     if (v < 1)
-        return err_set(err, "h5out_is_complete: %s: no " H5OUT_FORMAT_ATTR
-                       " attribute at the root (incomplete or not written by h5out); "
+        return err_set(err, "h5io_is_complete: %s: no " H5IO_FORMAT_ATTR
+                       " attribute at the root (incomplete or not written by h5io); "
                        "delete it to rerun", path);
     if (!verified)
-        return err_set(err, "h5out_is_complete: %s: no checksum block (not written by h5out, "
+        return err_set(err, "h5io_is_complete: %s: no checksum block (not written by h5io, "
                        "or its first bytes are damaged); delete it to rerun", path);
     return 0;
 }
 
-void h5out_list_free(H5List *l)
+void h5io_list_free(H5List *l)
 {
     if (!l)
         return;
@@ -814,9 +814,9 @@ static int entry_shape(H5Entry *e, hid_t sp)
     return rank <= TENSOR_MAX_DIM ? 0 : 1;
 }
 
-int h5out_list(H5Out *f, const char *group, H5List *out, Err *err)
+int h5io_list(H5Out *f, const char *group, H5List *out, Err *err)
 {
-    const char *fn = "h5out_list";
+    const char *fn = "h5io_list";
     memset(out, 0, sizeof *out);
     if (check_open(f, 0, fn, err))
         return -1;
@@ -845,7 +845,7 @@ int h5out_list(H5Out *f, const char *group, H5List *out, Err *err)
                         (unsigned long long)i, p);
             else
                 err_set(err, "%s: %s: a name in '%s' has %zd characters, at most %d allowed",
-                        fn, f->path, p, len, H5OUT_NAME_MAX - 1);
+                        fn, f->path, p, len, H5IO_NAME_MAX - 1);
             goto fail;
         }
         hid_t o = H5Oopen(g, e->name, H5P_DEFAULT);
@@ -854,9 +854,9 @@ int h5out_list(H5Out *f, const char *group, H5List *out, Err *err)
             goto fail;
         }
         H5I_type_t type = H5Iget_type(o);
-        e->kind = H5OUT_OTHER;
+        e->kind = H5IO_OTHER;
         if (type == H5I_GROUP) {
-            e->kind = H5OUT_GROUP;
+            e->kind = H5IO_GROUP;
         } else if (type == H5I_DATASET) {
             hid_t t = H5Dget_type(o), sp = H5Dget_space(o);
             int shape = sp >= 0 ? entry_shape(e, sp) : -1;
@@ -868,9 +868,9 @@ int h5out_list(H5Out *f, const char *group, H5List *out, Err *err)
                 goto fail;
             }
             H5Kind k = classify(t);
-            if (shape == 0 && (k == H5OUT_F32 ? e->ndim >= 1
-                                              : (k == H5OUT_F64 || k == H5OUT_I64 ||
-                                                 k == H5OUT_BYTES) && e->ndim == 1))
+            if (shape == 0 && (k == H5IO_F32 ? e->ndim >= 1
+                                              : (k == H5IO_F64 || k == H5IO_I64 ||
+                                                 k == H5IO_BYTES) && e->ndim == 1))
                 e->kind = k;
             H5Tclose(t);
             H5Sclose(sp);
@@ -882,7 +882,7 @@ int h5out_list(H5Out *f, const char *group, H5List *out, Err *err)
     return 0;
 fail:
     H5Gclose(g);
-    h5out_list_free(out);
+    h5io_list_free(out);
     return -1;
 }
 
@@ -897,7 +897,7 @@ static herr_t attr_name_cb(hid_t loc, const char *name, const H5A_info_t *info, 
     AttrNames *a = data;
     (void)loc;
     (void)info;
-    if (strlen(name) >= H5OUT_NAME_MAX) {
+    if (strlen(name) >= H5IO_NAME_MAX) {
         a->too_long = 1;
         return 1;
     }
@@ -917,9 +917,9 @@ static herr_t attr_name_cb(hid_t loc, const char *name, const H5A_info_t *info, 
     return 0;
 }
 
-int h5out_list_attrs(H5Out *f, const char *obj, H5List *out, Err *err)
+int h5io_list_attrs(H5Out *f, const char *obj, H5List *out, Err *err)
 {
-    const char *fn = "h5out_list_attrs";
+    const char *fn = "h5io_list_attrs";
     memset(out, 0, sizeof *out);
     if (check_open(f, 0, fn, err))
         return -1;
@@ -951,7 +951,7 @@ int h5out_list_attrs(H5Out *f, const char *obj, H5List *out, Err *err)
             goto fail;
         }
         H5Kind k = attr_kind(classify(t));
-        e->kind = (e->ndim <= 1) ? k : H5OUT_OTHER;
+        e->kind = (e->ndim <= 1) ? k : H5IO_OTHER;
         H5Tclose(t);
         H5Sclose(sp);
         H5Aclose(a);
@@ -960,7 +960,7 @@ int h5out_list_attrs(H5Out *f, const char *obj, H5List *out, Err *err)
     return 0;
 fail:
     H5Oclose(o);
-    h5out_list_free(out);
+    h5io_list_free(out);
     return -1;
 }
 
@@ -1004,9 +1004,9 @@ static int read_strings(hid_t a, hid_t t, H5Value *v)
     return rc;
 }
 
-int h5out_read_attr(H5Out *f, const char *obj, const char *name, H5Value *v, Err *err)
+int h5io_read_attr(H5Out *f, const char *obj, const char *name, H5Value *v, Err *err)
 {
-    const char *fn = "h5out_read_attr";
+    const char *fn = "h5io_read_attr";
     memset(v, 0, sizeof *v);
     if (check_open(f, 0, fn, err))
         return -1;
@@ -1028,7 +1028,7 @@ int h5out_read_attr(H5Out *f, const char *obj, const char *name, H5Value *v, Err
     int rank = H5Sget_simple_extent_ndims(sp);
     hssize_t n = H5Sget_simple_extent_npoints(sp);
     H5Kind k = attr_kind(classify(t));
-    if (rank < 0 || rank > 1 || n < 0 || k == H5OUT_OTHER) {
+    if (rank < 0 || rank > 1 || n < 0 || k == H5IO_OTHER) {
         err_set(err, "%s: %s: attribute '%s' of '%s' is not a scalar or 1-D int, float, "
                 "string or bool", fn, f->path, name, p);
         goto done;
@@ -1041,7 +1041,7 @@ int h5out_read_attr(H5Out *f, const char *obj, const char *name, H5Value *v, Err
     int bad;
     if (n == 0) {
         bad = 0;
-    } else if (k == H5OUT_STR) {
+    } else if (k == H5IO_STR) {
         bad = read_strings(a, t, v);
     } else {
         bad = (mt = mem_type(k)) < 0 || H5Aread(a, mt, (void *)value_data(v)) < 0;
@@ -1053,7 +1053,7 @@ int h5out_read_attr(H5Out *f, const char *obj, const char *name, H5Value *v, Err
     rc = 0;
 done:
     if (rc)
-        h5out_value_free(v);
+        h5io_value_free(v);
     if (mt >= 0) H5Tclose(mt);
     if (sp >= 0) H5Sclose(sp);
     if (t >= 0) H5Tclose(t);
@@ -1062,17 +1062,17 @@ done:
     return rc;
 }
 
-int h5out_read_attr_i64(H5Out *f, const char *obj, const char *name, int64_t *v, Err *err)
+int h5io_read_attr_i64(H5Out *f, const char *obj, const char *name, int64_t *v, Err *err)
 {
     H5Value x;
-    if (h5out_read_attr(f, obj, name, &x, err))
+    if (h5io_read_attr(f, obj, name, &x, err))
         return -1;
-    int ok = x.kind == H5OUT_I64 && !x.is_array;
+    int ok = x.kind == H5IO_I64 && !x.is_array;
     if (ok)
         *v = x.i64[0];
-    h5out_value_free(&x);
+    h5io_value_free(&x);
     if (!ok)
-        return err_set(err, "h5out_read_attr_i64: %s: attribute '%s' of '%s' is not a scalar "
+        return err_set(err, "h5io_read_attr_i64: %s: attribute '%s' of '%s' is not a scalar "
                        "integer", f->path, name, obj_path(obj));
     return 0;
 }
@@ -1090,7 +1090,7 @@ static hid_t open_dataset(H5Out *f, const char *fn, const char *p, H5Entry *e, E
     int shape = sp >= 0 ? entry_shape(e, sp) : -1;
     if (t < 0 || shape < 0)
         h5_fail(err, fn, f, "cannot read dataset '%s'", p);
-    e->kind = (t >= 0 && shape == 0) ? classify(t) : H5OUT_OTHER;
+    e->kind = (t >= 0 && shape == 0) ? classify(t) : H5IO_OTHER;
     if (t >= 0) H5Tclose(t);
     if (sp >= 0) H5Sclose(sp);
     if (t < 0 || shape < 0) {
@@ -1100,9 +1100,9 @@ static hid_t open_dataset(H5Out *f, const char *fn, const char *p, H5Entry *e, E
     return d;
 }
 
-int h5out_read_tensor(H5Out *f, const char *path, Tensor *t, Err *err)
+int h5io_read_tensor(H5Out *f, const char *path, Tensor *t, Err *err)
 {
-    const char *fn = "h5out_read_tensor";
+    const char *fn = "h5io_read_tensor";
     if (check_open(f, 0, fn, err))
         return -1;
     const char *p = obj_path(path);
@@ -1112,9 +1112,9 @@ int h5out_read_tensor(H5Out *f, const char *path, Tensor *t, Err *err)
         return -1;
     int rc = -1, allocated = 0;
     int shape[TENSOR_MAX_DIM];
-    if (e.kind != H5OUT_F32 || e.ndim < 1) {
+    if (e.kind != H5IO_F32 || e.ndim < 1) {
         err_set(err, "%s: %s: dataset '%s' is %s of rank %d, expected f32 of rank 1..%d", fn,
-                f->path, p, h5out_kind_name(e.kind), e.ndim, TENSOR_MAX_DIM);
+                f->path, p, h5io_kind_name(e.kind), e.ndim, TENSOR_MAX_DIM);
         goto done;
     }
     for (int i = 0; i < e.ndim; i++) {
@@ -1157,9 +1157,9 @@ done:
     return rc;
 }
 
-int h5out_read_array(H5Out *f, const char *path, H5Value *v, Err *err)
+int h5io_read_array(H5Out *f, const char *path, H5Value *v, Err *err)
 {
-    const char *fn = "h5out_read_array";
+    const char *fn = "h5io_read_array";
     memset(v, 0, sizeof *v);
     if (check_open(f, 0, fn, err))
         return -1;
@@ -1170,9 +1170,9 @@ int h5out_read_array(H5Out *f, const char *path, H5Value *v, Err *err)
         return -1;
     int rc = -1;
     hid_t mt = -1;
-    if ((e.kind != H5OUT_F64 && e.kind != H5OUT_I64 && e.kind != H5OUT_BYTES) || e.ndim != 1) {
+    if ((e.kind != H5IO_F64 && e.kind != H5IO_I64 && e.kind != H5IO_BYTES) || e.ndim != 1) {
         err_set(err, "%s: %s: dataset '%s' is %s of rank %d, expected 1-D f64, i64 or bytes",
-                fn, f->path, p, h5out_kind_name(e.kind), e.ndim);
+                fn, f->path, p, h5io_kind_name(e.kind), e.ndim);
         goto done;
     }
     if (value_alloc(v, e.kind, (size_t)e.dims[0], 1)) {
@@ -1187,7 +1187,7 @@ int h5out_read_array(H5Out *f, const char *path, H5Value *v, Err *err)
     rc = 0;
 done:
     if (rc)
-        h5out_value_free(v);
+        h5io_value_free(v);
     if (mt >= 0)
         H5Tclose(mt);
     H5Dclose(d);

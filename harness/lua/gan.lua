@@ -58,6 +58,7 @@
 -- Non-goals: other GAN losses (non-saturating, WGAN).
 
 local nn = require "engine.nn"
+local sys = require "engine.sys"
 local tensor = require "engine.tensor"
 local train = require "engine.train"
 local egan = require "engine.gan"
@@ -382,7 +383,7 @@ function M.read_run(path)
   if not file_exists(path) then return nil, path .. ": missing" end
   local ok_c, why = h5.is_complete(path)
   if not ok_c then
-    why = tostring(why):gsub("^h5out_open: ", "")
+    why = tostring(why):gsub("^h5io_open: ", "")
     if not why:find(M.FIX, 1, true) then why = ("%s: %s; %s"):format(path, why, M.FIX) end
     return nil, why
   end
@@ -555,7 +556,7 @@ function M.run(run, o)
   local curves, snaps, first = p.curves, p.snaps, p.done
   local want = {}
   for _, it in ipairs(cfg.snapshots) do want[it] = true end
-  local t0 = nn.clock()
+  local t0 = sys.clock()
   for it = first, cfg.iterations - 1 do
     local ok, d_loss, g_loss = pcall(M.iteration, st)
     if not ok then
@@ -568,7 +569,7 @@ function M.run(run, o)
       snaps[#snaps + 1] = {iteration = it, generated = points, metrics = m}
       say("  iteration %d: d_loss %.4f g_loss %.4f; %s", it, d_loss, g_loss, metrics_line(m))
     elseif (it + 1) % LOG_EVERY == 0 then
-      local rate = (nn.clock() - t0) / (it + 1 - first)
+      local rate = (sys.clock() - t0) / (it + 1 - first)
       say("  iteration %d: d_loss %.4f g_loss %.4f (%.3f s/iteration, ETA %ds)", it, d_loss,
           g_loss, rate, math.floor(rate * (cfg.iterations - it - 1)))
     end
@@ -576,13 +577,13 @@ function M.run(run, o)
     if done_now % every == 0 and done_now < cfg.iterations then
       ensure_dir(ckpt)
       save_checkpoint(ckpt, st, run, {done = done_now, threads = o.threads, curves = curves,
-                                      snaps = snaps, seconds = p.seconds + nn.clock() - t0})
+                                      snaps = snaps, seconds = p.seconds + sys.clock() - t0})
     end
     if o.stop_after and done_now - first >= o.stop_after and done_now < cfg.iterations then
       return "stopped"
     end
   end
-  local seconds = p.seconds + nn.clock() - t0
+  local seconds = p.seconds + sys.clock() - t0
   ensure_dir(path)
   local prov = provenance.collect{threads = o.threads, seed = cfg.seed, scale = cfg.scale,
                                   command = o.command or "", start_time = start_time}

@@ -1,6 +1,6 @@
 -- provenance.lua: where a result came from, for the "provenance" group of a results file
 -- (README "Results files"): project version, git commit and dirtiness, compiler, flags and
--- BLAS (engine.nn.build_info), thread count, host, start and end time (ISO 8601 UTC), seed,
+-- BLAS (engine.sys.build_info), thread count, host, start and end time (ISO 8601 UTC), seed,
 -- scale and the command line.
 --
 --   local provenance = require "harness.lua.provenance"
@@ -13,7 +13,7 @@
 -- commit reads "unknown" and git_dirty false, which a reader can tell from a real commit.
 -- Non-goals: anything that changes the numbers (that is the config's job).
 
-local nn = require "engine.nn"
+local sys = require "engine.sys"
 
 local M = {}
 
@@ -59,7 +59,7 @@ end
 
 -- o: {threads =, seed =, scale =, command =, start_time =}; returns the attribute table.
 function M.collect(o)
-  local info = nn.build_info()
+  local info = sys.build_info()
   local commit, dirty = M.git()
   return {
     project_version = M.PROJECT_VERSION,
@@ -67,7 +67,7 @@ function M.collect(o)
     git_dirty = dirty,
     compiler = info.compiler,
     cflags = info.cflags,
-    blas = nn.blas_info(),
+    blas = sys.blas_info(),
     threads = math.tointeger(o.threads),
     host = host(),
     start_time = o.start_time or M.now(),

@@ -525,7 +525,7 @@ local function read_checked(path, schema, what, body)
   if not file_exists(path) then return nil, path .. ": missing" end
   local complete, why = h5.is_complete(path)
   if not complete then
-    why = tostring(why):gsub("^h5out_open: ", "")
+    why = tostring(why):gsub("^h5io_open: ", "")
     if not why:find(M.FIX, 1, true) then why = path .. ": " .. why .. "; " .. M.FIX end
     return nil, why
   end

@@ -43,6 +43,7 @@
 
 local data = require "engine.data"
 local nn = require "engine.nn"
+local sys = require "engine.sys"
 local tensor = require "engine.tensor"
 local train = require "engine.train"
 local provenance = require "harness.lua.provenance"
@@ -239,7 +240,7 @@ M.soft_correct = soft_correct
 
 local function progress_bar(p, step, steps, loss, t0)
   if not p.on then return end
-  local now = nn.clock()
+  local now = sys.clock()
   if step < steps and now - p.last < PROGRESS_INTERVAL then return end
   p.last = now
   local filled = math.floor(PROGRESS_WIDTH * step / steps)
@@ -276,7 +277,7 @@ local function train_epoch(st, o, e)
   ld:epoch(e)
   local steps = ld:batches()
   local loss_sum, correct, seen, step = 0.0, 0.0, 0, 0
-  local t0 = nn.clock()
+  local t0 = sys.clock()
   local p = {on = o.progress, last = -math.huge}
   for x, y in ld:each() do
     local n = x:shape()[1]
@@ -440,11 +441,11 @@ function M.run(run, o)
   local first = resume(st, o)
   local session = {}
   for e = first, cfg.epochs - 1 do
-    local t0 = nn.clock()
+    local t0 = sys.clock()
     local lr = st.sched:lr(e, 0, st.train_ld:batches())
     local train_loss, train_error = train_epoch(st, o, e)
     local test_loss, test_error = evaluate(st)
-    local secs = nn.clock() - t0
+    local secs = sys.clock() - t0
     local c = st.curves
     local row = {epoch = e + 1.0, lr = lr, train_loss = train_loss, train_error = train_error,
                  test_loss = test_loss, test_error = test_error, seconds = secs}

@@ -1,7 +1,7 @@
 /*
  * test_h5.c: the HDF5 results layer (harness/io/h5io.c). Every kind is written, read back and
  * compared exactly (storage is lossless, so there is no tolerance anywhere in this file);
- * commits are atomic (no final file before h5out_commit, none after a failed write); truncated,
+ * commits are atomic (no final file before h5io_commit, none after a failed write); truncated,
  * bit-flipped, garbage, empty and missing files give the documented messages without crashing
  * (the checksum block catches damage before HDF5 parses the file); h5dump reads what we write
  * (skipped with a message when h5dump is not installed).
@@ -22,8 +22,8 @@
 #include "testlib.h"
 
 #define FORMAT_VERSION 3 /* any value >= 1; checked on read */
-#define BIG_ROWS 512      /* 512 x 1024 floats = 2 MiB: over H5OUT_AUTO_MIN_FLOATS and */
-#define BIG_COLS 1024     /* two H5OUT_CHUNK_BYTES chunks */
+#define BIG_ROWS 512      /* 512 x 1024 floats = 2 MiB: over H5IO_AUTO_MIN_FLOATS and */
+#define BIG_COLS 1024     /* two H5IO_CHUNK_BYTES chunks */
 
 static char tdir[64];
 
@@ -108,100 +108,100 @@ static int test_attrs_round_trip(void)
     const int64_t i64s[] = {INT64_MIN, -1, 0, 1, INT64_MAX, 164};
     const uint8_t bools[] = {1, 0, 0, 1};
     const size_t nf = sizeof f64s / sizeof *f64s, ni = sizeof i64s / sizeof *i64s;
-    OK(h5out_create(&f, path, FORMAT_VERSION, &e), e);
-    OK(h5out_group(&f, "config", &e), e);
-    OK(h5out_attr_i64(&f, "", "seed", INT64_MAX, &e), e);
-    OK(h5out_attr_f64(&f, "/", "lr", 0.1, &e), e);
-    OK(h5out_attr_str(&f, "config", "net", STRS[2], &e), e);
-    OK(h5out_attr_str(&f, "config", "empty", "", &e), e);
-    OK(h5out_attr_bool(&f, "config", "nesterov", 0, &e), e);
-    OK(h5out_attr_bool(&f, "config", "mixup", 7, &e), e); /* any non-zero is TRUE */
-    H5Value v = h5out_value_f64(f64s, nf);
-    OK(h5out_attr(&f, "config", "f64s", &v, &e), e);
-    v = h5out_value_i64(i64s, ni);
-    OK(h5out_attr(&f, "config", "milestones", &v, &e), e);
-    v = h5out_value_str(STRS, NSTRS);
-    OK(h5out_attr(&f, "config", "strs", &v, &e), e);
-    v = h5out_value_bool(bools, 4);
-    OK(h5out_attr(&f, "config", "bools", &v, &e), e);
-    v = h5out_value_i64(NULL, 0);
-    OK(h5out_attr(&f, "config", "empty_i64", &v, &e), e);
-    v = h5out_value_str(NULL, 0);
-    OK(h5out_attr(&f, "config", "empty_strs", &v, &e), e);
+    OK(h5io_create(&f, path, FORMAT_VERSION, &e), e);
+    OK(h5io_group(&f, "config", &e), e);
+    OK(h5io_attr_i64(&f, "", "seed", INT64_MAX, &e), e);
+    OK(h5io_attr_f64(&f, "/", "lr", 0.1, &e), e);
+    OK(h5io_attr_str(&f, "config", "net", STRS[2], &e), e);
+    OK(h5io_attr_str(&f, "config", "empty", "", &e), e);
+    OK(h5io_attr_bool(&f, "config", "nesterov", 0, &e), e);
+    OK(h5io_attr_bool(&f, "config", "mixup", 7, &e), e); /* any non-zero is TRUE */
+    H5Value v = h5io_value_f64(f64s, nf);
+    OK(h5io_attr(&f, "config", "f64s", &v, &e), e);
+    v = h5io_value_i64(i64s, ni);
+    OK(h5io_attr(&f, "config", "milestones", &v, &e), e);
+    v = h5io_value_str(STRS, NSTRS);
+    OK(h5io_attr(&f, "config", "strs", &v, &e), e);
+    v = h5io_value_bool(bools, 4);
+    OK(h5io_attr(&f, "config", "bools", &v, &e), e);
+    v = h5io_value_i64(NULL, 0);
+    OK(h5io_attr(&f, "config", "empty_i64", &v, &e), e);
+    v = h5io_value_str(NULL, 0);
+    OK(h5io_attr(&f, "config", "empty_strs", &v, &e), e);
     /* attributes on a dataset too */
     const double one = 1.0;
-    v = h5out_value_f64(&one, 1);
-    OK(h5out_write_array(&f, "config/x", &v, &e), e);
-    OK(h5out_attr_str(&f, "config/x", "unit", "seconds", &e), e);
-    OK(h5out_commit(&f, &e), e);
+    v = h5io_value_f64(&one, 1);
+    OK(h5io_write_array(&f, "config/x", &v, &e), e);
+    OK(h5io_attr_str(&f, "config/x", "unit", "seconds", &e), e);
+    OK(h5io_commit(&f, &e), e);
 
-    OK(h5out_open(&f, path, &e), e);
+    OK(h5io_open(&f, path, &e), e);
     CHECK(f.format_version == FORMAT_VERSION, "format_version %" PRId64, f.format_version);
     int64_t i;
-    OK(h5out_read_attr_i64(&f, "", "seed", &i, &e), e);
+    OK(h5io_read_attr_i64(&f, "", "seed", &i, &e), e);
     CHECK(i == INT64_MAX, "seed %" PRId64, i);
     H5Value r;
-    OK(h5out_read_attr(&f, "", "lr", &r, &e), e);
-    CHECK(r.kind == H5OUT_F64 && !r.is_array && r.n == 1 && r.f64[0] == 0.1, "lr");
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config", "net", &r, &e), e);
-    CHECK(r.kind == H5OUT_STR && !r.is_array && !strcmp(r.str[0], STRS[2]), "net");
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config", "empty", &r, &e), e);
-    CHECK(r.kind == H5OUT_STR && !strcmp(r.str[0], ""), "empty string");
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config", "nesterov", &r, &e), e);
-    CHECK(r.kind == H5OUT_BOOL && !r.is_array && r.u8[0] == 0, "nesterov");
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config", "mixup", &r, &e), e);
-    CHECK(r.kind == H5OUT_BOOL && r.u8[0] == 1, "mixup");
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config", "f64s", &r, &e), e);
+    OK(h5io_read_attr(&f, "", "lr", &r, &e), e);
+    CHECK(r.kind == H5IO_F64 && !r.is_array && r.n == 1 && r.f64[0] == 0.1, "lr");
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config", "net", &r, &e), e);
+    CHECK(r.kind == H5IO_STR && !r.is_array && !strcmp(r.str[0], STRS[2]), "net");
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config", "empty", &r, &e), e);
+    CHECK(r.kind == H5IO_STR && !strcmp(r.str[0], ""), "empty string");
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config", "nesterov", &r, &e), e);
+    CHECK(r.kind == H5IO_BOOL && !r.is_array && r.u8[0] == 0, "nesterov");
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config", "mixup", &r, &e), e);
+    CHECK(r.kind == H5IO_BOOL && r.u8[0] == 1, "mixup");
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config", "f64s", &r, &e), e);
     /* bitwise, so -0.0 and NaN count */
-    CHECK(r.kind == H5OUT_F64 && r.is_array && r.n == nf && !memcmp(r.f64, f64s, sizeof f64s),
+    CHECK(r.kind == H5IO_F64 && r.is_array && r.n == nf && !memcmp(r.f64, f64s, sizeof f64s),
           "f64s differ");
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config", "milestones", &r, &e), e);
-    CHECK(r.kind == H5OUT_I64 && r.n == ni && !memcmp(r.i64, i64s, sizeof i64s), "i64s");
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config", "strs", &r, &e), e);
-    CHECK(r.kind == H5OUT_STR && r.is_array && r.n == NSTRS, "strs kind");
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config", "milestones", &r, &e), e);
+    CHECK(r.kind == H5IO_I64 && r.n == ni && !memcmp(r.i64, i64s, sizeof i64s), "i64s");
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config", "strs", &r, &e), e);
+    CHECK(r.kind == H5IO_STR && r.is_array && r.n == NSTRS, "strs kind");
     for (size_t k = 0; k < NSTRS; k++)
         CHECK(!strcmp(r.str[k], STRS[k]), "strs[%zu] '%s'", k, r.str[k]);
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config", "bools", &r, &e), e);
-    CHECK(r.kind == H5OUT_BOOL && r.n == 4 && !memcmp(r.u8, bools, 4), "bools");
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config", "empty_i64", &r, &e), e);
-    CHECK(r.kind == H5OUT_I64 && r.is_array && r.n == 0, "empty_i64");
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config", "empty_strs", &r, &e), e);
-    CHECK(r.kind == H5OUT_STR && r.is_array && r.n == 0, "empty_strs");
-    h5out_value_free(&r);
-    OK(h5out_read_attr(&f, "config/x", "unit", &r, &e), e);
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config", "bools", &r, &e), e);
+    CHECK(r.kind == H5IO_BOOL && r.n == 4 && !memcmp(r.u8, bools, 4), "bools");
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config", "empty_i64", &r, &e), e);
+    CHECK(r.kind == H5IO_I64 && r.is_array && r.n == 0, "empty_i64");
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config", "empty_strs", &r, &e), e);
+    CHECK(r.kind == H5IO_STR && r.is_array && r.n == 0, "empty_strs");
+    h5io_value_free(&r);
+    OK(h5io_read_attr(&f, "config/x", "unit", &r, &e), e);
     CHECK(!strcmp(r.str[0], "seconds"), "dataset attribute");
-    h5out_value_free(&r);
+    h5io_value_free(&r);
 
     H5List l;
-    OK(h5out_list_attrs(&f, "config", &l, &e), e);
+    OK(h5io_list_attrs(&f, "config", &l, &e), e);
     static const char *const names[] = {"bools", "empty", "empty_i64", "empty_strs", "f64s",
                                         "milestones", "mixup", "nesterov", "net", "strs"};
-    static const H5Kind kinds[] = {H5OUT_BOOL, H5OUT_STR, H5OUT_I64, H5OUT_STR, H5OUT_F64,
-                                   H5OUT_I64, H5OUT_BOOL, H5OUT_BOOL, H5OUT_STR, H5OUT_STR};
+    static const H5Kind kinds[] = {H5IO_BOOL, H5IO_STR, H5IO_I64, H5IO_STR, H5IO_F64,
+                                   H5IO_I64, H5IO_BOOL, H5IO_BOOL, H5IO_STR, H5IO_STR};
     static const int ndims[] = {1, 0, 1, 1, 1, 1, 0, 0, 0, 1};
     int n = l.n;
     for (int k = 0; k < n && k < 10; k++)
         if (strcmp(l.e[k].name, names[k]) || l.e[k].kind != kinds[k] || l.e[k].ndim != ndims[k])
             n = -1 - k;
-    h5out_list_free(&l);
+    h5io_list_free(&l);
     CHECK(n == 10, "list_attrs: %d (negative: first bad entry)", n);
-    OK(h5out_list_attrs(&f, "", &l, &e), e);
+    OK(h5io_list_attrs(&f, "", &l, &e), e);
     n = l.n;
-    int root_ok = n == 3 && !strcmp(l.e[0].name, H5OUT_FORMAT_ATTR) &&
+    int root_ok = n == 3 && !strcmp(l.e[0].name, H5IO_FORMAT_ATTR) &&
                   !strcmp(l.e[1].name, "lr") && !strcmp(l.e[2].name, "seed");
-    h5out_list_free(&l);
+    h5io_list_free(&l);
     CHECK(root_ok, "root attributes: %d entries", n);
-    h5out_close(&f);
+    h5io_close(&f);
 
     /* h5py's bool convention, checked on the stored type: int8 enum, FALSE = 0, TRUE = 1 */
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -247,40 +247,40 @@ static int test_datasets_round_trip(void)
     Tensor tz = {0};
     OK(tensor_alloc(&tz, 2, zshape, &e), e);
 
-    OK(h5out_create(&f, path, FORMAT_VERSION, &e), e);
+    OK(h5io_create(&f, path, FORMAT_VERSION, &e), e);
     for (int k = 0; k < 4; k++)
-        OK(h5out_write_tensor(&f, names[k], &ts[k], 0, &e), e);
-    OK(h5out_write_tensor(&f, "empty_tensor", &tz, H5OUT_DEFLATE_AUTO, &e), e);
-    H5Value v = h5out_value_f64(f64s, 4);
-    OK(h5out_write_array(&f, "f64", &v, &e), e);
-    v = h5out_value_i64(i64s, 4);
-    OK(h5out_write_array(&f, "i64", &v, &e), e);
-    v = h5out_value_bytes(bytes, sizeof bytes);
-    OK(h5out_write_array(&f, "rng_state", &v, &e), e);
-    v = h5out_value_f64(NULL, 0);
-    OK(h5out_write_array(&f, "empty_f64", &v, &e), e);
-    OK(h5out_commit(&f, &e), e);
+        OK(h5io_write_tensor(&f, names[k], &ts[k], 0, &e), e);
+    OK(h5io_write_tensor(&f, "empty_tensor", &tz, H5IO_DEFLATE_AUTO, &e), e);
+    H5Value v = h5io_value_f64(f64s, 4);
+    OK(h5io_write_array(&f, "f64", &v, &e), e);
+    v = h5io_value_i64(i64s, 4);
+    OK(h5io_write_array(&f, "i64", &v, &e), e);
+    v = h5io_value_bytes(bytes, sizeof bytes);
+    OK(h5io_write_array(&f, "rng_state", &v, &e), e);
+    v = h5io_value_f64(NULL, 0);
+    OK(h5io_write_array(&f, "empty_f64", &v, &e), e);
+    OK(h5io_commit(&f, &e), e);
 
-    OK(h5out_open(&f, path, &e), e);
+    OK(h5io_open(&f, path, &e), e);
     H5List l;
-    OK(h5out_list(&f, "", &l, &e), e);
+    OK(h5io_list(&f, "", &l, &e), e);
     int listed = l.n == 9;
     for (int k = 0; listed && k < 4; k++) {
         const H5Entry *en = find(&l, names[k]);
-        listed = en && en->kind == H5OUT_F32 && en->ndim == k + 1;
+        listed = en && en->kind == H5IO_F32 && en->ndim == k + 1;
         for (int d = 0; listed && d <= k; d++)
             listed = en->dims[d] == shapes[k][d];
     }
     const H5Entry *en = find(&l, "rng_state");
-    listed = listed && en && en->kind == H5OUT_BYTES && en->ndim == 1 && en->dims[0] == 300;
-    listed = listed && find(&l, "i64") && find(&l, "i64")->kind == H5OUT_I64;
-    listed = listed && find(&l, "f64") && find(&l, "f64")->kind == H5OUT_F64;
+    listed = listed && en && en->kind == H5IO_BYTES && en->ndim == 1 && en->dims[0] == 300;
+    listed = listed && find(&l, "i64") && find(&l, "i64")->kind == H5IO_I64;
+    listed = listed && find(&l, "f64") && find(&l, "f64")->kind == H5IO_F64;
     listed = listed && !strcmp(l.e[0].name, "empty_f64"); /* name order */
-    h5out_list_free(&l);
+    h5io_list_free(&l);
     CHECK(listed, "listing of the root is wrong");
     for (int k = 0; k < 4; k++) {
         Tensor t = {0};
-        OK(h5out_read_tensor(&f, names[k], &t, &e), e);
+        OK(h5io_read_tensor(&f, names[k], &t, &e), e);
         int same = t.ndim == ts[k].ndim && !memcmp(t.shape, ts[k].shape, sizeof t.shape) &&
                    !memcmp(t.data, ts[k].data, t.size * sizeof(float));
         tensor_free(&t);
@@ -290,28 +290,28 @@ static int test_datasets_round_trip(void)
     Tensor t = {0};
     OK(tensor_alloc(&t, 3, shapes[2], &e), e);
     float *before = t.data;
-    OK(h5out_read_tensor(&f, "t3", &t, &e), e);
+    OK(h5io_read_tensor(&f, "t3", &t, &e), e);
     int same = t.data == before && !memcmp(t.data, ts[2].data, t.size * sizeof(float));
     tensor_free(&t);
     CHECK(same, "in-place read");
-    OK(h5out_read_tensor(&f, "empty_tensor", &t, &e), e);
+    OK(h5io_read_tensor(&f, "empty_tensor", &t, &e), e);
     same = t.ndim == 2 && t.shape[0] == 0 && t.shape[1] == 3 && t.size == 0;
     tensor_free(&t);
     CHECK(same, "empty tensor");
     H5Value r;
-    OK(h5out_read_array(&f, "f64", &r, &e), e);
-    CHECK(r.kind == H5OUT_F64 && r.n == 4 && !memcmp(r.f64, f64s, sizeof f64s), "f64");
-    h5out_value_free(&r);
-    OK(h5out_read_array(&f, "i64", &r, &e), e);
-    CHECK(r.kind == H5OUT_I64 && r.n == 4 && !memcmp(r.i64, i64s, sizeof i64s), "i64");
-    h5out_value_free(&r);
-    OK(h5out_read_array(&f, "rng_state", &r, &e), e);
-    CHECK(r.kind == H5OUT_BYTES && r.n == 300 && !memcmp(r.u8, bytes, 300), "bytes");
-    h5out_value_free(&r);
-    OK(h5out_read_array(&f, "empty_f64", &r, &e), e);
-    CHECK(r.kind == H5OUT_F64 && r.n == 0, "empty f64");
-    h5out_value_free(&r);
-    h5out_close(&f);
+    OK(h5io_read_array(&f, "f64", &r, &e), e);
+    CHECK(r.kind == H5IO_F64 && r.n == 4 && !memcmp(r.f64, f64s, sizeof f64s), "f64");
+    h5io_value_free(&r);
+    OK(h5io_read_array(&f, "i64", &r, &e), e);
+    CHECK(r.kind == H5IO_I64 && r.n == 4 && !memcmp(r.i64, i64s, sizeof i64s), "i64");
+    h5io_value_free(&r);
+    OK(h5io_read_array(&f, "rng_state", &r, &e), e);
+    CHECK(r.kind == H5IO_BYTES && r.n == 300 && !memcmp(r.u8, bytes, 300), "bytes");
+    h5io_value_free(&r);
+    OK(h5io_read_array(&f, "empty_f64", &r, &e), e);
+    CHECK(r.kind == H5IO_F64 && r.n == 0, "empty f64");
+    h5io_value_free(&r);
+    h5io_close(&f);
     for (int k = 0; k < 4; k++)
         tensor_free(&ts[k]);
     tensor_free(&tz);
@@ -325,39 +325,39 @@ static int test_nested_groups(void)
     H5Out f;
     tpath(path, sizeof path, "nested.h5");
     const int64_t one = 1, two = 2;
-    OK(h5out_create(&f, path, FORMAT_VERSION, &e), e);
-    OK(h5out_group(&f, "a/b/c/d", &e), e);
-    OK(h5out_group(&f, "a/b", &e), e); /* existing: fine */
-    OK(h5out_attr_str(&f, "a/b/c/d", "where", "deep", &e), e);
-    H5Value v = h5out_value_i64(&one, 1);
-    OK(h5out_write_array(&f, "/a/b/c/d/e/leaf", &v, &e), e); /* creates e */
-    v = h5out_value_i64(&two, 1);
-    OK(h5out_write_array(&f, "a/mid", &v, &e), e);
-    OK(h5out_group(&f, "a/z", &e), e);
-    OK(h5out_commit(&f, &e), e);
+    OK(h5io_create(&f, path, FORMAT_VERSION, &e), e);
+    OK(h5io_group(&f, "a/b/c/d", &e), e);
+    OK(h5io_group(&f, "a/b", &e), e); /* existing: fine */
+    OK(h5io_attr_str(&f, "a/b/c/d", "where", "deep", &e), e);
+    H5Value v = h5io_value_i64(&one, 1);
+    OK(h5io_write_array(&f, "/a/b/c/d/e/leaf", &v, &e), e); /* creates e */
+    v = h5io_value_i64(&two, 1);
+    OK(h5io_write_array(&f, "a/mid", &v, &e), e);
+    OK(h5io_group(&f, "a/z", &e), e);
+    OK(h5io_commit(&f, &e), e);
 
-    OK(h5out_open(&f, path, &e), e);
+    OK(h5io_open(&f, path, &e), e);
     H5List l;
-    OK(h5out_list(&f, "a", &l, &e), e);
-    int ok = l.n == 3 && !strcmp(l.e[0].name, "b") && l.e[0].kind == H5OUT_GROUP &&
-             !strcmp(l.e[1].name, "mid") && l.e[1].kind == H5OUT_I64 &&
-             !strcmp(l.e[2].name, "z") && l.e[2].kind == H5OUT_GROUP;
-    h5out_list_free(&l);
+    OK(h5io_list(&f, "a", &l, &e), e);
+    int ok = l.n == 3 && !strcmp(l.e[0].name, "b") && l.e[0].kind == H5IO_GROUP &&
+             !strcmp(l.e[1].name, "mid") && l.e[1].kind == H5IO_I64 &&
+             !strcmp(l.e[2].name, "z") && l.e[2].kind == H5IO_GROUP;
+    h5io_list_free(&l);
     CHECK(ok, "listing of /a");
     H5Value r;
-    OK(h5out_read_array(&f, "a/b/c/d/e/leaf", &r, &e), e);
+    OK(h5io_read_array(&f, "a/b/c/d/e/leaf", &r, &e), e);
     ok = r.n == 1 && r.i64[0] == 1;
-    h5out_value_free(&r);
+    h5io_value_free(&r);
     CHECK(ok, "deep leaf");
-    OK(h5out_read_attr(&f, "/a/b/c/d", "where", &r, &e), e);
+    OK(h5io_read_attr(&f, "/a/b/c/d", "where", &r, &e), e);
     ok = !strcmp(r.str[0], "deep");
-    h5out_value_free(&r);
+    h5io_value_free(&r);
     CHECK(ok, "deep attribute");
-    OK(h5out_list(&f, "a/z", &l, &e), e);
+    OK(h5io_list(&f, "a/z", &l, &e), e);
     ok = l.n == 0;
-    h5out_list_free(&l);
+    h5io_list_free(&l);
     CHECK(ok, "empty group");
-    h5out_close(&f);
+    h5io_close(&f);
     return 0;
 }
 
@@ -383,14 +383,14 @@ static int test_large_chunked(void)
     OK(tensor_alloc(&o, 3, odd, &e), e);
     fill_weights(w.data, w.size, &rng);
     fill_weights(o.data, o.size, &rng);
-    OK(h5out_create(&f, path, FORMAT_VERSION, &e), e);
-    OK(h5out_write_tensor(&f, "weights/w", &w, H5OUT_DEFLATE_AUTO, &e), e);
+    OK(h5io_create(&f, path, FORMAT_VERSION, &e), e);
+    OK(h5io_write_tensor(&f, "weights/w", &w, H5IO_DEFLATE_AUTO, &e), e);
     /* explicit level; 301*37*29 floats = 1.3 MB, so the last chunk along dim 0 is partial */
-    OK(h5out_write_tensor(&f, "weights/odd", &o, 9, &e), e);
-    OK(h5out_commit(&f, &e), e);
-    OK(h5out_create(&f, path0, FORMAT_VERSION, &e), e);
-    OK(h5out_write_tensor(&f, "weights/w", &w, 0, &e), e);
-    OK(h5out_commit(&f, &e), e);
+    OK(h5io_write_tensor(&f, "weights/odd", &o, 9, &e), e);
+    OK(h5io_commit(&f, &e), e);
+    OK(h5io_create(&f, path0, FORMAT_VERSION, &e), e);
+    OK(h5io_write_tensor(&f, "weights/w", &w, 0, &e), e);
+    OK(h5io_commit(&f, &e), e);
     long raw = (long)(w.size * sizeof(float)), zs = file_size(path), rs = file_size(path0);
     printf("  %ld floats: contiguous file %ld bytes, chunked + deflate %ld bytes\n",
            (long)w.size, rs, zs);
@@ -398,11 +398,11 @@ static int test_large_chunked(void)
     /* the odd tensor adds 1.3 MB raw; compressed both must stay well under w's raw size */
     CHECK(zs > 0 && zs < raw / 2, "chunked file %ld bytes, expected < %ld", zs, raw / 2);
 
-    OK(h5out_open(&f, path, &e), e);
+    OK(h5io_open(&f, path, &e), e);
     Tensor r = {0}, r2 = {0};
-    OK(h5out_read_tensor(&f, "weights/w", &r, &e), e);
-    OK(h5out_read_tensor(&f, "weights/odd", &r2, &e), e);
-    h5out_close(&f);
+    OK(h5io_read_tensor(&f, "weights/w", &r, &e), e);
+    OK(h5io_read_tensor(&f, "weights/odd", &r2, &e), e);
+    h5io_close(&f);
     int same = r.size == w.size && !memcmp(r.data, w.data, w.size * sizeof(float)) &&
                r2.size == o.size && !memcmp(r2.data, o.data, o.size * sizeof(float));
     tensor_free(&r);
@@ -422,7 +422,7 @@ static int test_large_chunked(void)
     H5Fclose(file);
     CHECK(layout == H5D_CHUNKED && rank == 2 && nfilters == 2, "layout %d rank %d filters %d",
           layout, rank, nfilters);
-    CHECK(chunk[1] == BIG_COLS && chunk[0] * chunk[1] * sizeof(float) <= H5OUT_CHUNK_BYTES,
+    CHECK(chunk[1] == BIG_COLS && chunk[0] * chunk[1] * sizeof(float) <= H5IO_CHUNK_BYTES,
           "chunk (%llu, %llu)", (unsigned long long)chunk[0], (unsigned long long)chunk[1]);
     return 0;
 }
@@ -433,31 +433,31 @@ static int test_atomic_commit(void)
     Err e;
     H5Out f;
     tpath(path, sizeof path, "atomic.h5");
-    snprintf(tmp, sizeof tmp, "%s%s", path, H5OUT_TMP_SUFFIX);
-    OK(h5out_create(&f, path, 1, &e), e);
-    OK(h5out_attr_str(&f, "", "which", "first", &e), e);
+    snprintf(tmp, sizeof tmp, "%s%s", path, H5IO_TMP_SUFFIX);
+    OK(h5io_create(&f, path, 1, &e), e);
+    OK(h5io_attr_str(&f, "", "which", "first", &e), e);
     CHECK(!exists(path) && exists(tmp), "before commit: final %d tmp %d", exists(path),
           exists(tmp));
-    OK(h5out_commit(&f, &e), e);
+    OK(h5io_commit(&f, &e), e);
     CHECK(exists(path) && !exists(tmp), "after commit: final %d tmp %d", exists(path),
           exists(tmp));
     /* a rewrite leaves the old file readable until its own commit */
-    OK(h5out_create(&f, path, 2, &e), e);
-    OK(h5out_attr_str(&f, "", "which", "second", &e), e);
+    OK(h5io_create(&f, path, 2, &e), e);
+    OK(h5io_attr_str(&f, "", "which", "second", &e), e);
     H5Out g;
-    OK(h5out_open(&g, path, &e), e);
+    OK(h5io_open(&g, path, &e), e);
     H5Value r;
-    OK(h5out_read_attr(&g, "", "which", &r, &e), e);
+    OK(h5io_read_attr(&g, "", "which", &r, &e), e);
     int old = !strcmp(r.str[0], "first") && g.format_version == 1;
-    h5out_value_free(&r);
-    h5out_close(&g);
+    h5io_value_free(&r);
+    h5io_close(&g);
     CHECK(old, "the committed file changed before the rewrite was committed");
-    OK(h5out_commit(&f, &e), e);
-    OK(h5out_open(&g, path, &e), e);
-    OK(h5out_read_attr(&g, "", "which", &r, &e), e);
+    OK(h5io_commit(&f, &e), e);
+    OK(h5io_open(&g, path, &e), e);
+    OK(h5io_read_attr(&g, "", "which", &r, &e), e);
     int now = !strcmp(r.str[0], "second") && g.format_version == 2;
-    h5out_value_free(&r);
-    h5out_close(&g);
+    h5io_value_free(&r);
+    h5io_close(&g);
     CHECK(now, "the rewrite is not visible after its commit");
     unlink(path);
     return 0;
@@ -469,21 +469,21 @@ static int test_failed_write_leaves_nothing(void)
     Err e;
     H5Out f;
     tpath(path, sizeof path, "failed.h5");
-    snprintf(tmp, sizeof tmp, "%s%s", path, H5OUT_TMP_SUFFIX);
+    snprintf(tmp, sizeof tmp, "%s%s", path, H5IO_TMP_SUFFIX);
     const double x = 1.0;
-    H5Value v = h5out_value_f64(&x, 1);
-    OK(h5out_create(&f, path, FORMAT_VERSION, &e), e);
-    OK(h5out_write_array(&f, "loss", &v, &e), e);
-    if (expect_err("duplicate dataset", h5out_write_array(&f, "loss", &v, &e), &e,
+    H5Value v = h5io_value_f64(&x, 1);
+    OK(h5io_create(&f, path, FORMAT_VERSION, &e), e);
+    OK(h5io_write_array(&f, "loss", &v, &e), e);
+    if (expect_err("duplicate dataset", h5io_write_array(&f, "loss", &v, &e), &e,
                    "cannot create dataset 'loss'"))
         return 1;
-    h5out_close(&f); /* the caller gives up */
+    h5io_close(&f); /* the caller gives up */
     CHECK(!exists(path) && !exists(tmp), "after a failed write: final %d tmp %d", exists(path),
           exists(tmp));
     /* no directory: nothing is created and the message names the path */
     char nodir[160];
     snprintf(nodir, sizeof nodir, "%s/no/such/dir/x.h5", tdir);
-    if (expect_err("missing directory", h5out_create(&f, nodir, FORMAT_VERSION, &e), &e,
+    if (expect_err("missing directory", h5io_create(&f, nodir, FORMAT_VERSION, &e), &e,
                    "x.h5.tmp: No such file or directory"))
         return 1;
     CHECK(!f.open, "file open after a failed create");
@@ -501,34 +501,34 @@ static int test_errors(void)
     OK(tensor_alloc(&t, 2, s, &e), e);
     OK(tensor_alloc(&u, 2, s2, &e), e);
     int rc = 0;
-    rc |= expect_err("format_version 0", h5out_create(&f, path, 0, &e), &e,
+    rc |= expect_err("format_version 0", h5io_create(&f, path, 0, &e), &e,
                      "format_version is 0, expected >= 1");
-    OK(h5out_create(&f, path, FORMAT_VERSION, &e), e);
-    rc |= expect_err("bad deflate", h5out_write_tensor(&f, "w", &t, 12, &e), &e,
+    OK(h5io_create(&f, path, FORMAT_VERSION, &e), e);
+    rc |= expect_err("bad deflate", h5io_write_tensor(&f, "w", &t, 12, &e), &e,
                      "deflate is 12, expected -1 (auto) or 0..9");
-    H5Value v = h5out_value_f64(NULL, 0);
-    v.kind = H5OUT_STR;
-    rc |= expect_err("string dataset", h5out_write_array(&f, "s", &v, &e), &e,
+    H5Value v = h5io_value_f64(NULL, 0);
+    v.kind = H5IO_STR;
+    rc |= expect_err("string dataset", h5io_write_array(&f, "s", &v, &e), &e,
                      "kind is str, expected f64, i64 or bytes");
-    rc |= expect_err("attribute on nothing", h5out_attr_i64(&f, "nope", "x", 1, &e), &e,
+    rc |= expect_err("attribute on nothing", h5io_attr_i64(&f, "nope", "x", 1, &e), &e,
                      "no object 'nope' for attribute 'x'");
-    OK(h5out_write_tensor(&f, "w", &t, 0, &e), e);
-    OK(h5out_commit(&f, &e), e);
-    rc |= expect_err("write after commit", h5out_write_tensor(&f, "w2", &t, 0, &e), &e,
-                     "h5out_write_tensor: file is not open");
-    OK(h5out_open(&f, path, &e), e);
-    rc |= expect_err("write to a file open for reading", h5out_attr_i64(&f, "", "x", 1, &e),
+    OK(h5io_write_tensor(&f, "w", &t, 0, &e), e);
+    OK(h5io_commit(&f, &e), e);
+    rc |= expect_err("write after commit", h5io_write_tensor(&f, "w2", &t, 0, &e), &e,
+                     "h5io_write_tensor: file is not open");
+    OK(h5io_open(&f, path, &e), e);
+    rc |= expect_err("write to a file open for reading", h5io_attr_i64(&f, "", "x", 1, &e),
                      &e, "is open for reading");
-    rc |= expect_err("shape mismatch", h5out_read_tensor(&f, "w", &u, &e), &e,
+    rc |= expect_err("shape mismatch", h5io_read_tensor(&f, "w", &u, &e), &e,
                      "dataset 'w' has shape (2, 3), tensor has (3, 2)");
     H5Value r;
-    rc |= expect_err("tensor as array", h5out_read_array(&f, "w", &r, &e), &e,
+    rc |= expect_err("tensor as array", h5io_read_array(&f, "w", &r, &e), &e,
                      "dataset 'w' is f32 of rank 2, expected 1-D f64, i64 or bytes");
-    rc |= expect_err("missing dataset", h5out_read_array(&f, "nope", &r, &e), &e,
+    rc |= expect_err("missing dataset", h5io_read_array(&f, "nope", &r, &e), &e,
                      "no dataset 'nope'");
-    rc |= expect_err("missing attribute", h5out_read_attr(&f, "", "nope", &r, &e), &e,
+    rc |= expect_err("missing attribute", h5io_read_attr(&f, "", "nope", &r, &e), &e,
                      "no attribute 'nope' on '/'");
-    h5out_close(&f);
+    h5io_close(&f);
     tensor_free(&t);
     tensor_free(&u);
     unlink(path);
@@ -546,11 +546,11 @@ static long write_sample(const char *path, Err *e)
     if (tensor_alloc(&w, 2, shape, e))
         return -1;
     fill_weights(w.data, w.size, &rng);
-    int rc = h5out_create(&f, path, FORMAT_VERSION, e);
-    rc = rc ? rc : h5out_attr_str(&f, "", "run", "table2/preact18-mixup-s1", e);
-    rc = rc ? rc : h5out_write_tensor(&f, "weights", &w, 0, e);
-    rc = rc ? rc : h5out_attr_i64(&f, "weights", "epoch", 200, e);
-    rc = rc ? rc : h5out_commit(&f, e);
+    int rc = h5io_create(&f, path, FORMAT_VERSION, e);
+    rc = rc ? rc : h5io_attr_str(&f, "", "run", "table2/preact18-mixup-s1", e);
+    rc = rc ? rc : h5io_write_tensor(&f, "weights", &w, 0, e);
+    rc = rc ? rc : h5io_attr_i64(&f, "weights", "epoch", 200, e);
+    rc = rc ? rc : h5io_commit(&f, e);
     tensor_free(&w);
     return rc ? -1 : file_size(path);
 }
@@ -573,10 +573,10 @@ static int test_truncated(void)
         H5Out f;
         char what[64];
         snprintf(what, sizeof what, "cut at %ld of %ld", cuts[k], size);
-        if (expect_err_q(what, h5out_open(&f, path, &e), &e, want, cuts[k] != size / 2))
+        if (expect_err_q(what, h5io_open(&f, path, &e), &e, want, cuts[k] != size / 2))
             return 1;
         CHECK(!f.open, "open after an error");
-        if (expect_err_q(what, h5out_is_complete(path, &e), &e, want, 1))
+        if (expect_err_q(what, h5io_is_complete(path, &e), &e, want, 1))
             return 1;
     }
     unlink(path);
@@ -593,13 +593,13 @@ static int test_bit_flips(void)
     long size = write_sample(path, &e);
     CHECK(size > 0, "%s", e.msg);
     H5Out f;
-    OK(h5out_open(&f, path, &e), e);
+    OK(h5io_open(&f, path, &e), e);
     int verified = f.verified;
-    h5out_close(&f);
+    h5io_close(&f);
     CHECK(verified, "our own file did not verify");
     snprintf(want, sizeof want, "%s: not a valid HDF5 file (truncated or corrupt); "
              "delete it to rerun", path);
-    const long at[] = {20, 30, H5OUT_SUM_BLOCK + 8, size / 2, size - 1};
+    const long at[] = {20, 30, H5IO_SUM_BLOCK + 8, size / 2, size - 1};
     for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
         OK(write_sample(path, &e) == size ? 0 : -1, e);
         FILE *fp = fopen(path, "r+b");
@@ -611,9 +611,9 @@ static int test_bit_flips(void)
         fclose(fp);
         char what[64];
         snprintf(what, sizeof what, "byte %ld of %ld flipped", at[k], size);
-        if (expect_err_q(what, h5out_open(&f, path, &e), &e, want, k != 3))
+        if (expect_err_q(what, h5io_open(&f, path, &e), &e, want, k != 3))
             return 1;
-        if (expect_err_q(what, h5out_is_complete(path, &e), &e, want, 1))
+        if (expect_err_q(what, h5io_is_complete(path, &e), &e, want, 1))
             return 1;
     }
     unlink(path);
@@ -641,7 +641,7 @@ static int test_garbage_and_missing(void)
         fwrite(buf, 1, sizeof buf, fp);
         fclose(fp);
         H5Out f;
-        if (expect_err(k ? "signature + garbage" : "garbage", h5out_open(&f, path, &e), &e,
+        if (expect_err(k ? "signature + garbage" : "garbage", h5io_open(&f, path, &e), &e,
                        want))
             return 1;
     }
@@ -649,33 +649,33 @@ static int test_garbage_and_missing(void)
     char missing[160];
     snprintf(missing, sizeof missing, "%s/missing.h5", tdir);
     H5Out f;
-    if (expect_err("missing", h5out_open(&f, missing, &e), &e,
+    if (expect_err("missing", h5io_open(&f, missing, &e), &e,
                    "missing.h5: No such file or directory"))
         return 1;
-    if (expect_err("missing", h5out_is_complete(missing, &e), &e, "No such file or directory"))
+    if (expect_err("missing", h5io_is_complete(missing, &e), &e, "No such file or directory"))
         return 1;
     /* a valid HDF5 file without format_version (not ours, or a foreign tool's) */
     hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     CHECK(file >= 0, "H5Fcreate");
     H5Fclose(file);
-    if (expect_err("no format_version", h5out_is_complete(path, &e), &e,
+    if (expect_err("no format_version", h5io_is_complete(path, &e), &e,
                    "no format_version attribute at the root"))
         return 1;
-    OK(h5out_open(&f, path, &e), e); /* opens; the reader sees version 0, unverified */
+    OK(h5io_open(&f, path, &e), e); /* opens; the reader sees version 0, unverified */
     CHECK(f.format_version == 0 && !f.verified, "format_version %" PRId64 ", verified %d",
           f.format_version, f.verified);
-    h5out_close(&f);
+    h5io_close(&f);
     /* format_version but no checksum block: another writer's, or a damaged first line */
     file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(file, H5OUT_FORMAT_ATTR, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = H5Acreate2(file, H5IO_FORMAT_ATTR, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
     int64_t one = 1;
     H5Awrite(a, H5T_NATIVE_INT64, &one);
     H5Aclose(a);
     H5Sclose(sp);
     H5Fclose(file);
-    if (expect_err("no checksum block", h5out_is_complete(path, &e), &e,
-                   "no checksum block (not written by h5out"))
+    if (expect_err("no checksum block", h5io_is_complete(path, &e), &e,
+                   "no checksum block (not written by h5io"))
         return 1;
     unlink(path);
     return 0;
@@ -707,20 +707,20 @@ static int test_foreign_types(void)
     H5Tclose(st);
     H5Fclose(file);
     H5Out f;
-    OK(h5out_open(&f, path, &e), e);
+    OK(h5io_open(&f, path, &e), e);
     H5Value r;
-    OK(h5out_read_attr(&f, "", "fixed", &r, &e), e);
-    int ok = r.kind == H5OUT_STR && !strcmp(r.str[0], "abcde");
-    h5out_value_free(&r);
+    OK(h5io_read_attr(&f, "", "fixed", &r, &e), e);
+    int ok = r.kind == H5IO_STR && !strcmp(r.str[0], "abcde");
+    h5io_value_free(&r);
     CHECK(ok, "fixed-length string");
-    OK(h5out_read_attr(&f, "", "null", &r, &e), e);
-    ok = r.kind == H5OUT_F64 && r.is_array && r.n == 0;
-    h5out_value_free(&r);
+    OK(h5io_read_attr(&f, "", "null", &r, &e), e);
+    ok = r.kind == H5IO_F64 && r.is_array && r.n == 0;
+    h5io_value_free(&r);
     CHECK(ok, "null dataspace");
     int64_t v;
-    OK(h5out_read_attr_i64(&f, "", "i32", &v, &e), e);
+    OK(h5io_read_attr_i64(&f, "", "i32", &v, &e), e);
     CHECK(v == -7, "i32 read as %" PRId64, v);
-    h5out_close(&f);
+    h5io_close(&f);
     unlink(path);
     return 0;
 }
@@ -765,14 +765,14 @@ static int test_h5dump_reads_it(void)
     H5Out f;
     const int64_t m[2] = {100, 150};
     const uint8_t state[4] = {0, 1, 2, 255};
-    H5Value v = h5out_value_i64(m, 2);
-    OK(h5out_create(&f, path, FORMAT_VERSION, &e), e);
-    OK(h5out_attr(&f, "", "milestones", &v, &e), e);
-    OK(h5out_attr_bool(&f, "", "nesterov", 1, &e), e);
-    OK(h5out_attr_str(&f, "", "net", "preact_resnet18", &e), e);
-    v = h5out_value_bytes(state, 4);
-    OK(h5out_write_array(&f, "ckpt/rng", &v, &e), e);
-    OK(h5out_commit(&f, &e), e);
+    H5Value v = h5io_value_i64(m, 2);
+    OK(h5io_create(&f, path, FORMAT_VERSION, &e), e);
+    OK(h5io_attr(&f, "", "milestones", &v, &e), e);
+    OK(h5io_attr_bool(&f, "", "nesterov", 1, &e), e);
+    OK(h5io_attr_str(&f, "", "net", "preact_resnet18", &e), e);
+    v = h5io_value_bytes(state, 4);
+    OK(h5io_write_array(&f, "ckpt/rng", &v, &e), e);
+    OK(h5io_commit(&f, &e), e);
     snprintf(cmd, sizeof cmd, "h5dump '%s' > '%s' 2>&1", path, out);
     int rc = system(cmd);
     FILE *fp = fopen(out, "r");

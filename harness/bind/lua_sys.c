@@ -1,0 +1,260 @@
+/*
+ * lua_sys.c: the "engine.sys" Lua module: the few operating-system services the Lua side needs,
+ * so that no Lua file starts a shell for them (os.execute / io.popen).
+ *
+ *   sys.clock()          monotonic wall-clock seconds (os.clock is CPU time)
+ *   sys.mkdir_p(path)    creates path and its missing parents (mode 0777 less the umask);
+ *                        true, or nil and "mkdir_p: <path>: <reason>"
+ *   sys.exists(path)     true when path names anything (file, folder, link target)
+ *   sys.isdir(path)      true when path is a folder
+ *   sys.isatty(fd)       true when file descriptor fd (0, 1, 2) is a terminal
+ *   sys.listdir(path)    sorted array of the entry names in a folder, "." and ".." left out;
+ *                        nil and a message when it cannot be read
+ *   sys.remove_tree(p)   removes a file or a folder with everything below it (no link is
+ *                        followed); true, or nil and a message
+ *   sys.hostname(), sys.pid()
+ *   sys.blas_info()      "OpenBLAS 0.3.21 ... (core Haswell, OpenMP)", for provenance
+ *   sys.build_info()     {compiler, cflags, blas} for results' provenance
+ *
+ * Errors of the filesystem calls are returned (nil, message) as io.open does, for the caller
+ * to word for its user; argument errors raise.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bind/lua_engine.h"
+#include "core/blas.h"
+
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + 1e-9 * (lua_Number)ts.tv_nsec);
+    return 1;
+}
+
+static int fail(lua_State *L, const char *what, const char *path, int e)
+{
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s: %s", what, path, strerror(e));
+    return 2;
+}
+
+static int l_mkdir_p(lua_State *L)
+{
+    size_t n;
+    const char *path = luaL_checklstring(L, 1, &n);
+    luaL_argcheck(L, n > 0 && n < PATH_MAX, 1, "path is empty or too long");
+    char buf[PATH_MAX];
+    memcpy(buf, path, n + 1);
+    /* Each prefix ending before a '/', then the whole path; EEXIST on a folder is success. */
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        struct stat st;
+        if (mkdir(buf, 0777) != 0) {
+            int e = errno;
+            if (e != EEXIST || stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+                return fail(L, "mkdir_p", buf, e == EEXIST ? ENOTDIR : e);
+        }
+        buf[i] = c;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_exists(lua_State *L)
+{
+    struct stat st;
+    lua_pushboolean(L, stat(luaL_checkstring(L, 1), &st) == 0);
+    return 1;
+}
+
+static int l_isdir(lua_State *L)
+{
+    struct stat st;
+    lua_pushboolean(L, stat(luaL_checkstring(L, 1), &st) == 0 && S_ISDIR(st.st_mode));
+    return 1;
+}
+
+static int l_isatty(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, fd >= 0 && fd <= INT_MAX, 1, "not a file descriptor");
+    lua_pushboolean(L, isatty((int)fd));
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Entry names go onto the Lua stack's table as they are read, so no C memory can leak on a
+ * Lua error; they are sorted afterwards through a temporary array of pointers into it. */
+static int l_listdir(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    DIR *d = opendir(path);
+    if (!d)
+        return fail(L, "listdir", path, errno);
+    lua_newtable(L);
+    lua_Integer k = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        lua_pushstring(L, e->d_name);
+        lua_seti(L, -2, ++k);
+    }
+    closedir(d);
+    /* Sort in Lua's own table.sort would need the library; a C sort over the strings: */
+    const char **names = k ? lua_newuserdatauv(L, (size_t)k * sizeof *names, 0) : NULL;
+    for (lua_Integer i = 0; i < k; i++) {
+        lua_geti(L, -1 - (names != NULL), i + 1);
+        names[i] = lua_tostring(L, -1);
+        lua_pop(L, 1); /* the table keeps the string alive */
+    }
+    if (k) {
+        qsort(names, (size_t)k, sizeof *names, cmp_str);
+        lua_createtable(L, (int)k, 0);
+        for (lua_Integer i = 0; i < k; i++) {
+            lua_pushstring(L, names[i]);
+            lua_seti(L, -2, i + 1);
+        }
+    }
+    return 1;
+}
+
+/* Depth-first removal without following links (lstat). Returns 0 or an errno value and leaves
+ * the failing path in bad. */
+static int remove_tree(char *path, size_t cap, char *bad)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : errno;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) {
+            strcpy(bad, path);
+            return errno;
+        }
+        size_t n = strlen(path);
+        struct dirent *e;
+        int rc = 0;
+        while (rc == 0 && (e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            size_t m = strlen(e->d_name);
+            if (n + 1 + m + 1 > cap) {
+                rc = ENAMETOOLONG;
+                strcpy(bad, path);
+                break;
+            }
+            path[n] = '/';
+            memcpy(path + n + 1, e->d_name, m + 1);
+            rc = remove_tree(path, cap, bad);
+            path[n] = '\0';
+        }
+        closedir(d);
+        if (rc)
+            return rc;
+        if (rmdir(path) != 0) {
+            strcpy(bad, path);
+            return errno;
+        }
+        return 0;
+    }
+    if (unlink(path) != 0) {
+        strcpy(bad, path);
+        return errno;
+    }
+    return 0;
+}
+
+static int l_remove_tree(lua_State *L)
+{
+    size_t n;
+    const char *path = luaL_checklstring(L, 1, &n);
+    luaL_argcheck(L, n > 0 && n < PATH_MAX && strcmp(path, "/") != 0, 1, "refusing this path");
+    char buf[PATH_MAX], bad[PATH_MAX];
+    memcpy(buf, path, n + 1);
+    strcpy(bad, path);
+    int e = remove_tree(buf, sizeof buf, bad);
+    if (e)
+        return fail(L, "remove_tree", bad, e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_hostname(lua_State *L)
+{
+    char buf[256];
+    if (gethostname(buf, sizeof buf) != 0)
+        strcpy(buf, "unknown");
+    buf[sizeof buf - 1] = '\0';
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+static int l_pid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)getpid());
+    return 1;
+}
+
+static int l_blas_info(lua_State *L)
+{
+    char buf[256];
+    lua_pushstring(L, blas_describe(buf, sizeof buf));
+    return 1;
+}
+
+#ifndef MIXUP_CFLAGS
+#define MIXUP_CFLAGS "unknown"
+#endif
+
+/* The compiler as it names itself: clang defines __GNUC__ too, so test it first. */
+#if defined(__clang__)
+#define MIXUP_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define MIXUP_COMPILER "gcc " __VERSION__
+#else
+#define MIXUP_COMPILER "unknown C11 compiler"
+#endif
+
+static int l_build_info(lua_State *L)
+{
+    char buf[256];
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, MIXUP_COMPILER);
+    lua_setfield(L, -2, "compiler");
+    lua_pushstring(L, MIXUP_CFLAGS);
+    lua_setfield(L, -2, "cflags");
+    lua_pushstring(L, blas_describe(buf, sizeof buf));
+    lua_setfield(L, -2, "blas");
+    return 1;
+}
+
+static const luaL_Reg sys_funcs[] = {
+    {"clock", l_clock},         {"mkdir_p", l_mkdir_p},
+    {"exists", l_exists},       {"isdir", l_isdir},
+    {"isatty", l_isatty},       {"listdir", l_listdir},
+    {"remove_tree", l_remove_tree}, {"hostname", l_hostname},
+    {"pid", l_pid},             {"blas_info", l_blas_info},
+    {"build_info", l_build_info}, {NULL, NULL},
+};
+
+int luaopen_engine_sys(lua_State *L)
+{
+    luaL_newlib(L, sys_funcs);
+    return 1;
+}

@@ -6,8 +6,10 @@
 -- value also shows its replacement when one published row matches it cleanly, e.g. the author's
 -- README 4.24 for the v1 3.9), the reproduced mean +- sample std over n seeds of each run's
 -- summary.test_error_median_last10 (the paper's statistic), the scale, the net actually run
--- (name and options from the run config), reproduced - published, and whether mixup - ERM has
--- the published sign. Cells without runs say "not run" and why when the reason is known (net not
+-- (name and options from the run config), reproduced - published, and mixup - ERM over seeds
+-- with its 95 % interval and a verdict against the published difference (harness/lua/stats.lua:
+-- "reproduced" when the interval lies on the paper's side of zero, "contradicted" on the other
+-- side, else "inconclusive"; paired by seed when both methods ran the same seeds). Cells without runs say "not run" and why when the reason is known (net not
 -- written yet or not in the experiment's grid, data absent). Scales other than "paper" are
 -- labelled as not comparable in magnitude.
 --
@@ -28,6 +30,7 @@
 -- Non-goals: reading curves for plots (plots.lua), any statistic other than the paper's.
 
 local results = require "harness.lua.results"
+local stats = require "harness.lua.stats"
 
 local M = {}
 
@@ -35,7 +38,10 @@ M.STAT = "test_error_median_last10"
 M.SCALE_ORDER = {"paper", "cpu", "smoke"}
 M.COMPARABLE_SCALE = "paper" -- the only scale that runs the published recipe
 M.NOT_COMPARABLE = "not comparable in magnitude with the paper (reduced data, width or "
-                   .. "schedule); only the sign of mixup - ERM is"
+                   .. "schedule); only mixup - ERM, its interval and its verdict are"
+-- Scales whose verdicts say nothing about the paper: they check that the pipeline runs.
+M.PIPELINE_ONLY = {smoke = "its runs are too short to learn anything: its verdicts check the "
+                           .. "pipeline only, not the paper's claim"}
 M.NOT_RUN = "not run"
 M.DAGGER = "\u{2020}" -- marks numbers that are not comparable in magnitude
 
@@ -67,18 +73,6 @@ local function file_exists(path)
   local f = io.open(path, "rb")
   if f then f:close() end
   return f ~= nil
-end
-
-local function mean_std(values)
-  local n = #values
-  if n == 0 then return nil, nil end
-  local sum = 0.0
-  for _, v in ipairs(values) do sum = sum + v end
-  local mean = sum / n
-  if n == 1 then return mean, nil end
-  local ss = 0.0
-  for _, v in ipairs(values) do ss = ss + (v - mean) ^ 2 end
-  return mean, math.sqrt(ss / (n - 1)) -- sample std: seeds are a sample of runs
 end
 
 local function sign(x)
@@ -346,7 +340,7 @@ local function section(spec, cells, runs_of, scale, opts)
         seeds[#seeds + 1] = run.provenance.seed
         sec.runs[#sec.runs + 1] = run
       end
-      row.mean, row.std = mean_std(values)
+      row.mean, row.std = stats.mean_sd(values)
       row.n, row.values, row.seeds, row.runs = #values, values, seeds, chosen
       row.other_recipes = others
       row.net_run = M.identify(chosen[1]).net_desc
@@ -370,7 +364,9 @@ local function section(spec, cells, runs_of, scale, opts)
       if mix.replacement then mix.delta_replacement = mix.replacement - erm.published end
       if mix.mean and erm.mean then
         mix.delta_reproduced = mix.mean - erm.mean
-        mix.sign_agrees = sign(mix.delta_reproduced) == sign(mix.delta_published)
+        mix.delta_interval = stats.difference({values = mix.values, seeds = mix.seeds},
+                                              {values = erm.values, seeds = erm.seeds})
+        mix.verdict = stats.verdict(mix.delta_interval, sign(mix.delta_published))
       end
     end
   end
@@ -488,9 +484,16 @@ local function delta_text(row)
   return pub .. " / " .. fmt(row.delta_reproduced, true)
 end
 
-local function sign_text(row)
-  if row.sign_agrees == nil then return row.delta_published and "\u{2013}" or "" end
-  return row.sign_agrees and "yes" or "no"
+local function interval_text(row)
+  if not row.delta_interval then return row.delta_published and "\u{2013}" or "" end
+  local d = row.delta_interval
+  return string.format("%s (%s, n = %d + %d)", stats.format(d),
+                       d.method == "paired" and "paired by seed" or "Welch", d.n_a, d.n_b)
+end
+
+local function verdict_text(row)
+  if not row.verdict then return row.delta_published and "\u{2013}" or "" end
+  return row.verdict
 end
 
 local function recipe_line(flat)
@@ -516,15 +519,21 @@ local function render_section(out, t, sec)
                                   M.NOT_COMPARABLE)
     out[#out + 1] = ""
   end
+  if sec.scale and M.PIPELINE_ONLY[sec.scale] then
+    out[#out + 1] = string.format("> **Scale `%s`: %s.**", sec.scale, M.PIPELINE_ONLY[sec.scale])
+    out[#out + 1] = ""
+  end
   out[#out + 1] = "| dataset | net | method | published | reproduced (mean \u{b1} std) | n "
                   .. "| scale | net run | reproduced \u{2212} published "
-                  .. "| mixup \u{2212} ERM (published / reproduced) | same sign |"
-  out[#out + 1] = "|---|---|---|---|---|---|---|---|---|---|---|"
+                  .. "| mixup \u{2212} ERM (published / reproduced) "
+                  .. "| reproduced mixup \u{2212} ERM, 95 % interval | verdict |"
+  out[#out + 1] = "|---|---|---|---|---|---|---|---|---|---|---|---|"
   for _, row in ipairs(sec.rows) do
-    out[#out + 1] = string.format("| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |",
+    out[#out + 1] = string.format("| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |",
       row.dataset, row.net, row.method, published_text(row),
       reproduced_text(row, sec.comparable), row.n, sec.scale or "\u{2013}",
-      row.net_run or "\u{2013}", diff_text(row), delta_text(row), sign_text(row))
+      row.net_run or "\u{2013}", diff_text(row), delta_text(row), interval_text(row),
+      verdict_text(row))
   end
   out[#out + 1] = ""
   if sec.scale then

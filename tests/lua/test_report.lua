@@ -121,12 +121,15 @@ local RUNS = {
   -- another recipe (batch 64) in the smoke ERM cell: counted, not averaged
   {id = "smoke-erm-b64-s1", scale = "smoke", seed = 1, alpha = 0.0, test_error = LONG,
    offset = 40, batch = 64},
-  -- cpu: ERM 45, 46, 47 (mean 46, std 1); mixup 55, 59 (mean 57): the sign disagrees
+  -- cpu: ERM 45, 46, 47 (mean 46, std 1); mixup 55, 59, 57 (mean 57, std 2): per seed
+  -- mixup - ERM = 10, 13, 10 (mean 11, sd sqrt 3, se 1, df 2): the 95 % interval
+  -- 11 +- 4.3027 lies above zero, the paper's difference below: "contradicted"
   {id = "cpu-erm-s1", scale = "cpu", seed = 1, alpha = 0.0, test_error = SHORT_ERM, offset = 0},
   {id = "cpu-erm-s2", scale = "cpu", seed = 2, alpha = 0.0, test_error = SHORT_ERM, offset = 1},
   {id = "cpu-erm-s3", scale = "cpu", seed = 3, alpha = 0.0, test_error = SHORT_ERM, offset = 2},
   {id = "cpu-mix-s1", scale = "cpu", seed = 1, alpha = 1.0, test_error = SHORT_MIX, offset = 0},
   {id = "cpu-mix-s2", scale = "cpu", seed = 2, alpha = 1.0, test_error = SHORT_MIX, offset = 4},
+  {id = "cpu-mix-s3", scale = "cpu", seed = 3, alpha = 1.0, test_error = SHORT_MIX, offset = 2},
   -- paper: one WRN ERM run (n = 1: no std)
   {id = "paper-wrn-erm-s1", scale = "paper", seed = 1, alpha = 0.0, family = "wrn",
    test_error = LONG, offset = -21},
@@ -324,7 +327,9 @@ suite:test("report_rows_smoke", function()
   check.near(mix.mean, 21, STAT_RTOL, "mixup mean")
   check.near(mix.delta_reproduced, -5, STAT_RTOL, "mixup - ERM reproduced")
   check.near(mix.delta_published, 3.9 - 5.6, STAT_RTOL, "mixup - ERM published")
-  check.eq(mix.sign_agrees, true, "sign agrees")
+  check.eq(mix.delta_interval.method, "paired", "both methods ran seeds 1 and 2: paired")
+  check.eq(mix.delta_interval.lo, nil, "per-seed differences -5, -5 have no spread: no interval")
+  check.eq(mix.verdict, "inconclusive", "so no verdict but inconclusive")
   check.eq(mix.published, 3.9, "the v1 value is shown")
   check.eq(mix.note, "unverified, superseded", "with its note")
   check.eq(mix.replacement, 4.24, "and the README's value")
@@ -343,8 +348,11 @@ suite:test("report_rows_cpu_and_paper", function()
   check.near(erm.mean, 46, STAT_RTOL, "ERM mean (median of all 3 epochs)")
   check.near(erm.std, 1, STAT_RTOL, "ERM std")
   check.near(mix.mean, 57, STAT_RTOL, "mixup mean")
-  check.near(mix.std, 2 * SQRT2, STAT_RTOL, "mixup std")
-  check.eq(mix.sign_agrees, false, "mixup worse than ERM: the sign disagrees")
+  check.near(mix.std, 2, STAT_RTOL, "mixup std")
+  check.eq(mix.delta_interval.method, "paired", "paired by seed")
+  check.near(mix.delta_interval.lo, 11 - 4.30265, 1e-4, "interval low end (t_0.975(2) = 4.3027)")
+  check.near(mix.delta_interval.hi, 11 + 4.30265, 1e-4, "interval high end")
+  check.eq(mix.verdict, "contradicted", "mixup worse than ERM over the whole interval")
   local paper = section("paper")
   local wrn = row(paper, "CIFAR-10", "WRN-28-10", "ERM")
   check.eq(wrn.n, 1, "WRN n")
@@ -352,7 +360,7 @@ suite:test("report_rows_cpu_and_paper", function()
   check.eq(wrn.std, nil, "no std from one seed")
   check.eq(paper.comparable, true, "paper is comparable")
   local wmix = row(paper, "CIFAR-10", "WRN-28-10", "mixup")
-  check.eq(wmix.sign_agrees, nil, "no sign without a mixup run")
+  check.eq(wmix.verdict, nil, "no verdict without a mixup run")
 end)
 
 suite:test("report_not_run_reasons", function()
@@ -382,8 +390,12 @@ suite:test("report_markdown", function()
       .. "not shown) | 2 | smoke |", "smoke ERM row")
   has("| CIFAR-10 | PreAct ResNet-18 | mixup | 3.9 (unverified, superseded; author's README: "
       .. "4.24) | 21.00 \u{b1} 1.41 \u{2020} | 2 | smoke |", "smoke mixup row")
-  has("| +17.10 (vs README: +16.76) | -1.70 (README: -1.36) / -5.00 | yes |", "smoke sign")
-  has("| -1.70 (README: -1.36) / +11.00 | no |", "cpu sign")
+  has("| +17.10 (vs README: +16.76) | -1.70 (README: -1.36) / -5.00 | -5.00 (no interval) "
+      .. "(paired by seed, n = 2 + 2) | inconclusive |", "smoke verdict")
+  has("| -1.70 (README: -1.36) / +11.00 | +11.00 [+6.70, +15.30] (paired by seed, n = 3 + 3) "
+      .. "| contradicted |", "cpu verdict")
+  has("> **Scale `smoke`: its runs are too short to learn anything: its verdicts check the "
+      .. "pipeline only", "smoke verdicts labelled")
   has("| CIFAR-10 | WRN-28-10 | ERM | 3.8 | 4.00 \u{b1} \u{2013} | 1 | paper |", "paper row")
   has("| not run: CIFAR-100 data absent (`make data-cifar100`) | 0 |", "not run")
   has("seed 1: 25.00, seed 2: 27.00", "per-seed values")
@@ -420,7 +432,7 @@ suite:test("plots_export_and_draw", function()
   check.truthy(dat, "smoke ERM curves exported")
   check.truthy(dat:find("\n1 91 90 92 2 90 92\n", 1, true), "epoch 1 row:\n" .. dat)
   local pub = slurp(out .. "/data/table2_cifar_cpu_published.dat")
-  check.truthy(pub and pub:find('2 3.9 57 2.82843 2 4.24 "C10 PreAct ResNet-18 mixup"', 1, true),
+  check.truthy(pub and pub:find('2 3.9 57 2 3 4.24 "C10 PreAct ResNet-18 mixup"', 1, true),
                "published table row:\n" .. tostring(pub))
   check.truthy(pub:find('7 25.6 ? ? 0 ? "C100 PreAct ResNet-18 ERM"', 1, true),
                "missing values are '?'")

@@ -1,6 +1,6 @@
 /*
  * lua_h5.c: the "engine.h5" Lua module: results and checkpoint files as nested Lua tables, over
- * harness/io/h5io.c (see h5io.h for what a file can hold).
+ * harness/io/h5io_*.c (see h5io.h for what a file can hold).
  *
  *   h5.write(path, tree)          writes path..".tmp" and renames it to path on success; on any
  *                                 error the .tmp is deleted and path is left as it was

@@ -1,5 +1,5 @@
 /*
- * lua_h5.h: the Lua module "engine.h5" (harness/bind/lua_h5.c) over harness/io/h5io.c. Declared here
+ * lua_h5.h: the Lua module "engine.h5" (harness/bind/lua_h5.c) over io/h5io.h. Declared here
  * rather than in lua_engine.h so that the binding can land on its own; main.c preloads it with
  * luaL_requiref(L, "engine.h5", luaopen_engine_h5, 0) next to the other engine modules.
  */

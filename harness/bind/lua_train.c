@@ -9,7 +9,7 @@
  *   train.sgd{params=, grads=, decay_mask=, momentum=, weight_decay=, nesterov=}
  *   train.adam{params=, grads=, decay_mask=, beta1=, beta2=, eps=, weight_decay=}
  *                                      -> Optim: :step(lr) :zero_grad() :steps()
- *                                         :state() -> string, :load_state(string)
+ *                                         :state() -> tree, :load_state(tree)
  *   train.schedule{base_lr=, factor=, milestones={...}, late=, warmup_epochs=, warmup_from=}
  *                                      -> Schedule: :lr(epoch, step, steps_per_epoch), also
  *                                         callable as sched(epoch, step, steps_per_epoch)
@@ -22,8 +22,11 @@
  * Conventions: epochs and steps count from 0, as in schedule.h. Labels are either a Lua
  * sequence of integers or an engine.Tensor of N floats holding integers (a dataset's label
  * tensor), 0-based classes in both. Rng:state() is 32 bytes, the four state words little-endian;
- * Optim:state() is a binary string (magic "SGD1"/"ADM1", n, step, then the float buffers in host
- * order) for checkpoints written on the same kind of machine. Required options: sgd's momentum
+ * Optim:state() is an engine.h5 group tree {attrs = {kind = "sgd"|"adam", step = integer},
+ * datasets = {momentum_buffer = tensor} (SGD) or {m =, v =} (Adam)}, copies of n floats each,
+ * so a checkpoint stores them as float32 datasets readable on any byte order; :load_state
+ * takes that tree back (as h5.read returns it) and refuses another kind, a missing or
+ * non-tensor dataset, another length, a negative step or v. Required options: sgd's momentum
  * and weight_decay; schedule's base_lr, factor and milestones (warmup_from with
  * warmup_epochs > 0). Optional ones and their defaults: nesterov false, decay_mask nil (all
  * decay), Adam's PyTorch defaults (adam.h), late false, warmup_epochs 0, per_example false.
@@ -51,9 +54,13 @@
 #define ENGINE_SCRATCH_T "engine.TrainScratch"
 
 #define RNG_STATE_BYTES 32
-#define OPTIM_MAGIC_SGD "SGD1"
-#define OPTIM_MAGIC_ADAM "ADM1"
-#define OPTIM_HEADER_BYTES 24 /* magic, u32 zero, u64 n, i64 step */
+/* optim:state()'s tree: attributes and float32 datasets of the flat parameter length, named
+ * after adam.h / PyTorch's state_dict entries (portable: HDF5 stores them little-endian). */
+#define OPTIM_ATTR_KIND "kind"          /* "sgd" or "adam" */
+#define OPTIM_ATTR_STEP "step"          /* steps taken (Adam's bias correction needs it) */
+#define OPTIM_SGD_BUF "momentum_buffer" /* SGD: buf (sgd.h) */
+#define OPTIM_ADAM_M "m"                /* Adam: first moment (adam.h) */
+#define OPTIM_ADAM_V "v"                /* Adam: second moment */
 
 /* ---- option tables -------------------------------------------------------------------- */
 
@@ -321,69 +328,94 @@ static int l_train_optim_steps(lua_State *L)
     return 1;
 }
 
-static void put_u64(unsigned char *p, uint64_t v)
+/* Pushes a new 1-D tensor holding a copy of the n floats at src. */
+static void push_floats(lua_State *L, const float *src, size_t n)
 {
-    for (int k = 0; k < 8; k++)
-        p[k] = (unsigned char)(v >> (8 * k));
+    if (n > INT_MAX)
+        lua_raisef(L, "optim:state: %zu parameters do not fit one tensor dimension", n);
+    int shape[1] = {(int)n};
+    Tensor *t = lua_tensor_new(L, 1, shape);
+    memcpy(t->data, src, n * sizeof(float));
 }
 
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int k = 0; k < 8; k++)
-        v |= (uint64_t)p[k] << (8 * k);
-    return v;
-}
-
+/* optim:state() -> {attrs = {kind =, step =}, datasets = {...}}: an engine.h5 tree (a group). */
 static int l_train_optim_state(lua_State *L)
 {
     LuaOptim *o = optim_check(L, 1);
     int sgd = o->kind == OPTIM_SGD;
-    size_t nbuf = sgd ? 1 : 2, payload = nbuf * o->n * sizeof(float);
-    luaL_Buffer b;
-    unsigned char *p = (unsigned char *)luaL_buffinitsize(L, &b, OPTIM_HEADER_BYTES + payload);
-    memcpy(p, sgd ? OPTIM_MAGIC_SGD : OPTIM_MAGIC_ADAM, 4);
-    memset(p + 4, 0, 4);
-    put_u64(p + 8, (uint64_t)o->n);
-    put_u64(p + 16, (uint64_t)(sgd ? o->sgd_state.step : o->adam_state.step));
+    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, optim_name(o));
+    lua_setfield(L, -2, OPTIM_ATTR_KIND);
+    lua_pushinteger(L, (lua_Integer)(sgd ? o->sgd_state.step : o->adam_state.step));
+    lua_setfield(L, -2, OPTIM_ATTR_STEP);
+    lua_setfield(L, -2, "attrs");
+    lua_createtable(L, 0, 2);
     if (sgd) {
-        memcpy(p + OPTIM_HEADER_BYTES, o->sgd_state.buf, payload);
+        push_floats(L, o->sgd_state.buf, o->n);
+        lua_setfield(L, -2, OPTIM_SGD_BUF);
     } else {
-        memcpy(p + OPTIM_HEADER_BYTES, o->adam_state.m, o->n * sizeof(float));
-        memcpy(p + OPTIM_HEADER_BYTES + o->n * sizeof(float), o->adam_state.v,
-               o->n * sizeof(float));
+        push_floats(L, o->adam_state.m, o->n);
+        lua_setfield(L, -2, OPTIM_ADAM_M);
+        push_floats(L, o->adam_state.v, o->n);
+        lua_setfield(L, -2, OPTIM_ADAM_V);
     }
-    luaL_pushresultsize(&b, OPTIM_HEADER_BYTES + payload);
+    lua_setfield(L, -2, "datasets");
     return 1;
 }
 
+/* Pushes tree[key] (tree at index 2), which must be a table; raises otherwise. */
+static void state_table(lua_State *L, const char *key)
+{
+    if (lua_getfield(L, 2, key) != LUA_TTABLE)
+        lua_raisef(L, "optim:load_state: %s is %s, expected a table (optim:state()'s tree)", key,
+                   luaL_typename(L, -1));
+}
+
+/* The tensor datasets[name] (datasets at index ds), checked to be an open engine.Tensor. */
+static const Tensor *state_tensor(lua_State *L, int ds, const char *name)
+{
+    lua_getfield(L, ds, name);
+    if (!luaL_testudata(L, -1, ENGINE_TENSOR_T))
+        lua_raisef(L, "optim:load_state: dataset '%s' is %s, expected a float32 tensor "
+                   "(garbled, or saved by another version)", name, luaL_typename(L, -1));
+    const Tensor *t = lua_tensor_check(L, -1);
+    lua_pop(L, 1); /* the tree still holds it */
+    return t;
+}
+
+/* optim:load_state(tree): tree as optim:state() returns it (or h5.read gives it back). */
 static int l_train_optim_load_state(lua_State *L)
 {
     LuaOptim *o = optim_check(L, 1);
-    size_t len;
-    const unsigned char *p = (const unsigned char *)luaL_checklstring(L, 2, &len);
-    int sgd = o->kind == OPTIM_SGD;
-    const char *magic = sgd ? OPTIM_MAGIC_SGD : OPTIM_MAGIC_ADAM;
-    size_t payload = (sgd ? 1 : 2) * o->n * sizeof(float);
-    if (len < OPTIM_HEADER_BYTES || memcmp(p, magic, 4))
-        return lua_raisef(L, "optim:load_state: not a saved %s state (expected magic %s)",
-                          optim_name(o), magic);
-    uint64_t n = get_u64(p + 8), step = get_u64(p + 16);
-    if (n != o->n || len != OPTIM_HEADER_BYTES + payload)
-        return lua_raisef(L, "optim:load_state: state is for %llu parameters (%zu bytes), "
-                         "expected %zu", (unsigned long long)n, len, o->n);
-    if (step > (uint64_t)LONG_MAX)
-        return lua_raisef(L, "optim:load_state: step count %llu is out of range",
-                          (unsigned long long)step);
-    if (sgd) {
-        memcpy(o->sgd_state.buf, p + OPTIM_HEADER_BYTES, payload);
-        o->sgd_state.step = (long)step;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    state_table(L, "attrs");
+    int attrs = lua_gettop(L);
+    lua_getfield(L, attrs, OPTIM_ATTR_KIND);
+    const char *kind = lua_tostring(L, -1);
+    if (!kind || strcmp(kind, optim_name(o)))
+        return lua_raisef(L, "optim:load_state: state is of kind %s, this optimiser is %s",
+                          kind ? kind : "(missing)", optim_name(o));
+    lua_getfield(L, attrs, OPTIM_ATTR_STEP);
+    int is_int = 0;
+    lua_Integer step = lua_tointegerx(L, -1, &is_int);
+    if (!is_int || step < 0 || step > LONG_MAX)
+        return lua_raisef(L, "optim:load_state: step is %s, expected an integer >= 0",
+                          luaL_tolstring(L, -1, NULL));
+    state_table(L, "datasets");
+    int ds = lua_gettop(L);
+    Err err;
+    int rc;
+    if (o->kind == OPTIM_SGD) {
+        const Tensor *buf = state_tensor(L, ds, OPTIM_SGD_BUF);
+        rc = sgd_state_set(&o->sgd_state, buf->data, buf->size, (long)step, &err);
     } else {
-        memcpy(o->adam_state.m, p + OPTIM_HEADER_BYTES, o->n * sizeof(float));
-        memcpy(o->adam_state.v, p + OPTIM_HEADER_BYTES + o->n * sizeof(float),
-               o->n * sizeof(float));
-        o->adam_state.step = (long)step;
+        const Tensor *m = state_tensor(L, ds, OPTIM_ADAM_M);
+        const Tensor *v = state_tensor(L, ds, OPTIM_ADAM_V);
+        rc = adam_state_set(&o->adam_state, m->data, m->size, v->data, v->size, (long)step, &err);
     }
+    if (rc)
+        return luaL_error(L, "optim:load_state: %s", err.msg);
     return 0;
 }
 

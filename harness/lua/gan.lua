@@ -50,10 +50,11 @@
 --                n_params_d, n_params_g
 --   weights      float32 datasets d_params and g_params (parameters() order)
 -- Checkpoint <run-id>.ckpt.h5 (schema "mixup-repro/gan-checkpoint") every CHECKPOINT_EVERY
--- iterations: root attrs run_id, iterations_done, threads, seconds; groups config, curves,
--- snapshots (those taken so far), weights; datasets optim_d, optim_g (optim:state()) and
--- rng_gan, rng_order, rng_mixup (rng:state()). A run killed anywhere resumes from it and ends
--- bit-identical to an uninterrupted run at the same thread count (another count is refused);
+-- iterations: root attrs format_version = results.CHECKPOINT_VERSION (another is refused),
+-- run_id, iterations_done, threads, seconds; groups config, curves, snapshots (those taken so
+-- far), weights, optim_d, optim_g (optim:state(): float32 datasets and a step attribute);
+-- datasets rng_gan, rng_order, rng_mixup (rng:state()). A run killed anywhere resumes from it and
+-- ends bit-identical to an uninterrupted run at the same thread count (another count is refused);
 -- the fixed snapshot points are redrawn from the seed. It is removed when the run completes.
 -- Non-goals: other GAN losses (non-saturating, WGAN).
 
@@ -438,18 +439,19 @@ end
 -- Checkpoints.
 
 local function save_checkpoint(path, st, run, p)
-  local ds = {optim_d = {kind = "bytes", value = st.opt_d:state()},
-              optim_g = {kind = "bytes", value = st.opt_g:state()}}
+  local ds = {}
   for _, name in ipairs(RNG_NAMES) do
     ds["rng_" .. name] = {kind = "bytes", value = st.rng[name]:state()}
   end
   h5.write(path, {
-    attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_CHECKPOINT, run_id = run.id,
+    attrs = {format_version = results.CHECKPOINT_VERSION, schema = M.SCHEMA_CHECKPOINT,
+             run_id = run.id,
              iterations_done = p.done, threads = p.threads, seconds = p.seconds + 0.0},
     datasets = ds,
     groups = {config = config_tree(run.config), curves = curves_tree(p.curves),
               snapshots = {groups = snapshot_groups(p.snaps)},
-              weights = {datasets = {d_params = st.d:params(), g_params = st.g:params()}}},
+              weights = {datasets = {d_params = st.d:params(), g_params = st.g:params()}},
+              optim_d = st.opt_d:state(), optim_g = st.opt_g:state()},
   })
 end
 
@@ -459,12 +461,13 @@ local function resume(path, st, run, threads)
   if not file_exists(path) then return nil end
   local ok, res = pcall(function()
     local tree = h5.read(path)
-    local a = tree.attrs
-    if a.format_version ~= M.FORMAT_VERSION or a.schema ~= M.SCHEMA_CHECKPOINT then
-      error("not a GAN checkpoint of this version", 0)
-    end
+    if tree.attrs.schema ~= M.SCHEMA_CHECKPOINT then error("not a GAN checkpoint", 0) end
     return tree
   end)
+  if ok then results.check_checkpoint_version(path, res.attrs) end
+  if ok and res.attrs.format_version ~= results.CHECKPOINT_VERSION then
+    ok, res = false, "format_version is missing"
+  end
   if not ok then
     say("checkpoint %s is unusable (%s); starting %s from iteration 0", path, tostring(res),
         run.id)
@@ -486,8 +489,13 @@ local function resume(path, st, run, threads)
   local w = tree.groups.weights.datasets
   st.d:params():copy(w.d_params)
   st.g:params():copy(w.g_params)
-  st.opt_d:load_state(tree.datasets.optim_d)
-  st.opt_g:load_state(tree.datasets.optim_g)
+  for _, o in ipairs{{name = "optim_d", opt = st.opt_d}, {name = "optim_g", opt = st.opt_g}} do
+    local opt_ok, why = pcall(o.opt.load_state, o.opt, tree.groups[o.name])
+    if not opt_ok then
+      error(("gan: %s: the checkpoint %s: %s; delete it or rerun with --force")
+            :format(run.id, path, tostring(why)), 0)
+    end
+  end
   for _, name in ipairs(RNG_NAMES) do st.rng[name]:set_state(tree.datasets["rng_" .. name]) end
   local curves = {}
   for _, k in ipairs(M.CURVES) do curves[k] = tree.groups.curves.datasets[k] end

@@ -16,9 +16,11 @@
 --                checked on read, so a file can never disagree with itself
 --   weights      float32 datasets params (flat, parameters() order) and buffers (BN running
 --                statistics)
--- Checkpoint file: root attrs format_version, schema = "mixup-repro/checkpoint", run_id,
--- epochs_done; groups config, curves (the epochs done so far), weights; root datasets
--- optim_state (bytes) and rng_<name> (bytes) for every Rng the run uses.
+-- Checkpoint file: root attrs format_version = CHECKPOINT_VERSION, schema =
+-- "mixup-repro/checkpoint", run_id, epochs_done; groups config, curves (the epochs done so far),
+-- weights, optim (optim:state(): attrs kind and step, float32 datasets of the flat parameter
+-- length); root datasets rng_<name> (bytes) for every Rng the run uses. A checkpoint of another
+-- CHECKPOINT_VERSION is refused (M.check_checkpoint_version), never misread.
 --
 -- API (Lua tables in, Lua tables out):
 --   M.write_run(path, run)          run = {experiment =, run_id =, config =, provenance =,
@@ -30,9 +32,13 @@
 --                                   opts.weights = false drops the weights after reading
 --   M.scan(dir)                     -> runs (complete, sorted by path), bad ({path =, reason =})
 --   M.write_checkpoint(path, ckpt)  ckpt = {run_id =, epochs_done =, config =, curves =,
---                                   weights =, optim_state = bytes, rng = {name = bytes},
+--                                   weights =, optim_state = optim:state(), rng = {name =
+--                                   bytes},
 --                                   provenance = {start_time = string, threads = integer}}
---   M.read_checkpoint(path)         -> ckpt or nil, reason
+--   M.read_checkpoint(path)         -> ckpt or nil, reason; raises for another
+--                                   CHECKPOINT_VERSION (M.check_checkpoint_version)
+--   M.check_checkpoint_version(path, attrs)  raises "<path>: checkpoint schema 1, this build
+--                                   reads 2: delete it or rerun with --force"
 --   M.summarize(curves, n_params)   -> the summary table; M.median_last(values, k)
 --   M.serialize(v), M.deserialize(s), M.flatten(config)
 -- Non-goals: choosing paths and run ids (grid.lua), training (runner.lua), provenance values
@@ -43,6 +49,9 @@ local h5 = require "engine.h5"
 local M = {}
 
 M.FORMAT_VERSION = 1
+-- Checkpoints (this file's and gan.lua's) have their own version. 2: optimiser state as
+-- float32 datasets (portable); 1: a host-byte-order blob, which this build cannot read.
+M.CHECKPOINT_VERSION = 2
 M.SCHEMA_RUN = "mixup-repro/run"
 M.SCHEMA_CHECKPOINT = "mixup-repro/checkpoint"
 M.STATUS_COMPLETE = "complete"
@@ -449,16 +458,18 @@ local function bad(fmt, ...)
   error(setmetatable({msg = string.format(fmt, ...)}, Invalid), 0)
 end
 
-local function check_root(attrs, schema, what)
+-- The schema is checked before the version: run files and checkpoints have their own versions
+-- (FORMAT_VERSION, CHECKPOINT_VERSION), so one given for the other is named by its schema.
+local function check_root(attrs, schema, what, version)
   local v = attrs.format_version
   if v == nil then bad("no format_version attribute (not a mixup-repro file)") end
-  if v ~= M.FORMAT_VERSION then
-    bad("format_version is %s, this harness reads %d (written by another version)",
-        tostring(v), M.FORMAT_VERSION)
-  end
   if attrs.schema ~= schema then
     bad("schema is %s, expected %q (%s)", attrs.schema == nil and "missing"
         or string.format("%q", tostring(attrs.schema)), schema, what)
+  end
+  if v ~= version then
+    bad("format_version is %s, this harness reads %d (written by another version)",
+        tostring(v), version)
   end
 end
 
@@ -532,7 +543,12 @@ local function read_checked(path, schema, what, body)
   local ok, res = pcall(function()
     local ok_attrs, attrs = pcall(h5.read_attrs, path)
     if not ok_attrs then bad("%s", tostring(attrs)) end
-    check_root(attrs, schema, what)
+    local version = M.FORMAT_VERSION
+    if schema == M.SCHEMA_CHECKPOINT then
+      version = M.CHECKPOINT_VERSION
+      if attrs.schema == schema then M.check_checkpoint_version(path, attrs) end
+    end
+    check_root(attrs, schema, what, version)
     local ok_tree, tree = pcall(h5.read, path)
     if not ok_tree then bad("%s", tostring(tree)) end
     return body(tree)
@@ -630,11 +646,11 @@ function M.write_checkpoint(path, ckpt)
   need(n == ckpt.epochs_done, "%s: curves have %d epochs, epochs_done is %d", fn, n,
        ckpt.epochs_done)
   check_weights(fn, ckpt.weights)
-  need(type(ckpt.optim_state) == "string", "%s: ckpt.optim_state is %s, expected a string of "
-       .. "bytes (optim:state())", fn, kind_of(ckpt.optim_state))
+  need(type(ckpt.optim_state) == "table", "%s: ckpt.optim_state is %s, expected a group tree "
+       .. "(optim:state())", fn, kind_of(ckpt.optim_state))
   need(type(ckpt.rng) == "table", "%s: ckpt.rng is %s, expected {name = bytes}", fn,
        kind_of(ckpt.rng))
-  local datasets = {optim_state = {kind = "bytes", value = ckpt.optim_state}}
+  local datasets = {}
   for name, state in pairs(ckpt.rng) do
     need(type(name) == "string" and name:match("^[%w_]+$"), "%s: ckpt.rng key %s is not a "
          .. "name of letters, digits and '_'", fn, tostring(name))
@@ -649,18 +665,27 @@ function M.write_checkpoint(path, ckpt)
        kind_of(prov))
   ensure_dir(path)
   h5.write(path, {
-    attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_CHECKPOINT,
+    attrs = {format_version = M.CHECKPOINT_VERSION, schema = M.SCHEMA_CHECKPOINT,
              run_id = ckpt.run_id, epochs_done = ckpt.epochs_done},
     datasets = datasets,
     groups = {
       config = config_tree(ckpt.config),
       curves = curves_tree(ckpt.curves),
       weights = {datasets = {params = ckpt.weights.params, buffers = ckpt.weights.buffers}},
+      optim = ckpt.optim_state,
       -- a resume keeps the run's start time and refuses another thread count (the bits
       -- depend on it)
       provenance = {attrs = {start_time = prov.start_time, threads = prov.threads}},
     },
   })
+end
+
+function M.check_checkpoint_version(path, attrs)
+  local v = attrs.format_version
+  if math.type(v) == "integer" and v ~= M.CHECKPOINT_VERSION then
+    error(("%s: checkpoint schema %d, this build reads %d: delete it or rerun with --force")
+          :format(path, v, M.CHECKPOINT_VERSION), 0)
+  end
 end
 
 function M.read_checkpoint(path)
@@ -673,7 +698,7 @@ function M.read_checkpoint(path)
     if #curves.epoch ~= a.epochs_done then
       bad("curves have %d epochs, epochs_done is %d", #curves.epoch, a.epochs_done)
     end
-    if type(tree.datasets.optim_state) ~= "string" then bad("dataset optim_state is missing") end
+    local optim = check_group(tree, "optim")
     local pa = check_group(tree, "provenance").attrs
     if type(pa.start_time) ~= "string" or math.type(pa.threads) ~= "integer" then
       bad("group provenance lacks start_time or threads")
@@ -686,7 +711,7 @@ function M.read_checkpoint(path)
     end
     return {
       path = path, run_id = a.run_id, epochs_done = a.epochs_done, config = config,
-      curves = curves, weights = read_weights(tree), optim_state = tree.datasets.optim_state,
+      curves = curves, weights = read_weights(tree), optim_state = optim,
       rng = rng, provenance = {start_time = pa.start_time, threads = pa.threads},
     }
   end)

@@ -373,7 +373,11 @@ local function resume(st, o)
   end
   p:copy(ck.weights.params)
   b:copy(ck.weights.buffers)
-  st.opt:load_state(ck.optim_state)
+  local ok, why = pcall(st.opt.load_state, st.opt, ck.optim_state)
+  if not ok then
+    error(("runner: %s: the checkpoint %s: %s; delete it or rerun with --force")
+          :format(o.id, o.ckpt_path, tostring(why)), 0)
+  end
   for _, name in ipairs(RNG_NAMES) do
     if not ck.rng[name] then
       error(("runner: %s: the checkpoint has no rng_%s; delete it or rerun with --force")

@@ -45,6 +45,24 @@ int adam_state_init(AdamState *s, size_t n, Err *err)
     return 0;
 }
 
+int adam_state_set(AdamState *s, const float *m, size_t nm, const float *v, size_t nv,
+                   long step, Err *err)
+{
+    if (nm != s->n || nv != s->n)
+        return err_set(err, "adam_state_set: m has %zu floats and v %zu, expected %zu each "
+                       "(truncated, or saved for another net)", nm, nv, s->n);
+    if (step < 0)
+        return err_set(err, "adam_state_set: step is %ld, expected >= 0", step);
+    for (size_t i = 0; i < nv; i++)
+        if (v[i] < 0.0f)
+            return err_set(err, "adam_state_set: v[%zu] is %g, expected >= 0 (a garbled state)",
+                           i, (double)v[i]);
+    memcpy(s->m, m, nm * sizeof *m);
+    memcpy(s->v, v, nv * sizeof *v);
+    s->step = step;
+    return 0;
+}
+
 void adam_state_free(AdamState *s)
 {
     free(s->m);

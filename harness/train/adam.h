@@ -34,6 +34,11 @@ int adam_check(const AdamParams *p, Err *err);
 /* Allocates zeroed m and v of n floats each; s must be zeroed or freed. */
 int adam_state_init(AdamState *s, size_t n, Err *err);
 void adam_state_free(AdamState *s);
+/* Restores a saved state (a checkpoint's): m (in, nm floats), v (in, nv floats) and step
+ * (>= 0, the steps taken). Refuses lengths other than s->n and a v with a negative entry (v is
+ * a mean of squares, so one means a garbled state), leaving s as it was. */
+int adam_state_set(AdamState *s, const float *m, size_t nm, const float *v, size_t nv,
+                   long step, Err *err);
 /* w: n floats, updated; dw: n floats, read only; decay_mask: n floats or NULL (all decay);
  * s: state of n floats, updated (s->step counts from 1 after the first call). p was checked by
  * adam_check; lr >= 0. */

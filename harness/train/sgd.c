@@ -44,6 +44,18 @@ int sgd_state_init(SgdState *s, size_t n, Err *err)
     return 0;
 }
 
+int sgd_state_set(SgdState *s, const float *buf, size_t n, long step, Err *err)
+{
+    if (n != s->n)
+        return err_set(err, "sgd_state_set: momentum buffer has %zu floats, expected %zu "
+                       "(truncated, or saved for another net)", n, s->n);
+    if (step < 0)
+        return err_set(err, "sgd_state_set: step is %ld, expected >= 0", step);
+    memcpy(s->buf, buf, n * sizeof *buf);
+    s->step = step;
+    return 0;
+}
+
 void sgd_state_free(SgdState *s)
 {
     free(s->buf);

@@ -32,6 +32,10 @@ int sgd_check(const SgdParams *p, Err *err);
 /* Allocates the zeroed momentum buffer of n floats; s must be zeroed or freed. */
 int sgd_state_init(SgdState *s, size_t n, Err *err);
 void sgd_state_free(SgdState *s);
+/* Restores a saved state (a checkpoint's): buf (in, n floats, the momentum buffer) and step
+ * (>= 0; 0 means buf is not yet initialised). Refuses a buffer of another length than s->n,
+ * leaving s as it was. */
+int sgd_state_set(SgdState *s, const float *buf, size_t n, long step, Err *err);
 /* w: n floats, updated; dw: n floats, read only (zeroing it is the caller's next step);
  * decay_mask: n floats or NULL (all decay); s: state of n floats, updated. p was checked by
  * sgd_check; lr >= 0. */

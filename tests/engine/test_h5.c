@@ -1,5 +1,5 @@
 /*
- * test_h5.c: the HDF5 results layer (harness/io/h5io.c). Every kind is written, read back and
+ * test_h5.c: the HDF5 results layer (harness/io/h5io_*.c). Every kind is written, read back and
  * compared exactly (storage is lossless, so there is no tolerance anywhere in this file);
  * commits are atomic (no final file before h5io_commit, none after a failed write); truncated,
  * bit-flipped, garbage, empty and missing files give the documented messages without crashing

@@ -2,13 +2,18 @@
  * test_optim.c: SGD and Adam against torch.optim (tests/fixtures/gen_optim.py, optim.fxt).
  * Each case replays T steps with the stored gradients and learning rates on a 37-float vector
  * split into three PyTorch tensors, and compares the parameters after every step. Also: the
- * stored hyperparameters agree with ours, NULL and all-ones decay masks agree, and invalid
- * hyperparameters are rejected with the documented messages.
+ * stored hyperparameters agree with ours, NULL and all-ones decay masks agree, invalid
+ * hyperparameters are rejected with the documented messages, and SGD (momentum) and Adam state
+ * saved to an HDF5 checkpoint as float32 datasets plus a step attribute (as the Lua checkpoints
+ * store optim:state()) continues bit-identically to uninterrupted training, while a truncated
+ * or garbled state is refused.
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "io/h5io.h"
 #include "train/adam.h"
 #include "train/sgd.h"
 #include "testlib.h"
@@ -247,6 +252,173 @@ static int test_errors(void)
     return 0;
 }
 
+/* ---- state through a checkpoint file ---- */
+
+enum { CK_N = 31, CK_STEPS = 7, CK_CUT = 3 }; /* odd length; cut mid-run */
+#define CK_STEP_ATTR "step"
+
+/* Writes the named buffers (n floats each) and step to path as a checkpoint would. */
+static int ck_write(const char *path, const char *const *names, float *const *bufs, int k,
+                    long step, Err *err)
+{
+    H5Out f;
+    if (h5io_create(&f, path, 1, err))
+        return -1;
+    int shape[1] = {CK_N};
+    for (int i = 0; i < k; i++) {
+        Tensor t = tensor_view(bufs[i], 1, shape);
+        if (h5io_write_tensor(&f, names[i], &t, 0, err)) {
+            h5io_close(&f);
+            return -1;
+        }
+    }
+    if (h5io_attr_i64(&f, "", CK_STEP_ATTR, step, err)) {
+        h5io_close(&f);
+        return -1;
+    }
+    return h5io_commit(&f, err);
+}
+
+/* Reads the named datasets back into t[] (zeroed Tensors, allocated here) and the step. */
+static int ck_read(const char *path, const char *const *names, Tensor *t, int k, long *step,
+                   Err *err)
+{
+    H5Out f;
+    int64_t s = -1;
+    if (h5io_open(&f, path, err))
+        return -1;
+    int rc = h5io_read_attr_i64(&f, "", CK_STEP_ATTR, &s, err);
+    for (int i = 0; i < k && !rc; i++)
+        rc = h5io_read_tensor(&f, names[i], &t[i], err);
+    h5io_close(&f);
+    *step = (long)s;
+    return rc;
+}
+
+/* Runs CK_STEPS steps uninterrupted, then CK_CUT steps, a checkpoint round trip into a fresh
+ * state, and the rest; the two weight vectors must agree bit for bit. */
+static int test_state_checkpoint(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/test_optim_%ld.h5", (long)getpid());
+    float w0[CK_N], dw[CK_STEPS][CK_N], wa[CK_N], wb[CK_N];
+    Rng r;
+    rng_seed(&r, tl_seed, 2);
+    tl_fill_uniform(w0, CK_N, -1.0f, 1.0f, &r);
+    for (int t = 0; t < CK_STEPS; t++)
+        tl_fill_uniform(dw[t], CK_N, -1.0f, 1.0f, &r);
+    SgdParams sp = {0.9, 5e-4, 0};
+    AdamParams ap = {0.5, 0.99, 1e-8, 1e-2}; /* beta2 0.99: v matters within 7 steps */
+    static const char *const sgd_names[1] = {"momentum_buffer"};
+    static const char *const adam_names[2] = {"m", "v"};
+    int rc = 0;
+    Err err;
+    for (int kind = 0; kind < 2 && !rc; kind++) {
+        const char *what = kind == 0 ? "sgd" : "adam";
+        SgdState s1 = {0}, s2 = {0}, s3 = {0};
+        AdamState a1 = {0}, a2 = {0}, a3 = {0};
+        Tensor back[2] = {{0}, {0}};
+        long step = -1;
+        if (sgd_state_init(&s1, CK_N, &err) || sgd_state_init(&s2, CK_N, &err) ||
+            sgd_state_init(&s3, CK_N, &err) || adam_state_init(&a1, CK_N, &err) ||
+            adam_state_init(&a2, CK_N, &err) || adam_state_init(&a3, CK_N, &err)) {
+            rc = tl_fail("%s", err.msg);
+            goto next;
+        }
+        memcpy(wa, w0, sizeof w0);
+        memcpy(wb, w0, sizeof w0);
+        for (int t = 0; t < CK_STEPS; t++) {
+            if (kind == 0)
+                sgd_step(wa, dw[t], NULL, &s1, &sp, 0.1);
+            else
+                adam_step(wa, dw[t], NULL, &a1, &ap, 1e-2);
+        }
+        for (int t = 0; t < CK_CUT; t++) {
+            if (kind == 0)
+                sgd_step(wb, dw[t], NULL, &s2, &sp, 0.1);
+            else
+                adam_step(wb, dw[t], NULL, &a2, &ap, 1e-2);
+        }
+        float *bufs[2] = {kind == 0 ? s2.buf : a2.m, a2.v};
+        int k = kind == 0 ? 1 : 2;
+        if (ck_write(path, kind == 0 ? sgd_names : adam_names, bufs, k,
+                     kind == 0 ? s2.step : a2.step, &err) ||
+            ck_read(path, kind == 0 ? sgd_names : adam_names, back, k, &step, &err)) {
+            rc = tl_fail("%s: %s", what, err.msg);
+            goto next;
+        }
+        if (step != CK_CUT) {
+            rc = tl_fail("%s: step read back as %ld, expected %d", what, step, CK_CUT);
+            goto next;
+        }
+        if (kind == 0 ? sgd_state_set(&s3, back[0].data, back[0].size, step, &err)
+                      : adam_state_set(&a3, back[0].data, back[0].size, back[1].data,
+                                       back[1].size, step, &err)) {
+            rc = tl_fail("%s: %s", what, err.msg);
+            goto next;
+        }
+        for (int t = CK_CUT; t < CK_STEPS; t++) {
+            if (kind == 0)
+                sgd_step(wb, dw[t], NULL, &s3, &sp, 0.1);
+            else
+                adam_step(wb, dw[t], NULL, &a3, &ap, 1e-2);
+        }
+        for (int i = 0; i < CK_N && !rc; i++)
+            if (memcmp(&wa[i], &wb[i], sizeof wa[i]))
+                rc = tl_fail("%s: w[%d] resumed from the checkpoint is %.9g, uninterrupted %.9g",
+                             what, i, (double)wb[i], (double)wa[i]);
+    next:
+        unlink(path);
+        tensor_free(&back[0]);
+        tensor_free(&back[1]);
+        sgd_state_free(&s1);
+        sgd_state_free(&s2);
+        sgd_state_free(&s3);
+        adam_state_free(&a1);
+        adam_state_free(&a2);
+        adam_state_free(&a3);
+    }
+    return rc;
+}
+
+/* A truncated or garbled state is refused and leaves the state as it was. */
+static int test_state_refused(void)
+{
+    enum { N = 5 };
+    float good[N] = {0.5f, -1.0f, 2.0f, 0.25f, -0.125f}, pos[N] = {1, 2, 3, 4, 5};
+    float neg[N] = {1, 2, -3, 4, 5};
+    SgdState s = {0};
+    AdamState a = {0};
+    Err err;
+    if (sgd_state_init(&s, N, &err) || adam_state_init(&a, N, &err)) {
+        sgd_state_free(&s);
+        return tl_fail("%s", err.msg);
+    }
+    int rc = expect_error(sgd_state_set(&s, good, N - 1, 3, &err), &err,
+                          "sgd_state_set: momentum buffer has 4 floats, expected 5 (truncated, "
+                          "or saved for another net)") ||
+             expect_error(sgd_state_set(&s, good, N, -1, &err), &err,
+                          "sgd_state_set: step is -1, expected >= 0") ||
+             expect_error(adam_state_set(&a, good, N, pos, N - 2, 3, &err), &err,
+                          "adam_state_set: m has 5 floats and v 3, expected 5 each (truncated, "
+                          "or saved for another net)") ||
+             expect_error(adam_state_set(&a, good, N, neg, N, 3, &err), &err,
+                          "adam_state_set: v[2] is -3, expected >= 0 (a garbled state)") ||
+             expect_error(adam_state_set(&a, good, N, pos, N, -2, &err), &err,
+                          "adam_state_set: step is -2, expected >= 0");
+    if (!rc && (s.step != 0 || a.step != 0 || a.m[0] != 0.0f || a.v[0] != 0.0f))
+        rc = tl_fail("a refused state changed the optimiser");
+    if (!rc && (adam_state_set(&a, good, N, pos, N, 4, &err) ||
+                sgd_state_set(&s, good, N, 2, &err)))
+        rc = tl_fail("a valid state was refused: %s", err.msg);
+    if (!rc && (a.step != 4 || s.step != 2 || memcmp(a.v, pos, sizeof pos) ||
+                memcmp(a.m, good, sizeof good) || memcmp(s.buf, good, sizeof good)))
+        rc = tl_fail("a valid state was not restored exactly");
+    sgd_state_free(&s);
+    adam_state_free(&a);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const TestCase tests[] = {
@@ -254,6 +426,8 @@ int main(int argc, char **argv)
         {"adam_vs_torch", test_adam_vs_torch},
         {"null_mask", test_null_mask},
         {"errors", test_errors},
+        {"state_checkpoint", test_state_checkpoint},
+        {"state_refused", test_state_refused},
     };
     return tl_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
 }

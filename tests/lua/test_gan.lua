@@ -253,6 +253,24 @@ suite:test("checkpoint_resume", function()
   os.execute("rm -rf '" .. dir .. "'")
 end)
 
+-- A checkpoint of schema 1 (optimiser state as host-byte-order blobs) is refused, not misread.
+suite:test("old_checkpoint_refused", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir -p '" .. dir .. "/a'")
+  local ckpt = dir .. "/a/r.ckpt.h5"
+  require("engine.h5").write(ckpt, {
+    attrs = {format_version = 1, schema = gan.SCHEMA_CHECKPOINT, run_id = "r"},
+    datasets = {optim_d = "ADM1\0\0\0\0", optim_g = "ADM1\0\0\0\0"}})
+  check.raises(function()
+    gan.run({id = "r", config = test_config{iterations = 3, snapshots = {1}}},
+            {experiment = "a", out = dir, threads = 1, command = "test"})
+  end, ckpt .. ": checkpoint schema 1, this build reads 2: delete it or rerun with --force",
+  "old GAN checkpoint")
+  check.truthy(io.open(ckpt, "rb") ~= nil, "the refused checkpoint is left in place")
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
 suite:test("report_export", function()
   local gr = require "harness.lua.gan_report"
   local st = gr.stats{1, 2, 3}

@@ -1,11 +1,16 @@
 -- test_h5.lua: the engine.h5 Lua module (harness/bind/lua_h5.c). Run as `./mixup tests/lua/test_h5.lua`.
 -- Round trip of every kind (compared exactly: storage is lossless), atomic writes (a failed
 -- write leaves neither the file nor its .tmp), truncated / bit-flipped / garbage / missing
--- files, header-only reads, and the documented error messages. Prints "ok x" / "FAIL x: why", then
--- "N passed, M failed", and exits non-zero on any failure.
+-- files, header-only reads, and the documented error messages. Checkpoints: SGD (momentum) and
+-- Adam state (optim:state()) round-trips through a file as float32 datasets and training
+-- continued from it is bit-identical to uninterrupted training; a truncated or garbled state
+-- and a checkpoint of the old schema are refused with their messages. Prints "ok x" /
+-- "FAIL x: why", then "N passed, M failed", and exits non-zero on any failure.
 local h5 = require "engine.h5"
 local tensor = require "engine.tensor"
+local train = require "engine.train"
 local check = require "tests.lua.check"
+local results = require "harness.lua.results"
 
 local SEED = 20171025 -- arXiv v1 date, as in tests/engine/testlib.c
 local CORRUPT = "not a valid HDF5 file (truncated or corrupt); delete it to rerun"
@@ -258,6 +263,138 @@ test("error_messages", function()
   raises("(table expected, got no value)", h5.write, path)
   assert(not exists(path) and not exists(path .. ".tmp"), "an error left a file behind")
 end)
+
+-- {==========================================================================================
+-- Optimiser state in checkpoint files
+
+local OPT_N, OPT_STEPS, OPT_CUT = 31, 7, 3 -- odd length; cut mid-run
+local OPTIMS = {
+  {kind = "sgd", lr = 0.1, datasets = {"momentum_buffer"},
+   make = function(w, g)
+     return train.sgd{params = w, grads = g, momentum = 0.9, weight_decay = 5e-4}
+   end},
+  -- beta2 0.99 so that v (not only m) changes the weights within a few steps
+  {kind = "adam", lr = 1e-2, datasets = {"m", "v"},
+   make = function(w, g) return train.adam{params = w, grads = g, beta1 = 0.5, beta2 = 0.99} end},
+}
+
+local function steps(o, g, grads, from, to, lr)
+  for t = from, to do
+    g:copy(grads[t])
+    o:step(lr)
+  end
+end
+
+test("optim_state_checkpoint", function()
+  local w0 = random_tensor{OPT_N}
+  local grads = {}
+  for t = 1, OPT_STEPS do grads[t] = random_tensor{OPT_N} end
+  for _, k in ipairs(OPTIMS) do
+    local w1, g1 = w0:clone(), tensor.new(OPT_N)
+    steps(k.make(w1, g1), g1, grads, 1, OPT_STEPS, k.lr)
+    local w2, g2 = w0:clone(), tensor.new(OPT_N)
+    local o2 = k.make(w2, g2)
+    steps(o2, g2, grads, 1, OPT_CUT, k.lr)
+    local path = tmp("optim_" .. k.kind .. ".h5")
+    h5.write(path, {attrs = {format_version = 1}, groups = {optim = o2:state()}})
+    -- portable storage: float32 datasets of the flat length and an integer step
+    local kinds = {}
+    for _, e in ipairs(h5.list(path, "optim")) do kinds[e.name] = e end
+    for _, name in ipairs(k.datasets) do
+      assert(kinds[name] and kinds[name].kind == "f32" and kinds[name].shape[1] == OPT_N,
+             k.kind .. ": dataset " .. name .. " is not f32 of " .. OPT_N)
+    end
+    local a = h5.read_attrs(path, "optim")
+    same(a, {kind = k.kind, step = OPT_CUT}, k.kind .. " attrs")
+    local w3, g3 = w2:clone(), tensor.new(OPT_N)
+    local o3 = k.make(w3, g3)
+    o3:load_state(h5.read(path).groups.optim)
+    assert(o3:steps() == OPT_CUT, k.kind .. ": restored step count " .. o3:steps())
+    steps(o3, g3, grads, OPT_CUT + 1, OPT_STEPS, k.lr)
+    assert(w3:data_string() == w1:data_string(),
+           k.kind .. ": training resumed from the file differs from uninterrupted training")
+  end
+end)
+
+test("optim_state_refused", function()
+  local function fresh(kind)
+    local k = kind == "sgd" and OPTIMS[1] or OPTIMS[2]
+    local w, g = random_tensor{OPT_N}, tensor.new(OPT_N)
+    local o = k.make(w, g)
+    g:copy(random_tensor{OPT_N})
+    o:step(k.lr)
+    return o, k
+  end
+  local function state(kind, edit)
+    local o = fresh(kind)
+    local path = tmp("refused.h5")
+    local s = o:state()
+    edit(s)
+    h5.write(path, {attrs = {format_version = 1}, groups = {optim = s}})
+    return h5.read(path).groups.optim
+  end
+  local cases = {
+    {"adam", function(s) s.datasets.v = random_tensor{OPT_N - 1} end,
+     "optim:load_state: adam_state_set: m has 31 floats and v 30, expected 31 each (truncated, "
+     .. "or saved for another net)"},
+    {"sgd", function(s) s.datasets.momentum_buffer = random_tensor{OPT_N + 2} end,
+     "optim:load_state: sgd_state_set: momentum buffer has 33 floats, expected 31 (truncated, "
+     .. "or saved for another net)"},
+    {"adam", function(s) s.datasets.m = "\0\0\0\0" end,
+     "optim:load_state: dataset 'm' is string, expected a float32 tensor (garbled, or saved by "
+     .. "another version)"},
+    {"sgd", function(s) s.datasets.momentum_buffer = nil end,
+     "optim:load_state: dataset 'momentum_buffer' is nil, expected a float32 tensor"},
+    {"adam", function(s) s.datasets.v = tensor.from_table((function()
+       local v = {}
+       for i = 1, OPT_N do v[i] = 1 - i end
+       return v
+     end)(), {OPT_N}) end,
+     "optim:load_state: adam_state_set: v[1] is -1, expected >= 0 (a garbled state)"},
+    {"sgd", function(s) s.attrs.kind = "adam" end,
+     "optim:load_state: state is of kind adam, this optimiser is sgd"},
+    {"adam", function(s) s.attrs.step = -1 end,
+     "optim:load_state: step is -1, expected an integer >= 0"},
+    {"sgd", function(s) s.attrs.step = 1.5 end,
+     "optim:load_state: step is 1.5, expected an integer >= 0"},
+    {"sgd", function(s) s.attrs.step = nil end,
+     "optim:load_state: step is nil, expected an integer >= 0"},
+  }
+  for i, c in ipairs(cases) do
+    local tree = state(c[1], c[2])
+    local o = fresh(c[1])
+    local before = o:state()
+    local ok, err = pcall(o.load_state, o, tree)
+    assert(not ok, "case " .. i .. ": a garbled state was accepted")
+    assert(tostring(err):find(c[3], 1, true),
+           ("case %d: error %q lacks %q"):format(i, tostring(err), c[3]))
+    same(o:state(), before, "case " .. i .. ": state after a refused load")
+  end
+  local o = fresh("sgd")
+  raises("(table expected, got string)", o.load_state, o, "SGD1\0\0\0\0")
+end)
+
+test("checkpoint_schema_refused", function()
+  -- a checkpoint as schema 1 wrote it: the optimiser state as a host-byte-order blob
+  local path = tmp("old.ckpt.h5")
+  h5.write(path, {attrs = {format_version = 1, schema = results.SCHEMA_CHECKPOINT, run_id = "r",
+                           epochs_done = 1},
+                  datasets = {optim_state = "SGD1\0\0\0\0", rng_init = string.rep("\1", 32)}})
+  local want = path .. ": checkpoint schema 1, this build reads 2: delete it or rerun with --force"
+  assert(results.CHECKPOINT_VERSION == 2, "CHECKPOINT_VERSION is " .. results.CHECKPOINT_VERSION)
+  local ok, err = pcall(results.read_checkpoint, path)
+  assert(not ok and err == want, "old checkpoint: " .. tostring(err))
+  ok, err = pcall(results.check_checkpoint_version, path,
+                  {format_version = results.CHECKPOINT_VERSION})
+  assert(ok, "the current version refused: " .. tostring(err))
+  -- a results file (format_version 1) given as a checkpoint is named by its schema
+  local run_path = tmp("run.h5")
+  h5.write(run_path, {attrs = {format_version = 1, schema = results.SCHEMA_RUN}})
+  local got, why = results.read_checkpoint(run_path)
+  assert(not got and why:find('expected "mixup-repro/checkpoint"', 1, true), tostring(why))
+end)
+
+-- }==========================================================================================
 
 for _, p in ipairs(made) do os.remove(p) end
 os.remove(base)

@@ -239,7 +239,9 @@ suite:test("read_run_reports_bad_files", function()
   local r = run(RUNS[1])
   results.write_checkpoint(path, {run_id = "c", epochs_done = 12, config = r.config,
                                   curves = r.curves, weights = r.weights,
-                                  optim_state = "\0\1\2", rng = {init = "abc"},
+                                  optim_state = {attrs = {kind = "sgd", step = 3},
+                                                 datasets = {momentum_buffer = tensor.new(2)}},
+                                  rng = {init = "abc"},
                                   provenance = {start_time = "2026-11-26T00:00:00Z",
                                                 threads = 2}})
   got, why = results.read_run(path)
@@ -247,7 +249,8 @@ suite:test("read_run_reports_bad_files", function()
                                 .. '"mixup-repro/run"', 1, true), "schema: " .. tostring(why))
   local ck = assert(results.read_checkpoint(path))
   check.eq(ck.epochs_done, 12, "checkpoint epochs_done")
-  check.eq(ck.optim_state, "\0\1\2", "checkpoint optim_state bytes")
+  check.eq(ck.optim_state.attrs.step, 3, "checkpoint optim_state step")
+  check.eq(ck.optim_state.datasets.momentum_buffer:size(), 2, "checkpoint optim_state buffer")
   check.eq(ck.rng.init, "abc", "checkpoint rng state")
   check.eq(ck.provenance.threads, 2, "checkpoint thread count")
   check.eq(ck.provenance.start_time, "2026-11-26T00:00:00Z", "checkpoint start time")

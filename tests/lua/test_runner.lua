@@ -293,6 +293,25 @@ local function same_run(a, b, what)
   check.same_bits(a.weights.buffers, b.weights.buffers, what .. ": buffers")
 end
 
+-- A checkpoint of schema 1 (optimiser state as a host-byte-order blob) is refused, not misread
+-- and not silently dropped; --force removes it and reruns.
+suite:test("old_checkpoint_refused", function()
+  local out = tmp_root .. "/oldck"
+  local cfg = config.validate(tiny_config{}, SCHEMA)
+  local _, ckpt = runner.paths(out, "tiny", "tiny-" .. grid.config_hash(cfg))
+  check.truthy(sh("mkdir -p " .. out .. "/tiny"), "mkdir")
+  require("engine.h5").write(ckpt, {
+    attrs = {format_version = 1, schema = results.SCHEMA_CHECKPOINT, run_id = "x",
+             epochs_done = 1},
+    datasets = {optim_state = "SGD1\0\0\0\0"}})
+  local r = tiny_run({}, out)
+  check.eq(tostring(r.status), ckpt .. ": checkpoint schema 1, this build reads 2: delete it "
+           .. "or rerun with --force", "refusal")
+  check.truthy(not r.ok and exists(ckpt), "the refused checkpoint is left in place")
+  r = tiny_run({}, out, {force = true})
+  check.truthy(r.ok and r.status == "done", "--force reruns: " .. tostring(r.status))
+end)
+
 suite:test("tiny_run_repeat_and_skip", function()
   local out = tmp_root .. "/tiny1"
   local r1 = tiny_run({}, out)

@@ -55,7 +55,7 @@ help:
 	@echo "make test           build and run every test; closes with 'N passed, M failed'"
 	@echo "make test-asan      the same under AddressSanitizer and UBSan"
 	@echo "make bench          images/s and peak memory of a training step, vs PyTorch"
-	@echo "make fixtures       regenerate tests/fixtures with PyTorch (python3-torch)"
+	@echo "make fixtures       regenerate tests/fixtures/*.h5 (python3-torch, python3-h5py)"
 
 # Dependencies: checked (and installed with apt-get when root) once per machine.
 $(BUILD)/.deps-ok: tools/setup.sh
@@ -99,7 +99,11 @@ test-asan:
 bench: $(EXE)
 	@sh tools/bench.sh $(EXE)
 
+# The fixtures' generators need PyTorch and h5py (make test needs neither).
+FIXTURE_PKGS := python3-torch python3-h5py
 fixtures:
+	@/usr/bin/python3 -c 'import torch, h5py' 2>/dev/null || { echo "make fixtures: needs \
+	Debian's $(FIXTURE_PKGS); run: sudo apt-get install $(FIXTURE_PKGS)" >&2; exit 1; }
 	/usr/bin/python3 tests/fixtures/make_fixtures.py tests/fixtures
 
 clean:

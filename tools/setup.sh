@@ -1,6 +1,7 @@
 #!/bin/sh
 # setup.sh: checks the Debian packages the build, the data and the tests need (make fuzz also
-# wants clang and libclang-rt-14-dev; make fixtures python3-torch: both optional); as root installs what is
+# wants clang and libclang-rt-14-dev; make fixtures python3-torch and
+# python3-h5py, checked by its Makefile target: both optional); as root installs what is
 # missing with apt-get, otherwise names the packages and the command, and fails.
 set -u
 need=""

@@ -1,6 +1,6 @@
 /*
  * lua_tensor.c: the "engine.tensor" Lua module: the Tensor userdata shared by every binding
- * file, raw-byte and table conversions, fixtures (FXT1) and strict option tables.
+ * file, raw-byte and table conversions and strict option tables.
  *
  * A Tensor userdata holds a Tensor struct (tensor.h) and one user value:
  *   - owning: data was allocated into the userdata after it was created (io_open's order, so a
@@ -13,19 +13,15 @@
  *
  * Non-goals: arithmetic and broadcasting (the engine does its math in C on flat buffers).
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "bind/lua_engine.h"
 
-#define FXT_MAGIC "FXT1"
-#define FXT_NAME_MAX 127 /* testlib.c's FixtureEntry name buffer, less the NUL */
 /* Largest tensor Lua may create: 2^34 floats (64 GiB), far above any run here, so that a
  * typo in a shape fails cleanly instead of asking the allocator for exabytes. */
 #define TENSOR_MAX_ELEMS ((size_t)1 << 34)
@@ -249,84 +245,6 @@ static int l_tensor_from_table(lua_State *L)
         lua_pop(L, 1);
     }
     return 1;
-}
-
-/* ---- fixtures (FXT1, see tests/fixtures/fxt.py) --------------------------------------- */
-
-typedef struct Reader {
-    const unsigned char *p, *end;
-} Reader;
-
-static int read_u32(Reader *r, uint32_t *v)
-{
-    if (r->end - r->p < 4)
-        return -1;
-    *v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
-         (uint32_t)r->p[3] << 24;
-    r->p += 4;
-    return 0;
-}
-
-/* tensor.load_fixture(path) -> {name = Tensor, ...}, {names in file order}. */
-static int l_tensor_load_fixture(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    struct stat st;
-    if (stat(path, &st))
-        return lua_raisef(L, "load_fixture: %s: %s (regenerate with `make fixtures`)", path,
-                          strerror(errno));
-    size_t len = (size_t)st.st_size;
-    /* The file is read into a userdata so that a raised error frees it. */
-    unsigned char *buf = lua_newuserdatauv(L, len ? len : 1, 0);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return lua_raisef(L, "load_fixture: %s: %s", path, strerror(errno));
-    size_t got = fread(buf, 1, len, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != len)
-        return lua_raisef(L, "load_fixture: %s: read %zu of %zu bytes", path, got, len);
-
-    Reader r = {buf, buf + len};
-    uint32_t count;
-    if (len < 4 || memcmp(buf, FXT_MAGIC, 4))
-        return lua_raisef(L, "load_fixture: %s: not an FXT1 file (bad magic)", path);
-    r.p += 4;
-    if (read_u32(&r, &count))
-        return lua_raisef(L, "load_fixture: %s: truncated header", path);
-    lua_createtable(L, 0, (int)(count < 1024 ? count : 1024));
-    lua_createtable(L, (int)(count < 1024 ? count : 1024), 0);
-    for (uint32_t e = 0; e < count; e++) {
-        uint32_t nlen, ndim, dims[TENSOR_MAX_DIM];
-        int shape[TENSOR_MAX_DIM];
-        if (read_u32(&r, &nlen) || nlen > FXT_NAME_MAX || (size_t)(r.end - r.p) < nlen)
-            return lua_raisef(L, "load_fixture: %s: entry %u: bad or truncated name", path,
-                              e + 1);
-        const char *name = (const char *)r.p;
-        r.p += nlen;
-        if (read_u32(&r, &ndim) || ndim < 1 || ndim > TENSOR_MAX_DIM)
-            return lua_raisef(L, "load_fixture: %s: entry %u: bad ndim", path, e + 1);
-        for (uint32_t i = 0; i < ndim; i++) {
-            if (read_u32(&r, &dims[i]) || dims[i] > INT_MAX)
-                return lua_raisef(L, "load_fixture: %s: entry %u: bad dimension", path, e + 1);
-            shape[i] = (int)dims[i];
-        }
-        size_t n = checked_size(L, (int)ndim, shape);
-        if ((size_t)(r.end - r.p) / sizeof(float) < n)
-            return lua_raisef(L, "load_fixture: %s: entry %u (%.*s): truncated data", path,
-                              e + 1, (int)nlen, name);
-        lua_pushlstring(L, name, nlen);
-        Tensor *t = lua_tensor_new(L, (int)ndim, shape);
-        memcpy(t->data, r.p, n * sizeof(float)); /* little endian, as the host */
-        r.p += n * sizeof(float);
-        lua_settable(L, -4);
-        lua_pushlstring(L, name, nlen);
-        lua_seti(L, -2, (lua_Integer)e + 1);
-    }
-    if (r.p != r.end)
-        return lua_raisef(L, "load_fixture: %s: %zu trailing bytes", path,
-                          (size_t)(r.end - r.p));
-    return 2;
 }
 
 /* ---- methods -------------------------------------------------------------------------- */
@@ -564,7 +482,6 @@ static const luaL_Reg tensor_funcs[] = {
     {"new", l_tensor_new},
     {"from_string", l_tensor_from_string},
     {"from_table", l_tensor_from_table},
-    {"load_fixture", l_tensor_load_fixture},
     {NULL, NULL},
 };
 

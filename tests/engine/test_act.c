@@ -73,7 +73,7 @@ static int test_fixtures(void)
 {
     Fixture fx;
     Err err;
-    if (fixture_load(&fx, "act.fxt", &err))
+    if (fixture_load(&fx, "act", &err))
         return tl_fail("%s", err.msg);
     int rc = run_fixture(&fx, "relu", ACT_RELU, 0.0) ||
              run_fixture(&fx, "leaky001", ACT_LEAKY_RELU, 0.01) ||

@@ -135,7 +135,7 @@ static int with_fixture(const char *prefix, int train, int nthreads)
 {
     Fixture fx;
     Err err;
-    if (fixture_load(&fx, "batchnorm.fxt", &err))
+    if (fixture_load(&fx, "batchnorm", &err))
         return tl_fail("%s", err.msg);
     int rc = run_case(&fx, prefix, train, nthreads);
     fixture_free(&fx);

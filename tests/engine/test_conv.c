@@ -311,14 +311,14 @@ static int fixture_config(const Fixture *fx, int i)
     const Tensor *hyper = FX("hyper"), *x = FX("x"), *w = FX("w"), *dy = FX("dy"), *y = FX("y"),
                  *dx = FX("dx"), *dw = FX("dw");
     if (!hyper || !x || !w || !dy || !y || !dx || !dw || hyper->size != 13)
-        return tl_fail("conv.fxt: config c%d is incomplete", i);
+        return tl_fail("conv.h5: config c%d is incomplete", i);
     const float *h = hyper->data;
     Case t = {(int)h[0], (int)h[1], (int)h[2], (int)h[3], (int)h[4], (int)h[5], (int)h[6],
               (int)h[7], (int)h[8], (int)h[9], (int)h[10], (int)h[11], (int)h[12]};
     const Tensor *b = t.bias ? FX("b") : NULL, *db = t.bias ? FX("db") : NULL;
 #undef FX
     if (t.bias && (!b || !db))
-        return tl_fail("conv.fxt: config c%d lacks its bias", i);
+        return tl_fail("conv.h5: config c%d lacks its bias", i);
     case_str(&t, name, sizeof name);
     if (fixture_net(&net, &t, w, b, &err))
         return tl_fail("%s: %s", name, err.msg);
@@ -373,13 +373,13 @@ static int test_fixtures(void)
 {
     Fixture fx;
     Err err;
-    if (fixture_load(&fx, "conv.fxt", &err))
+    if (fixture_load(&fx, "conv", &err))
         return tl_fail("%s", err.msg);
     int n_configs = 0;
     for (int i = 0; i < fx.n; i++)
         if (strstr(fx.e[i].name, ".hyper"))
             n_configs++;
-    int rc = n_configs < 8 ? tl_fail("conv.fxt has %d configs, expected 8", n_configs) : 0;
+    int rc = n_configs < 8 ? tl_fail("conv.h5 has %d configs, expected 8", n_configs) : 0;
     for (int i = 0; i < n_configs && !rc; i++)
         rc = fixture_config(&fx, i);
     fixture_free(&fx);

@@ -74,14 +74,14 @@ static int test_crop_fixture(void)
 {
     Fixture f = {0};
     Err err;
-    if (fixture_load(&f, "data.fxt", &err))
+    if (fixture_load(&f, "data", &err))
         return tl_fail("%s", err.msg);
     const Tensor *img = fixture_get(&f, "images"), *aug = fixture_get(&f, "aug");
     const Tensor *want = fixture_get(&f, "out"), *plain = fixture_get(&f, "plain");
     int rc = 0;
     if (!img || !aug || !want || !plain) {
         fixture_free(&f);
-        return tl_fail("data.fxt lacks an entry");
+        return tl_fail("data.h5 lacks an entry");
     }
     int n_img = img->shape[0], k = aug->shape[0];
     CifarSet s = {0};

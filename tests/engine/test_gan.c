@@ -358,13 +358,13 @@ static int test_distances_known(void)
 
     Fixture fx = {0};
     Err err;
-    if (fixture_load(&fx, "gan.fxt", &err))
+    if (fixture_load(&fx, "gan", &err))
         return tl_fail("%s", err.msg);
     const Tensor *fa = fixture_get(&fx, "metrics.a"), *fb = fixture_get(&fx, "metrics.b");
     const Tensor *fe = fixture_get(&fx, "metrics.energy"), *fm = fixture_get(&fx, "metrics.mmd2");
     int rc = 1;
     if (!fa || !fb || !fe || !fm) {
-        tl_fail("gan.fxt: missing metrics entries");
+        tl_fail("gan.h5: missing metrics entries");
         goto out;
     }
     e = gan_energy_distance(fa->data, fa->shape[0], fb->data, fb->shape[0]);

@@ -93,7 +93,7 @@ static int test_fixtures(void)
 {
     Fixture fx;
     Err err;
-    if (fixture_load(&fx, "linear.fxt", &err))
+    if (fixture_load(&fx, "linear", &err))
         return tl_fail("%s", err.msg);
     int rc = run_fixture(&fx, "flat", (Shape){7, 1, 1}, 4) ||
              run_fixture(&fx, "nchw", (Shape){3, 2, 2}, 6) ||

@@ -64,7 +64,7 @@ static int test_fixtures(void)
 {
     Fixture fx;
     Err err;
-    if (fixture_load(&fx, "loss.fxt", &err))
+    if (fixture_load(&fx, "loss", &err))
         return tl_fail("%s", err.msg);
     int rc = run_fixture(&fx, "ce_onehot", loss_softmax_xent) ||
              run_fixture(&fx, "ce_mixup", loss_softmax_xent) ||

@@ -1,5 +1,5 @@
 /*
- * test_optim.c: SGD and Adam against torch.optim (tests/fixtures/gen_optim.py, optim.fxt).
+ * test_optim.c: SGD and Adam against torch.optim (tests/fixtures/gen_optim.py, optim.h5).
  * Each case replays T steps with the stored gradients and learning rates on a 37-float vector
  * split into three PyTorch tensors, and compares the parameters after every step. Also: the
  * stored hyperparameters agree with ours, NULL and all-ones decay masks agree, invalid
@@ -60,7 +60,7 @@ typedef struct Common {
 static int load_common(Common *c)
 {
     Err err;
-    if (fixture_load(&c->fx, "optim.fxt", &err))
+    if (fixture_load(&c->fx, "optim", &err))
         return tl_fail("%s", err.msg);
     c->w0 = fixture_get(&c->fx, "w0");
     c->grads = fixture_get(&c->fx, "grads");
@@ -69,7 +69,7 @@ static int load_common(Common *c)
     c->mask = fixture_get(&c->fx, "mask");
     if (!c->w0 || !c->grads || !c->lr || !c->adam_lr || !c->mask) {
         fixture_free(&c->fx);
-        return tl_fail("optim.fxt: missing shared entries");
+        return tl_fail("optim.h5: missing shared entries");
     }
     c->T = c->grads->shape[0];
     c->n = c->w0->size;
@@ -77,7 +77,7 @@ static int load_common(Common *c)
         c->lr->size != (size_t)c->T || c->adam_lr->size != (size_t)c->T ||
         c->mask->size != c->n) {
         fixture_free(&c->fx);
-        return tl_fail("optim.fxt: inconsistent shapes");
+        return tl_fail("optim.h5: inconsistent shapes");
     }
     return 0;
 }

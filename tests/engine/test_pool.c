@@ -50,7 +50,7 @@ static int run_case(const char *name, Module *m, double rtol)
         tl_fail("%s: constructor failed", name);
         return 1;
     }
-    if (fixture_load(&fx, "pool.fxt", &err)) {
+    if (fixture_load(&fx, "pool", &err)) {
         module_free(m);
         return tl_fail("%s", err.msg);
     }
@@ -130,7 +130,7 @@ static int test_fixture_max_forward_exact(void)
     Err err;
     Net *net = NULL;
     int rc = 1;
-    if (fixture_load(&fx, "pool.fxt", &err))
+    if (fixture_load(&fx, "pool", &err))
         return tl_fail("%s", err.msg);
     const Tensor *x = fixture_get(&fx, "max_k3s2p1.x"), *yw = fixture_get(&fx, "max_k3s2p1.y");
     Module *m = new_pool(POOL_MAX, 3, 3, 2, 2, 1, 1, &err);

@@ -3,12 +3,15 @@
  */
 #include "testlib.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "io/h5io.h"
 
 uint64_t tl_seed = 20171025; /* arXiv v1 date; any fixed value */
 
@@ -124,54 +127,77 @@ void tl_fill_away_from_zero(float *p, size_t n, float lo, float hi, Rng *r)
 
 /* ---- fixtures ------------------------------------------------------------------------- */
 
-static int read_u32(FILE *f, uint32_t *v) { return fread(v, 4, 1, f) == 1 ? 0 : -1; }
+#define FIXTURE_DIR "tests/fixtures/"
+#define FIXTURE_FIX "regenerate with `make fixtures`"
 
-int fixture_load(Fixture *fx, const char *file, Err *err)
+/* Adds the fix to a reader's message: "fixture <path>: <why>; regenerate with ...". */
+static int fixture_error(Err *err, const char *path, const char *why)
+{
+    return err_set(err, "fixture %s: %s; " FIXTURE_FIX, path, why);
+}
+
+int fixture_load(Fixture *fx, const char *name, Err *err)
 {
     char path[512];
-    snprintf(path, sizeof path, "tests/fixtures/%s", file);
+    snprintf(path, sizeof path, FIXTURE_DIR "%s.h5", name);
     memset(fx, 0, sizeof *fx);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(err, "fixture %s: cannot open (run the tests from the repository root; "
-                            "regenerate with `make fixtures`)", path);
-    char magic[4];
-    uint32_t count;
-    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "FXT1", 4) || read_u32(f, &count) ||
-        count > 100000) {
-        fclose(f);
-        return err_set(err, "fixture %s: not an FXT1 file", path);
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return err_set(err, "fixture %s: %s (run the tests from the repository root; "
+                            FIXTURE_FIX ")", path, strerror(errno));
+    fclose(probe);
+    H5Out f = {0};
+    H5Value names = {0};
+    H5List list = {0};
+    Err why;
+    int rc = -1;
+    if (h5io_open(&f, path, &why) || h5io_read_attr(&f, "", "entries", &names, &why) ||
+        h5io_list(&f, "", &list, &why)) {
+        fixture_error(err, path, why.msg);
+        goto done;
     }
-    fx->e = calloc(count, sizeof *fx->e);
+    if (f.format_version != FIXTURE_FORMAT_VERSION)
+        err_set(&why, "format_version %lld, expected %d", (long long)f.format_version,
+                FIXTURE_FORMAT_VERSION);
+    else if (names.kind != H5IO_STR)
+        err_set(&why, "attribute 'entries' is %s, expected str", h5io_kind_name(names.kind));
+    else if (names.n != (size_t)list.n)
+        err_set(&why, "attribute 'entries' names %zu entries, the file holds %d datasets",
+                names.n, list.n);
+    else
+        why.msg[0] = 0;
+    if (why.msg[0]) {
+        fixture_error(err, path, why.msg);
+        goto done;
+    }
+    fx->e = calloc(names.n ? names.n : 1, sizeof *fx->e);
     if (!fx->e) {
-        fclose(f);
-        return err_set(err, "fixture %s: out of memory", path);
+        err_set(err, "fixture %s: out of memory", path);
+        goto done;
     }
-    for (uint32_t i = 0; i < count; i++) {
-        uint32_t len, ndim, dims[TENSOR_MAX_DIM];
-        int shape[TENSOR_MAX_DIM];
+    for (size_t i = 0; i < names.n; i++) {
         FixtureEntry *e = &fx->e[i];
-        if (read_u32(f, &len) || len >= sizeof e->name || fread(e->name, 1, len, f) != len ||
-            read_u32(f, &ndim) || ndim < 1 || ndim > TENSOR_MAX_DIM ||
-            fread(dims, 4, ndim, f) != ndim)
-            goto truncated;
-        e->name[len] = 0;
-        for (uint32_t d = 0; d < ndim; d++)
-            shape[d] = (int)dims[d];
-        if (tensor_alloc(&e->t, (int)ndim, shape, err))
-            goto fail;
+        if (strlen(names.str[i]) >= sizeof e->name) {
+            err_set(&why, "entry name '%.40s...' is longer than %zu bytes", names.str[i],
+                    sizeof e->name - 1);
+            fixture_error(err, path, why.msg);
+            goto done;
+        }
+        strcpy(e->name, names.str[i]);
         fx->n = (int)i + 1;
-        if (fread(e->t.data, sizeof(float), e->t.size, f) != e->t.size)
-            goto truncated;
+        if (h5io_read_tensor(&f, e->name, &e->t, &why)) {
+            fixture_error(err, path, why.msg);
+            goto done;
+        }
     }
-    fclose(f);
-    return 0;
-truncated:
-    err_set(err, "fixture %s: truncated (regenerate with `make fixtures`)", path);
-fail:
-    fclose(f);
-    fixture_free(fx);
-    return -1;
+    rc = 0;
+done:
+    h5io_list_free(&list);
+    h5io_value_free(&names);
+    h5io_close(&f);
+    if (rc)
+        fixture_free(fx);
+    return rc;
 }
 
 const Tensor *fixture_get(const Fixture *fx, const char *name)

@@ -44,21 +44,24 @@ void tl_fill_uniform(float *p, size_t n, float lo, float hi, Rng *r);
 /* Fills with values whose magnitude is in [lo, hi) and random sign (keeps away from 0). */
 void tl_fill_away_from_zero(float *p, size_t n, float lo, float hi, Rng *r);
 
-/* ---- fixtures: files written by tests/fixtures/make_fixtures.py ----
- * Format "FXT1": magic, u32 count, then per entry: u32 name length, name bytes, u32 ndim,
- * u32 dims[ndim], float32 data (little endian). */
+/* ---- fixtures: tests/fixtures/<name>.h5, written by tests/fixtures/fixture.py ----
+ * HDF5 read through io/h5io.h: root attributes format_version (FIXTURE_FORMAT_VERSION) and
+ * entries (the entry names in the generator's order), one float32 dataset per entry. */
+#define FIXTURE_FORMAT_VERSION 1
+
 typedef struct FixtureEntry {
     char name[128];
     Tensor t;
 } FixtureEntry;
 
 typedef struct Fixture {
-    FixtureEntry *e;
+    FixtureEntry *e; /* in the file's entries order */
     int n;
 } Fixture;
 
-/* Loads tests/fixtures/<file> (path relative to the repository root). */
-int fixture_load(Fixture *f, const char *file, Err *err);
+/* Loads tests/fixtures/<name>.h5 (relative to the repository root): every entry. A missing
+ * or malformed file gives one line naming the file and the fix (`make fixtures`). */
+int fixture_load(Fixture *f, const char *name, Err *err);
 /* Entry by name, or NULL (and a message naming the file's entries' count). */
 const Tensor *fixture_get(const Fixture *f, const char *name);
 void fixture_free(Fixture *f);

@@ -11,6 +11,7 @@
 -- relative, as in testlib: max|got - want| / max(max|want|, REL_FLOOR) <= rtol, and print
 -- the first mismatches.
 
+local h5 = require "engine.h5"
 local tensor = require "engine.tensor"
 
 local M = {}
@@ -112,12 +113,41 @@ function M.close(got, want, rtol, what)
 end
 
 -- {==================================================================================
--- PyTorch fixtures (tests/fixtures/<name>.fxt, written by gen_*.py)
+-- PyTorch fixtures (tests/fixtures/<name>.h5, written by gen_*.py through fixture.py)
 -- ===================================================================================
 
--- The fixture's tensors by name, and the names in file order.
+local FIXTURE_DIR = "tests/fixtures/"
+local FIXTURE_FORMAT_VERSION = 1 -- fixture.py's FORMAT_VERSION, testlib.h's too
+local FIXTURE_FIX = "regenerate with `make fixtures`"
+
+-- The fixture's tensors by name, and the names in the generator's order (the root attribute
+-- "entries"). A missing or malformed file raises one line naming the file and the fix.
 function M.fixture(name)
-  return tensor.load_fixture("tests/fixtures/" .. name .. ".fxt")
+  local path = FIXTURE_DIR .. name .. ".h5"
+  local function bad(why)
+    error(("fixture %s: %s; %s"):format(path, why, FIXTURE_FIX), 0)
+  end
+  local f, why = io.open(path, "rb") -- why: "<path>: No such file or directory", as testlib's
+  if not f then
+    error(("fixture %s (run the tests from the repository root; %s)"):format(why, FIXTURE_FIX), 0)
+  end
+  f:close()
+  local ok, tree = pcall(h5.read, path)
+  if not ok then bad(tostring(tree)) end
+  local names, n = tree.attrs.entries, 0
+  for _ in pairs(tree.datasets) do n = n + 1 end
+  if tree.attrs.format_version ~= FIXTURE_FORMAT_VERSION then
+    bad(("format_version %s, expected %d"):format(tree.attrs.format_version,
+                                                  FIXTURE_FORMAT_VERSION))
+  elseif type(names) ~= "table" then
+    bad("no attribute 'entries' (the entry names in order)")
+  elseif #names ~= n then
+    bad(("attribute 'entries' names %d entries, the file holds %d datasets"):format(#names, n))
+  end
+  for i, key in ipairs(names) do
+    if not tree.datasets[key] then bad(("entry %d (%s) has no dataset"):format(i, key)) end
+  end
+  return tree.datasets, names
 end
 
 -- The net's parameter layout equals PyTorch's parameters() order: the fixture stores each

@@ -1,6 +1,6 @@
 -- test_gan.lua: Figure 5's GAN (harness/lua/gan.lua, engine.gan, nets/gan_small.lua): one
 -- discriminator step (ERM and the demo's mixed batch) and one generator step (minimax, and the
--- paper's mixed form) against PyTorch with the same weights and batch (gan.fxt, made by
+-- paper's mixed form) against PyTorch with the same weights and batch (gan.h5, made by
 -- tests/fixtures/gen_gan.py), the gradient that flows from D into G included; the nets' layout;
 -- repeatability from the seed; a whole tiny run written, read back and skipped when complete;
 -- the denormal switch; and the error messages of the config, the nets and the bindings.
@@ -13,7 +13,7 @@ local check = require "tests.lua.check"
 local gan_small = require "nets.gan_small"
 
 local suite = check.suite(...)
-local fx = tensor.load_fixture("tests/fixtures/gan.fxt")
+local fx = check.fixture("gan")
 
 -- float32 nets of width 32 against float64 PyTorch on the same float32 inputs: sums of <= 33
 -- products per layer, four layers, so a few float32 ulps of the largest value

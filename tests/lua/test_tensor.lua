@@ -1,5 +1,5 @@
 -- test_tensor.lua: engine.tensor: construction, indexing, conversions, views and their
--- lifetime, fixtures, and the error messages of bad arguments.
+-- lifetime, the fixture loader (check.fixture), and the error messages of bad arguments.
 local tensor = require "engine.tensor"
 local check = require "tests.lua.check"
 
@@ -113,7 +113,7 @@ suite:test("close_frees_and_views_notice", function()
 end)
 
 suite:test("fixture_load", function()
-  local fx, names = tensor.load_fixture("tests/fixtures/preact_input.fxt")
+  local fx, names = check.fixture("preact_input")
   check.eq(table.concat(names, ","), "x,t", "names in file order")
   check.eq(table.concat(fx.x:shape(), ","), "4,3,32,32", "x shape")
   check.eq(table.concat(fx.t:shape(), ","), "4,10", "t shape")
@@ -121,20 +121,9 @@ suite:test("fixture_load", function()
 end)
 
 suite:test("fixture_errors", function()
-  check.raises(function() tensor.load_fixture("tests/fixtures/nonexistent.fxt") end,
-               "nonexistent.fxt: No such file or directory (regenerate with `make fixtures`)",
-               "missing")
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write("FXT1", string.pack("<I4I4", 1, 1), "x", string.pack("<I4I4", 1, 4), "abc")
-  f:close()
-  check.raises(function() tensor.load_fixture(path) end, "entry 1 (x): truncated data",
-               "truncated")
-  f = assert(io.open(path, "wb"))
-  f:write("NOPE")
-  f:close()
-  check.raises(function() tensor.load_fixture(path) end, "not an FXT1 file", "magic")
-  os.remove(path)
+  check.raises(function() check.fixture("nonexistent") end,
+               "fixture tests/fixtures/nonexistent.h5: No such file or directory (run the "
+               .. "tests from the repository root; regenerate with `make fixtures`)", "missing")
 end)
 
 suite:finish()

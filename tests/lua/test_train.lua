@@ -1,4 +1,4 @@
--- test_train.lua: engine.train bindings (rng, optimisers vs optim.fxt, schedule, mixup, losses,
+-- test_train.lua: engine.train bindings (rng, optimisers vs optim.h5, schedule, mixup, losses,
 -- error messages).
 local tensor = require "engine.tensor"
 local train = require "engine.train"
@@ -29,7 +29,7 @@ suite:test("rng", function()
   check.eq(train.stream.gan, 8, "stream ids")
 end)
 
-local fx = tensor.load_fixture("tests/fixtures/optim.fxt")
+local fx = check.fixture("optim")
 
 local function replay(opt, w, g, lrs, want, name)
   local n = w:size()

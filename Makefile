@@ -56,6 +56,7 @@ help:
 	@echo "make exp/SCRIPT     the runs only (FILTER=\"axis=id ...\", FORCE=1, JOBS=n)"
 	@echo "make report         results/REPORT.md: reproduced vs published, per cell"
 	@echo "make plots          gnuplot figures from the HDF5 results into plots/"
+	@echo "make plots-figure5  Figure 5 and its METRICS.md (FIGURE5_SEED=n FIGURE5_METHODS=a,b)"
 	@echo "make data           fetch and md5-verify CIFAR-10 (make data-cifar100: CIFAR-100)"
 	@echo "make test           build and run every test; closes with 'N passed, M failed'"
 	@echo "make test-asan      the same under AddressSanitizer and UBSan"

@@ -4,6 +4,7 @@
 #   DEBUG=1    -O0 -g
 #   ASAN=1     -fsanitize=address,undefined (make test-asan sets it)
 #   THREADS=n  thread count for runs and benchmarks
+#   JOBS=n     processes sharing one experiment's grid (mk/experiments.mk)
 #   SCALE=s    smoke | cpu | paper
 #   DATA=dir   data directory (git-ignored)
 DEBUG   ?= 0
@@ -48,14 +49,21 @@ all: $(EXE)
 
 help:
 	@echo "make                build ./mixup (installs missing Debian packages when root)"
-	@echo "make reproduce-table2 [SCALE=smoke|cpu|paper]  Table 2 runs, then report and plots"
+	@echo "make reproduce      every experiment at SCALE, then report and plots"
+	@echo "                    (SCALE=smoke: the whole pipeline in minutes)"
+	@echo "make reproduce-NAME one experiment's runs, then report and plots:"
+	@$(MAKE) --no-print-directory help-experiments
+	@echo "make exp/SCRIPT     the runs only (FILTER=\"axis=id ...\", FORCE=1, JOBS=n)"
 	@echo "make report         results/REPORT.md: reproduced vs published, per cell"
 	@echo "make plots          gnuplot figures from the HDF5 results into plots/"
+	@echo "make plots-figure5  Figure 5 and its METRICS.md (FIGURE5_SEED=n FIGURE5_METHODS=a,b)"
 	@echo "make data           fetch and md5-verify CIFAR-10 (make data-cifar100: CIFAR-100)"
 	@echo "make test           build and run every test; closes with 'N passed, M failed'"
 	@echo "make test-asan      the same under AddressSanitizer and UBSan"
 	@echo "make bench          images/s and peak memory of a training step, vs PyTorch"
+	@echo "make fuzz           fuzz the data parsers for FUZZ_SECONDS each (clang, libFuzzer)"
 	@echo "make fixtures       regenerate tests/fixtures/*.h5 (python3-torch, python3-h5py)"
+	@echo "Variables: SCALE=smoke|cpu|paper THREADS=n JOBS=n RESULTS=dir DATA=dir PLOTS=dir"
 
 # Dependencies: checked (and installed with apt-get when root) once per machine.
 $(BUILD)/.deps-ok: tools/setup.sh
@@ -114,7 +122,9 @@ print-flags:
 	@echo "CFLAGS=$(CFLAGS)"
 	@echo "LDLIBS=$(LDLIBS)"
 
-# Topic makefiles (data download and conversion, fuzzing, experiments) live in mk/.
+# Topic makefiles live in mk/: data (CIFAR download and conversion), experiments (the
+# reproduce-* entry points, one per experiments/*.lua script), figure5 (Figure 5's plots and run
+# defaults), plots (report and figures), fuzz.
 -include $(wildcard mk/*.mk)
 
 # experiments/published.lua is generated from the shared facts; committed.

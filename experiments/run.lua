@@ -1,7 +1,7 @@
 -- run.lua: the command-line entry of every experiment grid.
 --
 --   ./mixup experiments/run.lua EXPERIMENT --scale SCALE [--threads N] [--force]
---           [--out DIR] [--list] [axis=id[,id...] ...]
+--           [--out DIR] [--part K/N] [--list] [axis=id[,id...] ...]
 --
 --   EXPERIMENT   a script experiments/<EXPERIMENT>.lua (e.g. table2_cifar)
 --   --scale      paper | cpu | smoke (the experiment's recipes; no default: the Makefile's
@@ -9,6 +9,8 @@
 --   --threads N  OpenMP/OpenBLAS threads (default: the host's --threads / MIXUP_THREADS)
 --   --force      rerun runs whose results file is complete, from scratch
 --   --out DIR    results root (default "results"): files go to DIR/<experiment>/<run-id>.h5
+--   --part K/N   only the runs whose grid index i has (i - 1) % N == K - 1: N processes with
+--                K = 1..N share a grid (each run's bits do not depend on which process runs it)
 --   --list       print the run ids the grid expands to and stop
 --   axis=id      filters, e.g. net=preact_resnet18 seed=1 method=erm,mixup_a1
 --
@@ -24,58 +26,38 @@ local grid = require "harness.lua.grid"
 local provenance = require "harness.lua.provenance"
 local runner = require "harness.lua.runner"
 local gan = require "harness.lua.gan"
+local cli = require "harness.lua.cli"
 
-local USAGE = "usage: mixup experiments/run.lua EXPERIMENT --scale paper|cpu|smoke "
-              .. "[--threads N] [--force] [--out DIR] [--list] [axis=id ...]"
-local DEFAULT_OUT = "results"
-
-local function usage_error(msg)
-  error(("run.lua: %s\n%s"):format(msg, USAGE), 0)
+-- --part K/N: {k = K, n = N} with 1 <= K <= N.
+local function part(s)
+  local k, n = s:match("^(%d+)/(%d+)$")
+  k, n = math.tointeger(tonumber(k)), math.tointeger(tonumber(n))
+  if k and n and k >= 1 and k <= n then return {k = k, n = n} end
+  return nil
 end
 
+local CLI = {
+  tool = "run.lua",
+  command = "mixup experiments/run.lua",
+  positional = {{"experiment", "EXPERIMENT", pattern = "^[%w_]+$",
+                 expect = "a name of letters, digits and _"}},
+  options = {
+    {"scale", "paper|cpu|smoke", required = true},
+    {"threads", "N", type = "integer", min = 1},
+    {"force"},
+    {"out", "DIR", default = "results"},
+    {"part", "K/N", type = part, expect = "K/N with 1 <= K <= N"},
+    {"list"},
+  },
+  filters = "axis=id",
+}
+
+local function usage_error(msg) cli.fail(CLI, msg) end
+
+-- The options of the command line; --help prints the usage line and ends the script.
 local function parse(argv)
-  local o = {filters = {}, force = false, list = false, out = DEFAULT_OUT}
-  local i = 1
-  while i <= #argv do
-    local a = argv[i]
-    local function value()
-      if argv[i + 1] == nil then usage_error(("option %s needs a value"):format(a)) end
-      i = i + 1
-      return argv[i]
-    end
-    if a == "--scale" then
-      o.scale = value()
-    elseif a == "--threads" then
-      local v = value()
-      o.threads = math.tointeger(tonumber(v))
-      if not o.threads or o.threads < 1 then
-        usage_error(("--threads is '%s', expected an integer >= 1"):format(v))
-      end
-    elseif a == "--force" then
-      o.force = true
-    elseif a == "--list" then
-      o.list = true
-    elseif a == "--out" then
-      o.out = value()
-    elseif a == "--help" or a == "-h" then
-      print(USAGE)
-      os.exit(0)
-    elseif a:sub(1, 1) == "-" then
-      usage_error(("unknown option '%s'"):format(a))
-    elseif a:find("=", 1, true) then
-      o.filters[#o.filters + 1] = a
-    elseif o.experiment == nil then
-      o.experiment = a
-    else
-      usage_error(("unexpected argument '%s'"):format(a))
-    end
-    i = i + 1
-  end
-  if not o.experiment then usage_error("no experiment given") end
-  if not o.experiment:match("^[%w_]+$") then
-    usage_error(("experiment '%s' is not a name of letters, digits and _"):format(o.experiment))
-  end
-  if not o.scale then usage_error("--scale is required") end
+  local o = cli.parse(CLI, argv)
+  if not o then os.exit(0, true) end
   return o
 end
 
@@ -97,6 +79,13 @@ if not exp.scales[o.scale] then
 end
 local filters = grid.parse_filters(o.filters, exp, o.scale)
 local runs = grid.expand(exp, o.scale, filters)
+if o.part then
+  local mine = {}
+  for i, r in ipairs(runs) do
+    if (i - 1) % o.part.n == o.part.k - 1 then mine[#mine + 1] = r end
+  end
+  runs = mine
+end
 if o.list then
   for _, r in ipairs(runs) do print(r.id) end
   return

@@ -1,18 +1,16 @@
-# mk/data.mk: CIFAR data and fuzzing, included by the top-level Makefile.
+# mk/data.mk: CIFAR data, included by the top-level Makefile.
 #
 #   make data            fetch, convert and md5-verify CIFAR-10 into $(DATA)/cifar-10-batches-bin
 #   make data-cifar100   the same for CIFAR-100 (official archive or CIFAR_MIRROR only)
-#   make fuzz            fuzz the record parser, the PNG converter and the label parser for
-#                        FUZZ_SECONDS each (clang + libFuzzer: Debian clang, libclang-rt-14-dev)
 #
 # Variables: DATA (Makefile), CIFAR_MIRROR=dir holding cifar-10-binary.tar.gz or
-# cifar-100-binary.tar.gz, CIFAR_URL (official base URL), FUZZ_SECONDS, FUZZ_CC.
+# cifar-100-binary.tar.gz, CIFAR_URL (official base URL).
 # A second `make data` finds the stamp .verified newer than the files and stops at once; with a
 # file missing or changed it rebuilds from the verified download in $(DATA)/cache, offline.
 
 PNG2BIN      := $(BUILD)/tools/cifar_png2bin
 
-.PHONY: data data-cifar100 fuzz fuzz-build
+.PHONY: data data-cifar100
 
 # Always run the script: it returns at once when the stamp is newer than every file, and
 # re-verifies (and re-fetches from the cache) when a file went missing or changed.
@@ -28,48 +26,3 @@ $(PNG2BIN): tools/cifar_png2bin.c | $(BUILD)/.deps-ok
 
 # tests/engine/test_data_files.c compiles the converter in (#include), so it depends on it too.
 $(BUILD)/tests/test_data_files.o: tools/cifar_png2bin.c
-
-# ---- fuzzing (tests/fuzz/README.md) ----
-FUZZ_CC      ?= clang
-FUZZ_SECONDS ?= 60
-FUZZ_BUILD   := build/fuzz
-FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iharness \
-                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-                -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-FUZZ_TARGETS := records png labels
-FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
-# Longest input per target: 4 CIFAR-100 records; a 1024 x 2 PNG with room to grow; labels.
-FUZZ_MAXLEN_records := 12400
-FUZZ_MAXLEN_png     := 65536
-FUZZ_MAXLEN_labels  := 4096
-
-$(FUZZ_BUILD)/fuzz_records: tests/fuzz/fuzz_records.c harness/data/data_cifar.c harness/core/tensor.c \
-                            harness/core/rng.c $(wildcard harness/*.h)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ -lm
-
-$(FUZZ_BUILD)/fuzz_png: tests/fuzz/fuzz_png.c tools/cifar_png2bin.c
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $< -o $@ -lpng
-
-$(FUZZ_BUILD)/fuzz_labels: tests/fuzz/fuzz_labels.c tools/cifar_png2bin.c
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $< -o $@ -lpng
-
-fuzz-build: $(FUZZ_BINS)
-
-# Each target grows its corpus in build/fuzz/corpus_<t> from tests/fuzz/seeds_<t> plus the
-# regression inputs; a crash leaves build/fuzz/crash-<t>-* and fails the target.
-fuzz: $(FUZZ_BINS)
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	    mkdir -p $(FUZZ_BUILD)/corpus_$$t; \
-	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-	    case $$t in records) len=$(FUZZ_MAXLEN_records);; png) len=$(FUZZ_MAXLEN_png);; \
-	        *) len=$(FUZZ_MAXLEN_labels);; esac; \
-	    $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
-	        -max_len=$$len -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- \
-	        $(FUZZ_BUILD)/corpus_$$t tests/fuzz/seeds_$$t tests/fuzz/regress \
-	        2>$(FUZZ_BUILD)/fuzz_$$t.log || { tail -n 40 $(FUZZ_BUILD)/fuzz_$$t.log; exit 1; }; \
-	    grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' $(FUZZ_BUILD)/fuzz_$$t.log \
-	        | tail -n 2; \
-	done

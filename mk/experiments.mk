@@ -1,25 +1,76 @@
-# mk/experiments.mk: the paper's experiments, included by the top-level Makefile.
+# mk/experiments.mk: one entry point per experiment script, generated from the list of scripts
+# (no hand-written target per table), included by the top-level Makefile.
 #
-#   make reproduce-table2   Table 2 (CIFAR): builds ./mixup, fetches CIFAR-10 (make data), runs
-#                           the grid at SCALE (cpu by default; smoke | paper), then `make report`
-#                           and `make plots`
-#   make exp/table2_cifar   the runs only
+#   make reproduce                 every experiment at SCALE, one after the other, then
+#                                  `make report` and `make plots` (SCALE=smoke: the whole
+#                                  pipeline in minutes)
+#   make reproduce-<name>          one experiment's runs, then `make report` and `make plots`
+#   make exp/<script>              the runs only
+#
+# Every experiments/<script>.lua except run.lua and published.lua is an experiment. <name> is
+# the script's name (reproduce-table2_cifar) or its first word before '_' (reproduce-table2,
+# reproduce-figure5), the short name being defined when no other script shares that word.
+# An experiment whose script reads CIFAR (a line `source = "cifar"` in its data config) depends
+# on `make data` (fetched and verified on first use); the others (the toy GAN) need no data.
 #
 # Variables: SCALE, THREADS and DATA (top-level Makefile); FILTER="net=preact_resnet18 seed=1"
 # (grid filters, axis=id); FORCE=1 reruns complete runs from scratch; RESULTS=dir (results root,
-# default results). Every command is resumable: interrupt it and run it again.
+# default results); JOBS=n runs the grid as n processes of THREADS threads each, process K
+# taking runs K, K+n, K+2n, ... (run.lua --part K/n; a run's bits depend only on its thread
+# count). Per-experiment defaults <script>_JOBS and <script>_THREADS (e.g. mk/figure5.mk's)
+# apply unless JOBS or THREADS is given on the command line. Every command is resumable:
+# interrupt it and run it again.
 
 RESULTS ?= results
 FILTER  ?=
 FORCE   ?= 0
+JOBS    ?= 1
+
+EXPERIMENTS := $(sort $(filter-out run published, \
+                   $(basename $(notdir $(wildcard experiments/*.lua)))))
+
+# $(call exp_word,script): the script's name up to its first '_'.
+exp_word = $(firstword $(subst _, ,$(1)))
+# $(call exp_short,script): that word, when no other script starts with it.
+exp_short = $(if $(filter 1,$(words $(filter $(call exp_word,$(1)) $(call exp_word,$(1))_%, \
+                $(EXPERIMENTS)))),$(call exp_word,$(1)))
+# $(call exp_data,script): the data target the script needs (empty for none).
+exp_data = $(if $(shell grep -l 'source *= *"cifar"' experiments/$(1).lua),data)
+# $(call exp_setting,script,VAR): VAR from the command line or environment, else the
+# experiment's default <script>_VAR, else VAR's value here.
+exp_setting = $(if $(filter command line environment,$(origin $(2))),$($(2)), \
+                  $(or $($(1)_$(2)),$($(2))))
+# $(call exp_part,script,K): "--part K/<jobs>" when the grid is split, else nothing.
+exp_jobs = $(strip $(call exp_setting,$(1),JOBS))
+exp_part = $(if $(filter-out 1,$(call exp_jobs,$(1))),--part $(2)/$(call exp_jobs,$(1)))
 
 RUN_FLAGS = --scale $(SCALE) --out $(RESULTS) $(if $(filter 1,$(FORCE)),--force) $(FILTER)
-RUN       = MIXUP_DATA=$(DATA) ./$(EXE) --threads $(THREADS) experiments/run.lua
 
-.PHONY: reproduce-table2 exp/table2_cifar
+# $(call experiment_rules,script): exp/<script>, its part targets and reproduce-<name>.
+# JOBS and THREADS are read when the recipe runs, after every mk/*.mk set its defaults.
+define experiment_rules
+.PHONY: exp/$(1) reproduce-$(1) $(addprefix reproduce-,$(call exp_short,$(1)))
+exp/$(1): $(EXE) $(call exp_data,$(1))
+	@$$(MAKE) --no-print-directory -j$$(call exp_jobs,$(1)) \
+	    $$(addprefix exp/$(1)/part-,$$(shell seq 1 $$(call exp_jobs,$(1))))
 
-exp/table2_cifar: $(EXE) data
-	$(RUN) table2_cifar $(RUN_FLAGS)
+exp/$(1)/part-%: $(EXE)
+	MIXUP_DATA=$$(DATA) ./$$(EXE) --threads $$(strip $$(call exp_setting,$(1),THREADS)) \
+	    $$(strip experiments/run.lua $(1) $$(RUN_FLAGS) $$(call exp_part,$(1),$$*))
 
-reproduce-table2: exp/table2_cifar
+reproduce-$(1) $(addprefix reproduce-,$(call exp_short,$(1))): exp/$(1)
+	@$$(MAKE) --no-print-directory report plots
+endef
+$(foreach e,$(EXPERIMENTS),$(eval $(call experiment_rules,$(e))))
+
+.PHONY: reproduce
+reproduce: $(EXE)
+	@set -e; for e in $(EXPERIMENTS); do $(MAKE) --no-print-directory exp/$$e; done
 	@$(MAKE) --no-print-directory report plots
+
+# For `make help`: one line per experiment.
+.PHONY: help-experiments
+help-experiments:
+	@$(foreach e,$(EXPERIMENTS),echo "  make reproduce-$(or $(call exp_short,$(e)),$(e))" \
+	    "$(if $(call exp_short,$(e)),(or reproduce-$(e)))  experiments/$(e).lua$(if \
+	    $(call exp_data,$(e)), (CIFAR-10: fetched by make data))";)

@@ -10,30 +10,26 @@
 -- --seed N draws seed N's runs (default: the smallest seed that every drawn cell has).
 -- Defaults: DIR = $MIXUP_RESULTS or "results", out = "plots", export = <out>/data,
 -- scripts = "plots". `make plots-figure5` runs this.
+local cli = require "harness.lua.cli"
 local gr = require "harness.lua.gan_report"
 local plot_tool = require "harness.lua.plot_tool"
 
-local USAGE = "usage: mixup tools/figure5.lua [--results DIR] [--out DIR] [--export DIR] "
-              .. "[--scripts DIR] [--report FILE] [--methods erm,mixup] [--seed N] "
-              .. "[--gnuplot CMD] [--no-gnuplot]"
 local TITLES = {erm = "ERM GAN", mixup = "mixup GAN", mixup_paper = "mixup GAN (paper)",
                 mixup_paper_joint = "mixup GAN (paper, joint)"}
 
-local DEFAULTS = {results = os.getenv("MIXUP_RESULTS") or "results", out = "plots",
-              scripts = "plots", gnuplot = "gnuplot", draw = true, methods = "erm,mixup"}
-local VALUE_OPTS = {results = true, out = true, export = true, scripts = true, report = true,
-                    methods = true, gnuplot = true, seed = true}
-local opts = plot_tool.options({...}, DEFAULTS, VALUE_OPTS, USAGE)
+local CLI = {
+  tool = "figure5.lua",
+  command = "mixup tools/figure5.lua",
+  options = plot_tool.options{
+    {"report", "FILE"},
+    {"methods", "erm,mixup", default = "erm,mixup"},
+    {"seed", "N", type = "integer", min = 0},
+  },
+}
+local opts = cli.parse(CLI, {...})
+if not opts then return end
 opts.export = opts.export or opts.out .. "/data"
 opts.report = opts.report or opts.results .. "/figure5_gan/METRICS.md"
-if opts.seed then
-  local n = math.tointeger(tonumber(opts.seed))
-  if not n or n < 0 then error(("--seed: want a seed number, got '%s'"):format(opts.seed), 0) end
-  opts.seed = n
-end
-
-local shell_quote = plot_tool.shell_quote
-local gp_string = plot_tool.gp_string
 
 local function mkdir(dir) plot_tool.mkdir(dir, "figure5") end
 
@@ -53,7 +49,7 @@ mkdir(opts.export)
 local figures = gr.export(model, opts.export, methods, opts.seed)
 for _, fig in ipairs(figures) do
   for _, p in ipairs(fig.files) do print("exported " .. p) end
-  if opts.draw then
+  if not opts.no_gnuplot then
     mkdir(opts.out)
     local out = ("%s/figure5_%s"):format(opts.out, fig.scale)
     local vars = {stem = fig.stem, panels = fig.panels, shapes = table.concat(fig.shapes, " "),
@@ -63,16 +59,7 @@ for _, fig in ipairs(figures) do
                          .. "generated orange; mixup alpha = 0.2 (demo: lambda ~ U(0, 0.2); "
                          .. "paper: Beta(0.2, 0.2))"):format(fig.scale, fig.seed)}
     for k, m in ipairs(methods) do vars["mtitle" .. k] = TITLES[m] or m end
-    local names = {}
-    for k in pairs(vars) do names[#names + 1] = k end
-    table.sort(names)
-    local sets = {}
-    for _, k in ipairs(names) do sets[#sets + 1] = k .. "=" .. gp_string(vars[k]) end
-    local cmd = ("%s -e %s %s"):format(opts.gnuplot, shell_quote(table.concat(sets, "; ")),
-                                       shell_quote(opts.scripts .. "/figure5.gp"))
-    if not os.execute(cmd) then
-      error(("figure5: gnuplot failed (command: %s); is gnuplot installed?"):format(cmd), 0)
-    end
+    plot_tool.gnuplot(opts, "figure5", "figure5.gp", vars)
     print("drew " .. out .. ".png and .svg")
   end
 end

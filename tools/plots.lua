@@ -12,22 +12,20 @@
 -- Every number the figures show is computed here; the .gp scripts only draw.
 -- Defaults: DIR = $MIXUP_RESULTS or "results", out = "plots", export = <out>/data,
 -- scripts = "plots", data = "data" (for the report's "not run" reasons). `make plots` runs this.
+local cli = require "harness.lua.cli"
 local plot_tool = require "harness.lua.plot_tool"
 local report = require "harness.lua.report"
 
-local USAGE = "usage: mixup tools/plots.lua [--results DIR] [--out DIR] [--export DIR] "
-              .. "[--scripts DIR] [--data DIR] [--gnuplot CMD] [--no-gnuplot]"
 local MISSING = "?" -- plots/published.gp: set datafile missing '?'
 
-local DEFAULTS = {results = os.getenv("MIXUP_RESULTS") or "results", out = "plots",
-              scripts = "plots", data = "data", gnuplot = "gnuplot", draw = true}
-local VALUE_OPTS = {results = true, out = true, export = true, scripts = true, data = true,
-                    gnuplot = true}
-local opts = plot_tool.options({...}, DEFAULTS, VALUE_OPTS, USAGE)
+local CLI = {
+  tool = "plots.lua",
+  command = "mixup tools/plots.lua",
+  options = plot_tool.options{{"data", "DIR", default = "data"}},
+}
+local opts = cli.parse(CLI, {...})
+if not opts then return end
 opts.export = opts.export or opts.out .. "/data"
-
-local shell_quote = plot_tool.shell_quote
-local gp_string = plot_tool.gp_string
 
 -- "CIFAR-10" -> "cifar10", "PreAct ResNet-18" -> "preact_resnet_18": a file-name part.
 local function slug(s)
@@ -48,22 +46,9 @@ local function num(x)
   return x == nil and MISSING or string.format("%.6g", x)
 end
 
--- Runs one gnuplot script with variables; raises naming the figure when gnuplot fails.
+-- Draws out.png and out.svg with a gnuplot script; returns their names.
 local function gnuplot(script, vars, out)
-  local names = {}
-  for k in pairs(vars) do names[#names + 1] = k end
-  table.sort(names)
-  local sets = {}
-  for _, k in ipairs(names) do
-    local v = vars[k]
-    sets[#sets + 1] = k .. "=" .. (math.type(v) == "integer" and tostring(v) or gp_string(v))
-  end
-  local cmd = string.format("%s -e %s %s", opts.gnuplot, shell_quote(table.concat(sets, "; ")),
-                            shell_quote(opts.scripts .. "/" .. script))
-  if not os.execute(cmd) then
-    error(string.format("plots: gnuplot failed drawing %s (command: %s); is gnuplot-nox "
-                        .. "installed (`make setup`)?", out, cmd), 0)
-  end
+  plot_tool.gnuplot(opts, "plots", script, vars)
   return {out .. ".png", out .. ".svg"}
 end
 
@@ -132,7 +117,7 @@ end
 
 local model = report.collect{results = opts.results, data = opts.data}
 mkdir(opts.export)
-if opts.draw then mkdir(opts.out) end
+if not opts.no_gnuplot then mkdir(opts.out) end
 local exported, drawn = {}, {}
 
 for _, t in ipairs(model.tables) do
@@ -168,7 +153,7 @@ for _, t in ipairs(model.tables) do
           vars["file" .. k] = path
           vars["title" .. k] = string.format("%s (n=%d)", row.method, row.n)
         end
-        if opts.draw then
+        if not opts.no_gnuplot then
           local drops = lr_drops(rows[1])
           if drops ~= "" then vars.drops = drops end
           for _, f in ipairs(gnuplot("curves.gp", vars, out)) do drawn[#drawn + 1] = f end
@@ -178,7 +163,7 @@ for _, t in ipairs(model.tables) do
       local path = string.format("%s/%s_published.dat", opts.export, stem)
       export_published(path, sec, string.format("%s, scale %s", t.spec.title, sec.scale))
       exported[#exported + 1] = path
-      if opts.draw and #sec.runs > 0 then
+      if not opts.no_gnuplot and #sec.runs > 0 then
         local out = string.format("%s/%s_published", opts.out, stem)
         local vars = {file = path, out = out,
                       ttl = string.format("%s: published vs reproduced, scale %s", t.spec.title,

@@ -1,28 +1,25 @@
 -- plot_tool.lua: what the plotting tools (tools/plots.lua, tools/figure5.lua) share: their
--- command line (--key VALUE options plus --no-gnuplot) and the quoting of file names for the
--- shell and for gnuplot. The tools compute every number; gnuplot scripts only draw.
+-- common options (for harness/lua/cli.lua), folder creation through engine.sys, the quoting of
+-- file names for the shell and for gnuplot, and running a gnuplot script. The tools compute
+-- every number; gnuplot scripts only draw.
+
+local sys = require "engine.sys"
 
 local M = {}
 
--- Parses args into a copy of defaults: "--key VALUE" for every key in value_keys (a set),
--- "--no-gnuplot" sets draw = false; anything else raises with the usage line.
-function M.options(args, defaults, value_keys, usage)
+-- The options both plotting tools take (cli.lua option entries), after their own.
+function M.options(own)
   local opts = {}
-  for k, v in pairs(defaults) do opts[k] = v end
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    local key = a:match("^%-%-(%a+)$")
-    if a == "--no-gnuplot" then
-      opts.draw = false
-    elseif key and value_keys[key] then
-      if not args[i + 1] then error(a .. " needs a value\n" .. usage, 0) end
-      opts[key] = args[i + 1]
-      i = i + 1
-    else
-      error("unknown argument '" .. a .. "'\n" .. usage, 0)
-    end
-    i = i + 1
+  for _, o in ipairs(own) do opts[#opts + 1] = o end
+  for _, o in ipairs{
+    {"results", "DIR", default = os.getenv("MIXUP_RESULTS") or "results"},
+    {"out", "DIR", default = "plots"},
+    {"export", "DIR"},
+    {"scripts", "DIR", default = "plots"},
+    {"gnuplot", "CMD", default = "gnuplot"},
+    {"no-gnuplot"},
+  } do
+    opts[#opts + 1] = o
   end
   return opts
 end
@@ -37,10 +34,29 @@ function M.gp_string(s)
   return "'" .. s:gsub("'", "''") .. "'"
 end
 
--- mkdir -p dir, or an error naming the tool and the directory.
+-- Creates dir and its parents, or raises an error naming the tool, the folder and the reason.
 function M.mkdir(dir, tool)
-  if not os.execute("mkdir -p " .. M.shell_quote(dir)) then
-    error(tool .. ": cannot create " .. dir .. " (check permissions)", 0)
+  local ok, why = sys.mkdir_p(dir)
+  if not ok then error(("%s: cannot create %s (%s)"):format(tool, dir, why), 0) end
+end
+
+-- Runs `<gnuplot> -e "k1='v1'; k2=..." <scripts>/<script>` with vars (strings are quoted for
+-- gnuplot, integers given as numbers, names sorted); raises naming the tool and the command
+-- when gnuplot fails.
+function M.gnuplot(opts, tool, script, vars)
+  local names = {}
+  for k in pairs(vars) do names[#names + 1] = k end
+  table.sort(names)
+  local sets = {}
+  for _, k in ipairs(names) do
+    local v = vars[k]
+    sets[#sets + 1] = k .. "=" .. (math.type(v) == "integer" and tostring(v) or M.gp_string(v))
+  end
+  local cmd = ("%s -e %s %s"):format(opts.gnuplot, M.shell_quote(table.concat(sets, "; ")),
+                                     M.shell_quote(opts.scripts .. "/" .. script))
+  if not os.execute(cmd) then
+    error(("%s: gnuplot failed drawing %s (command: %s); is gnuplot-nox installed "
+           .. "(`make setup`)?"):format(tool, vars.out or script, cmd), 0)
   end
 end
 

@@ -165,23 +165,14 @@ static int test_threads(void)
 
 /* ---- errors --------------------------------------------------------------------------- */
 
-static int expect_error(const char *what, int failed, const Err *err, const char *want)
-{
-    if (!failed)
-        return tl_fail("%s: succeeded, expected an error containing \"%s\"", what, want);
-    if (!strstr(err->msg, want))
-        return tl_fail("%s: error \"%s\", expected it to contain \"%s\"", what, err->msg, want);
-    return 0;
-}
-
 static int test_errors(void)
 {
     Err err;
-    if (expect_error("kind", act_module_new((ActKind)7, 0.0, &err) == NULL, &err,
-                     "act: kind is 7, expected 0..3"))
+    if (tl_expect_error("kind", act_module_new((ActKind)7, 0.0, &err) == NULL, &err,
+                        "act: kind is 7, expected 0..3"))
         return 1;
-    if (expect_error("slope", act_module_new(ACT_LEAKY_RELU, NAN, &err) == NULL, &err,
-                     "leaky_relu: slope is nan, expected a finite number"))
+    if (tl_expect_error("slope", act_module_new(ACT_LEAKY_RELU, NAN, &err) == NULL, &err,
+                        "leaky_relu: slope is nan, expected a finite number"))
         return 1;
     Module *m = make_act(ACT_TANH, 0.0);
     Net *net = NULL;
@@ -196,8 +187,8 @@ static int test_errors(void)
     if (tensor_alloc(&x, 4, xs, &err))
         rc = tl_fail("%s", err.msg);
     if (!rc)
-        rc = expect_error("forward", net->root->ops->forward(net->root, &x, &ctx, &err) != 0,
-                          &err, "tanh: input is (2, 4, 3, 2), expected (N, 4, 3, 3)");
+        rc = tl_expect_error("forward", net->root->ops->forward(net->root, &x, &ctx, &err) != 0,
+                             &err, "tanh: input is (2, 4, 3, 2), expected (N, 4, 3, 3)");
     tensor_free(&x);
     net_free(net);
     return rc;

@@ -262,23 +262,16 @@ static int test_threads_bit_identical(void)
 
 /* ---- error paths ---------------------------------------------------------------------- */
 
-static int expect_msg(const char *what, const char *got, const char *want)
-{
-    if (!strstr(got, want))
-        return tl_fail("%s: message '%s' lacks '%s'", what, got, want);
-    return 0;
-}
-
 static int test_error_params(void)
 {
     Err err = {""};
     if (new_bn(0, 1e-5, 0.1, 1, &err) ||
-        expect_msg("channels", err.msg, "batchnorm: channels is 0, expected >= 1"))
+        tl_expect_msg("channels", err.msg, "batchnorm: channels is 0, expected >= 1"))
         return 1;
-    if (new_bn(3, 0.0, 0.1, 1, &err) || expect_msg("eps", err.msg, "eps is 0"))
+    if (new_bn(3, 0.0, 0.1, 1, &err) || tl_expect_msg("eps", err.msg, "eps is 0"))
         return 1;
     if (new_bn(3, 1e-5, 1.5, 1, &err) ||
-        expect_msg("momentum", err.msg, "momentum is 1.5, expected 0..1"))
+        tl_expect_msg("momentum", err.msg, "momentum is 1.5, expected 0..1"))
         return 1;
     return 0;
 }
@@ -293,7 +286,7 @@ static int test_error_channels(void)
         net_free(net);
         return tl_fail("net_build accepted 16 channels for batchnorm(3)");
     }
-    if (expect_msg("setup", err.msg, "bn: batchnorm: input has 16 channels, expected 3"))
+    if (tl_expect_msg("setup", err.msg, "bn: batchnorm: input has 16 channels, expected 3"))
         return 1;
     /* at forward time: a (2, 16, 4, 4) tensor given to a module built for 3 channels */
     m = new_bn(3, 1e-5, 0.1, 1, &err);
@@ -310,8 +303,8 @@ static int test_error_channels(void)
     if (!net->root->ops->forward(net->root, &x, &ctx, &err))
         rc = tl_fail("forward accepted 16 channels for batchnorm(3)");
     else
-        rc = expect_msg("forward", err.msg, "batchnorm_forward: input has 16 channels, "
-                                            "expected 3");
+        rc = tl_expect_msg("forward", err.msg, "batchnorm_forward: input has 16 channels, "
+                           "expected 3");
     tensor_free(&x);
     net_free(net);
     return rc;
@@ -335,8 +328,8 @@ static int test_error_one_value_per_channel(void)
     net_init(net, &r);
     if (!net_forward(net, &x, 1, NULL, NULL, &err))
         rc = tl_fail("training forward accepted one value per channel");
-    else if (expect_msg("train", err.msg, "bn: batchnorm_forward: expected more than 1 value "
-                                          "per channel when training, got input (1, 3)"))
+    else if (tl_expect_msg("train", err.msg, "bn: batchnorm_forward: expected more than 1 value "
+                           "per channel when training, got input (1, 3)"))
         rc = 1;
     else if (net_forward(net, &x, 0, NULL, NULL, &err)) /* eval mode is fine with batch 1 */
         rc = tl_fail("eval forward: %s", err.msg);

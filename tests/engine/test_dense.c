@@ -380,26 +380,19 @@ static int test_memory_linear(void)
     return 0;
 }
 
-static int expect_msg(const char *what, const char *msg, const char *want)
-{
-    if (!strstr(msg, want))
-        return tl_fail("%s: message \"%s\" does not contain \"%s\"", what, msg, want);
-    return 0;
-}
-
 static int test_errors(void)
 {
     Err err;
     DenseParams p = params(4, 2, 0, 8);
     if (dense_module_new(&p, &err))
         return tl_fail("growth 0 accepted");
-    if (expect_msg("growth", err.msg, "dense_module_new: growth is 0, expected >= 1"))
+    if (tl_expect_msg("growth", err.msg, "dense_module_new: growth is 0, expected >= 1"))
         return 1;
     p = params(4, 2, 2, 8);
     p.eps = 0.0;
     if (dense_module_new(&p, &err))
         return tl_fail("eps 0 accepted");
-    if (expect_msg("eps", err.msg, "dense_module_new: eps is 0, expected a finite value > 0"))
+    if (tl_expect_msg("eps", err.msg, "dense_module_new: eps is 0, expected a finite value > 0"))
         return 1;
     p = params(4, 2, 2, 8);
     Net *net = NULL;
@@ -410,8 +403,8 @@ static int test_errors(void)
         net_free(net);
         return tl_fail("5 input channels accepted by a 4-channel block");
     }
-    if (expect_msg("channels", err.msg,
-                   "densenet.block2: dense_block: input has 5 channels, expected 4"))
+    if (tl_expect_msg("channels", err.msg,
+                      "densenet.block2: dense_block: input has 5 channels, expected 4"))
         return 1;
     m = named(dense_module_new(&p, &err), "densenet.block2");
     if (!m || net_build(&net, m, (Shape){4, 4, 4}, 1, 2, &err))
@@ -433,16 +426,16 @@ static int test_errors(void)
         tl_fail("backward without forward accepted");
         goto out;
     }
-    if (expect_msg("no forward", err.msg, "densenet.block2: dense_block_backward: last forward "
-                                          "had batch 0, backward has 2"))
+    if (tl_expect_msg("no forward", err.msg, "densenet.block2: dense_block_backward: last forward "
+                      "had batch 0, backward has 2"))
         goto out;
     Tensor xb = tensor_view(x.data, 4, bad);
     if (!m->ops->forward(m, &xb, &ctx, &err)) {
         tl_fail("a (2, 4, 4, 3) input accepted");
         goto out;
     }
-    if (expect_msg("shape", err.msg, "densenet.block2: dense_block_forward: input is "
-                                     "(2, 4, 4, 3), expected (N, 4, 4, 4)"))
+    if (tl_expect_msg("shape", err.msg, "densenet.block2: dense_block_forward: input is "
+                      "(2, 4, 4, 3), expected (N, 4, 4, 4)"))
         goto out;
     if (net_forward(net, &x, 1, NULL, &y, &err)) {
         tl_fail("%s", err.msg);
@@ -453,15 +446,15 @@ static int test_errors(void)
         tl_fail("a (2, 7, 4, 4) dy accepted");
         goto out;
     }
-    if (expect_msg("dy", err.msg, "densenet.block2: dense_block_backward: dy is (2, 7, 4, 4), "
-                                  "expected (2, 8, 4, 4)"))
+    if (tl_expect_msg("dy", err.msg, "densenet.block2: dense_block_backward: dy is (2, 7, 4, 4), "
+                      "expected (2, 8, 4, 4)"))
         goto out;
     ctx.train = 0;
     if (!m->ops->backward(m, &x, &dy, &ctx, &err)) {
         tl_fail("an eval backward after a train forward accepted");
         goto out;
     }
-    if (expect_msg("mode", err.msg, "forward ran in train mode, backward in eval mode"))
+    if (tl_expect_msg("mode", err.msg, "forward ran in train mode, backward in eval mode"))
         goto out;
     rc = 0;
 out:

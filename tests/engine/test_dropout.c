@@ -195,24 +195,15 @@ static int test_p0_without_rng(void)
 
 /* ---- errors --------------------------------------------------------------------------- */
 
-static int expect_error(const char *what, int failed, const Err *err, const char *want)
-{
-    if (!failed)
-        return tl_fail("%s: succeeded, expected an error containing \"%s\"", what, want);
-    if (!strstr(err->msg, want))
-        return tl_fail("%s: error \"%s\", expected it to contain \"%s\"", what, err->msg, want);
-    return 0;
-}
-
 static int test_errors(void)
 {
     Err err;
-    if (expect_error("p = 1", dropout_module_new(1.0, &err) == NULL, &err,
-                     "dropout: p is 1, expected 0 <= p < 1") ||
-        expect_error("p < 0", dropout_module_new(-0.1, &err) == NULL, &err,
-                     "dropout: p is -0.1, expected 0 <= p < 1") ||
-        expect_error("p nan", dropout_module_new(NAN, &err) == NULL, &err,
-                     "dropout: p is nan, expected 0 <= p < 1"))
+    if (tl_expect_error("p = 1", dropout_module_new(1.0, &err) == NULL, &err,
+                        "dropout: p is 1, expected 0 <= p < 1") ||
+        tl_expect_error("p < 0", dropout_module_new(-0.1, &err) == NULL, &err,
+                        "dropout: p is -0.1, expected 0 <= p < 1") ||
+        tl_expect_error("p nan", dropout_module_new(NAN, &err) == NULL, &err,
+                        "dropout: p is nan, expected 0 <= p < 1"))
         return 1;
     Net *net = NULL;
     Tensor x = {0};
@@ -222,14 +213,14 @@ static int test_errors(void)
     if (tensor_alloc(&x, 2, xs, &err))
         rc = tl_fail("%s", err.msg);
     if (!rc)
-        rc = expect_error("no rng", net_forward(net, &x, 1, NULL, NULL, &err) != 0, &err,
-                          "dropout: training with p = 0.5 needs an rng, but ctx->rng is NULL");
+        rc = tl_expect_error("no rng", net_forward(net, &x, 1, NULL, NULL, &err) != 0, &err,
+                             "dropout: training with p = 0.5 needs an rng, but ctx->rng is NULL");
     int bad[2] = {2, 5};
     Tensor xb = tensor_view(x.data, 2, bad);
     Ctx ctx = {0, NULL, net->ws, net->ws_stride, net->nthreads, 0};
     if (!rc)
-        rc = expect_error("shape", net->root->ops->forward(net->root, &xb, &ctx, &err) != 0,
-                          &err, "dropout: input is (2, 5), expected (N, 6, 1, 1)");
+        rc = tl_expect_error("shape", net->root->ops->forward(net->root, &xb, &ctx, &err) != 0,
+                             &err, "dropout: input is (2, 5), expected (N, 6, 1, 1)");
     tensor_free(&x);
     net_free(net);
     return rc;

@@ -380,15 +380,6 @@ out:
     return rc;
 }
 
-static int expect_error(int rc, const Err *err, const char *want)
-{
-    if (rc != -1)
-        return tl_fail("no error (wanted \"%s\")", want);
-    if (!strstr(err->msg, want))
-        return tl_fail("error \"%s\" does not contain \"%s\"", err->msg, want);
-    return 0;
-}
-
 static int test_errors(void)
 {
     float x[8] = {0, 0, 1, 1, 2, 2, 3, 3};
@@ -396,20 +387,21 @@ static int test_errors(void)
     Err err;
     Rng r;
     rng_seed(&r, 1, RNG_STREAM_GAN);
-    if (expect_error(gan_sample_real(x, NULL, 0, GAN_RING, GAN_STD, &r, &err), &err,
-                     "gan_sample_real: n is 0, expected >= 1") ||
-        expect_error(gan_sample_real(x, NULL, 4, GAN_RING, NAN, &r, &err), &err,
-                     "gan_sample_real: std is nan, expected a finite number >= 0"))
+    if (tl_expect_error("n 0", gan_sample_real(x, NULL, 0, GAN_RING, GAN_STD, &r, &err) != 0,
+                        &err, "gan_sample_real: n is 0, expected >= 1") ||
+        tl_expect_error("std nan", gan_sample_real(x, NULL, 4, GAN_RING, NAN, &r, &err) != 0,
+                        &err, "gan_sample_real: std is nan, expected a finite number >= 0"))
         return 1;
     x[5] = INFINITY;
-    if (expect_error(gan_metrics(&m, x, 4, x, 2, GAN_RING, GAN_STD, &err), &err,
-                     "gan_metrics: generated point 2 is (2, inf), expected finite coordinates"))
+    if (tl_expect_error("inf point", gan_metrics(&m, x, 4, x, 2, GAN_RING, GAN_STD, &err) != 0,
+                        &err, "gan_metrics: generated point 2 is (2, inf), expected finite "
+                              "coordinates"))
         return 1;
     x[5] = 2;
-    if (expect_error(gan_metrics(&m, x, 4, x, 0, GAN_RING, GAN_STD, &err), &err,
-                     "gan_metrics: real has 0 points, expected >= 1") ||
-        expect_error(gan_metrics(&m, x, 4, x, 4, GAN_RING, 0.0, &err), &err,
-                     "gan_metrics: std is 0, expected a finite number > 0"))
+    if (tl_expect_error("no real", gan_metrics(&m, x, 4, x, 0, GAN_RING, GAN_STD, &err) != 0,
+                        &err, "gan_metrics: real has 0 points, expected >= 1") ||
+        tl_expect_error("std 0", gan_metrics(&m, x, 4, x, 4, GAN_RING, 0.0, &err) != 0, &err,
+                        "gan_metrics: std is 0, expected a finite number > 0"))
         return 1;
     return 0;
 }

@@ -291,33 +291,24 @@ static int test_init_he_zero(void)
 
 /* ---- errors --------------------------------------------------------------------------- */
 
-static int expect_error(const char *what, int failed, const Err *err, const char *want)
-{
-    if (!failed)
-        return tl_fail("%s: succeeded, expected an error containing \"%s\"", what, want);
-    if (!strstr(err->msg, want))
-        return tl_fail("%s: error \"%s\", expected it to contain \"%s\"", what, err->msg, want);
-    return 0;
-}
-
 static int test_errors(void)
 {
     Err err;
     LinearParams bad = {0, 3, 1, INIT_TORCH_DEFAULT};
-    if (expect_error("in = 0", linear_module_new(&bad, &err) == NULL, &err,
-                     "linear: in = 0 and out = 3, expected both >= 1"))
+    if (tl_expect_error("in = 0", linear_module_new(&bad, &err) == NULL, &err,
+                        "linear: in = 0 and out = 3, expected both >= 1"))
         return 1;
     LinearParams bad_init = {4, 3, 1, (InitScheme)17};
-    if (expect_error("init", linear_module_new(&bad_init, &err) == NULL, &err,
-                     "linear: init scheme 17 is unknown"))
+    if (tl_expect_error("init", linear_module_new(&bad_init, &err) == NULL, &err,
+                        "linear: init scheme 17 is unknown"))
         return 1;
     /* setup: a (3, 2, 2) input into a layer built for 16 features */
     Net *net = NULL;
     Module *m = make_linear(16, 4, 1, INIT_ZERO);
     if (!m)
         return 1;
-    if (expect_error("setup", net_build(&net, m, (Shape){3, 2, 2}, 1, 2, &err) != 0, &err,
-                     "linear: input has 12 features (3, 2, 2), weight expects 16"))
+    if (tl_expect_error("setup", net_build(&net, m, (Shape){3, 2, 2}, 1, 2, &err) != 0, &err,
+                        "linear: input has 12 features (3, 2, 2), weight expects 16"))
         return 1;
     /* forward: a (2, 5) tensor straight into a 12-feature layer */
     if (build(&net, 12, (Shape){3, 2, 2}, 4, 1, 2))
@@ -329,9 +320,9 @@ static int test_errors(void)
     if (tensor_alloc(&x, 2, xs, &err))
         rc = tl_fail("%s", err.msg);
     if (!rc)
-        rc = expect_error("forward", net->root->ops->forward(net->root, &x, &ctx, &err) != 0,
-                          &err, "linear: input (2, 5) has 5 features per example, weight "
-                                "expects 12");
+        rc = tl_expect_error("forward", net->root->ops->forward(net->root, &x, &ctx, &err) != 0,
+                             &err, "linear: input (2, 5) has 5 features per example, weight "
+                             "expects 12");
     tensor_free(&x);
     net_free(net);
     return rc;

@@ -250,15 +250,6 @@ static int test_erm(void)
     return 0;
 }
 
-static int expect_error(int rc, const Err *err, const char *want)
-{
-    if (rc == 0)
-        return tl_fail("accepted bad input, expected \"%s\"", want);
-    if (strcmp(err->msg, want))
-        return tl_fail("message \"%s\", expected \"%s\"", err->msg, want);
-    return 0;
-}
-
 static int test_errors(void)
 {
     Rng data, r;
@@ -271,32 +262,40 @@ static int test_errors(void)
     MixupParams p = {1.0, 0, 10};
     int rc = 0;
     b.label[3] = 12;
-    rc = expect_error(mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label, &p, &r, &err),
-                      &err, "mixup_batch: example 3 has label 12, expected 0..9");
+    rc = tl_expect_error("label 12", mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label, &p,
+                                                 &r, &err) != 0,
+                         &err, "mixup_batch: example 3 has label 12, expected 0..9");
     b.label[3] = -1;
-    rc = rc || expect_error(mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label, &p, &r, &err),
-                            &err, "mixup_batch: example 3 has label -1, expected 0..9");
+    rc = rc || tl_expect_error("label -1", mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label,
+                                                       &p, &r, &err) != 0,
+                               &err, "mixup_batch: example 3 has label -1, expected 0..9");
     b.label[3] = 0;
     MixupParams wrong_k = {1.0, 0, 7};
-    rc = rc || expect_error(mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label, &wrong_k, &r,
-                                        &err),
-                            &err, "mixup_batch: targets are (5, 10), expected (5, 7)");
+    rc = rc || tl_expect_error("classes", mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label,
+                                                      &wrong_k, &r, &err) != 0,
+                               &err, "mixup_batch: targets are (5, 10), expected (5, 7)");
     MixupParams neg = {-0.5, 0, 10};
-    rc = rc || expect_error(mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label, &neg, &r, &err),
-                            &err, "mixup_batch: alpha is -0.5, expected a finite value >= 0");
-    rc = rc || expect_error(mixup_batch(&b.xm, &b.t, b.lam, NULL, &b.x, b.label, &p, &r, &err),
-                            &err, "mixup_batch: perm is NULL, expected 5 ints when alpha > 0");
+    rc = rc || tl_expect_error("alpha", mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label,
+                                                    &neg, &r, &err) != 0,
+                               &err, "mixup_batch: alpha is -0.5, expected a finite value >= 0");
+    rc = rc || tl_expect_error("perm", mixup_batch(&b.xm, &b.t, b.lam, NULL, &b.x, b.label, &p,
+                                                   &r, &err) != 0,
+                               &err, "mixup_batch: perm is NULL, expected 5 ints when alpha > 0");
     MixupParams pe = {1.0, 1, 10};
-    rc = rc || expect_error(mixup_batch(&b.xm, &b.t, NULL, b.perm, &b.x, b.label, &pe, &r, &err),
-                            &err, "mixup_batch: lam is NULL, expected 5 doubles with per_example");
-    rc = rc || expect_error(mixup_batch(&b.x, &b.t, b.lam, b.perm, &b.x, b.label, &p, &r, &err),
-                            &err, "mixup_batch: output overlaps the input, expected separate "
-                                  "buffers");
+    rc = rc || tl_expect_error("lam", mixup_batch(&b.xm, &b.t, NULL, b.perm, &b.x, b.label, &pe,
+                                                  &r, &err) != 0,
+                               &err, "mixup_batch: lam is NULL, expected 5 doubles with "
+                                     "per_example");
+    rc = rc || tl_expect_error("overlap", mixup_batch(&b.x, &b.t, b.lam, b.perm, &b.x, b.label,
+                                                      &p, &r, &err) != 0,
+                               &err, "mixup_batch: output overlaps the input, expected separate "
+                                     "buffers");
     int small[4] = {5, 3, 4, 4};
     Tensor xm2 = tensor_view(b.xm.data, 4, small);
-    rc = rc || expect_error(mixup_batch(&xm2, &b.t, b.lam, b.perm, &b.x, b.label, &p, &r, &err),
-                            &err, "mixup_batch: output is (5, 3, 4, 4), expected the input's "
-                                  "shape (5, 3, 4, 5)");
+    rc = rc || tl_expect_error("shape", mixup_batch(&xm2, &b.t, b.lam, b.perm, &b.x, b.label, &p,
+                                                    &r, &err) != 0,
+                               &err, "mixup_batch: output is (5, 3, 4, 4), expected the input's "
+                                     "shape (5, 3, 4, 5)");
     batch_free(&b);
     return rc;
 }

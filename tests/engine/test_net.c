@@ -204,15 +204,6 @@ out:
     return rc;
 }
 
-static int expect_error(const char *what, int rc, const Err *err, const char *needle)
-{
-    if (rc == 0)
-        return tl_fail("%s: succeeded, expected an error containing '%s'", what, needle);
-    if (!strstr(err->msg, needle))
-        return tl_fail("%s: message '%s' lacks '%s'", what, err->msg, needle);
-    return 0;
-}
-
 static int test_errors(void)
 {
     Err err;
@@ -221,7 +212,7 @@ static int test_errors(void)
     Module *r = residual_module_new(conv(3, 4, 3, 1, 1), NULL, &err);
     snprintf(r->path, sizeof r->path, "net.block1");
     int rc = net_build(&net, r, (Shape){3, 5, 5}, 1, 2, &err);
-    if (expect_error("residual shapes", rc, &err, "net.block1: main branch gives (4, 5, 5)"))
+    if (tl_expect_error("residual shapes", rc, &err, "net.block1: main branch gives (4, 5, 5)"))
         return 1;
     if (net_build(&net, conv(3, 2, 3, 1, 1), (Shape){3, 5, 5}, 1, 2, &err))
         return tl_fail("net_build: %s", err.msg);
@@ -232,20 +223,20 @@ static int test_errors(void)
         net_free(net);
         return tl_fail("%s", err.msg);
     }
-    bad |= expect_error("backward first", net_backward(net, &dy, NULL, &err), &err,
-                        "no successful forward");
-    bad |= expect_error("capacity", net_forward(net, &x, 1, NULL, NULL, &err), &err,
-                        "batch 3 exceeds the reserved capacity 2");
+    bad |= tl_expect_error("backward first", net_backward(net, &dy, NULL, &err), &err,
+                           "no successful forward");
+    bad |= tl_expect_error("capacity", net_forward(net, &x, 1, NULL, NULL, &err), &err,
+                           "batch 3 exceeds the reserved capacity 2");
     x.shape[0] = 2;
     x.size = 2 * 3 * 5 * 5;
     if (!bad && net_forward(net, &x, 1, NULL, NULL, &err))
         bad = tl_fail("forward: %s", err.msg);
-    bad |= expect_error("dy shape", net_backward(net, &dy, NULL, &err), &err,
-                        "dy is (2, 2, 5, 4), expected (2, 2, 5, 5)");
+    bad |= tl_expect_error("dy shape", net_backward(net, &dy, NULL, &err), &err,
+                           "dy is (2, 2, 5, 4), expected (2, 2, 5, 5)");
     Tensor wrong = x;
     wrong.shape[1] = 4; /* (2, 4, 5, 5) view: channels do not match */
-    bad |= expect_error("input shape", net_forward(net, &wrong, 1, NULL, NULL, &err), &err,
-                        "expected (N, 3, 5, 5)");
+    bad |= tl_expect_error("input shape", net_forward(net, &wrong, 1, NULL, NULL, &err), &err,
+                           "expected (N, 3, 5, 5)");
     tensor_free(&x);
     tensor_free(&dy);
     net_free(net);

@@ -218,32 +218,24 @@ static int test_null_mask(void)
     return rc;
 }
 
-static int expect_error(int rc, const Err *err, const char *want)
-{
-    if (rc == 0)
-        return tl_fail("accepted bad parameters, expected \"%s\"", want);
-    if (strcmp(err->msg, want))
-        return tl_fail("message \"%s\", expected \"%s\"", err->msg, want);
-    return 0;
-}
-
 static int test_errors(void)
 {
     Err err;
     SgdParams nest = {0.0, 1e-4, 1}, mom = {1.0, 0.0, 0}, wd = {0.9, -1.0, 0};
     AdamParams b1 = {1.0, 0.999, 1e-8, 0.0}, b2 = {0.9, -0.5, 1e-8, 0.0};
     AdamParams eps = {0.9, 0.999, NAN, 0.0};
-    if (expect_error(sgd_check(&nest, &err), &err,
-                     "sgd: nesterov needs momentum > 0, momentum is 0") ||
-        expect_error(sgd_check(&mom, &err), &err,
-                     "sgd: momentum is 1, expected 0 <= momentum < 1") ||
-        expect_error(sgd_check(&wd, &err), &err,
-                     "sgd: weight_decay is -1, expected a finite value >= 0") ||
-        expect_error(adam_check(&b1, &err), &err, "adam: beta1 is 1, expected 0 <= beta1 < 1") ||
-        expect_error(adam_check(&b2, &err), &err,
-                     "adam: beta2 is -0.5, expected 0 <= beta2 < 1") ||
-        expect_error(adam_check(&eps, &err), &err,
-                     "adam: eps is nan, expected a finite value >= 0"))
+    if (tl_expect_error("sgd_check", sgd_check(&nest, &err) != 0, &err,
+                        "sgd: nesterov needs momentum > 0, momentum is 0") ||
+        tl_expect_error("sgd_check", sgd_check(&mom, &err) != 0, &err,
+                        "sgd: momentum is 1, expected 0 <= momentum < 1") ||
+        tl_expect_error("sgd_check", sgd_check(&wd, &err) != 0, &err,
+                        "sgd: weight_decay is -1, expected a finite value >= 0") ||
+        tl_expect_error("adam_check", adam_check(&b1, &err) != 0, &err,
+                        "adam: beta1 is 1, expected 0 <= beta1 < 1") ||
+        tl_expect_error("adam_check", adam_check(&b2, &err) != 0, &err,
+                        "adam: beta2 is -0.5, expected 0 <= beta2 < 1") ||
+        tl_expect_error("adam_check", adam_check(&eps, &err) != 0, &err,
+                        "adam: eps is nan, expected a finite value >= 0"))
         return 1;
     SgdParams ok = {0.9, 5e-4, 1};
     AdamParams aok = {0.9, 0.999, 1e-8, 0.0};

@@ -279,24 +279,17 @@ out:
 
 /* ---- error paths ---------------------------------------------------------------------- */
 
-static int expect_msg(const char *what, const char *got, const char *want)
-{
-    if (!strstr(got, want))
-        return tl_fail("%s: message '%s' lacks '%s'", what, got, want);
-    return 0;
-}
-
 static int test_error_params(void)
 {
     Err err = {""};
     if (new_pool(POOL_MAX, 3, 3, 2, 2, 2, 1, &err) ||
-        expect_msg("pad", err.msg, "maxpool: padding is (2, 1), expected 0..(1, 1)"))
+        tl_expect_msg("pad", err.msg, "maxpool: padding is (2, 1), expected 0..(1, 1)"))
         return 1;
     if (new_pool(POOL_AVG, 0, 3, 1, 1, 0, 0, &err) ||
-        expect_msg("kernel", err.msg, "avgpool: kernel is 0x3, expected >= 1"))
+        tl_expect_msg("kernel", err.msg, "avgpool: kernel is 0x3, expected >= 1"))
         return 1;
     if (new_pool(POOL_AVG, 2, 2, 1, 0, 0, 0, &err) ||
-        expect_msg("stride", err.msg, "avgpool: stride is (1, 0), expected >= 1"))
+        tl_expect_msg("stride", err.msg, "avgpool: stride is (1, 0), expected >= 1"))
         return 1;
     return 0;
 }
@@ -311,8 +304,8 @@ static int test_error_shapes(void)
         net_free(net);
         return tl_fail("net_build accepted a 2x5 input for a 3x3 kernel");
     }
-    if (expect_msg("small", err.msg, "pool: maxpool: input is 2x5, padded by (0, 0) it is "
-                                     "smaller than the 3x3 kernel"))
+    if (tl_expect_msg("small", err.msg, "pool: maxpool: input is 2x5, padded by (0, 0) it is "
+                      "smaller than the 3x3 kernel"))
         return 1;
     /* forward with the wrong channel count */
     m = new_pool(POOL_AVG, 2, 2, 2, 2, 0, 0, &err);
@@ -328,7 +321,7 @@ static int test_error_shapes(void)
     if (!net->root->ops->forward(net->root, &x, &ctx, &err))
         rc = tl_fail("forward accepted 16 channels for a net built for 3");
     else
-        rc = expect_msg("forward", err.msg, "pool_forward: input has 16 channels, expected 3");
+        rc = tl_expect_msg("forward", err.msg, "pool_forward: input has 16 channels, expected 3");
     tensor_free(&x);
     net_free(net);
     return rc;

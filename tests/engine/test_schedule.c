@@ -107,11 +107,7 @@ static int test_no_milestones(void)
 static int expect_reject(const Schedule *s, const char *want)
 {
     Err err;
-    if (schedule_check(s, &err) == 0)
-        return tl_fail("accepted an invalid schedule, expected \"%s\"", want);
-    if (strcmp(err.msg, want))
-        return tl_fail("message \"%s\", expected \"%s\"", err.msg, want);
-    return 0;
+    return tl_expect_error("schedule_check", schedule_check(s, &err) != 0, &err, want);
 }
 
 static int test_invalid(void)

@@ -26,6 +26,20 @@ int tl_fail(const char *fmt, ...)
     return 1;
 }
 
+int tl_expect_msg(const char *what, const char *msg, const char *want)
+{
+    if (!strstr(msg, want))
+        return tl_fail("%s: error \"%s\", expected it to contain \"%s\"", what, msg, want);
+    return 0;
+}
+
+int tl_expect_error(const char *what, int failed, const Err *err, const char *want)
+{
+    if (!failed)
+        return tl_fail("%s: succeeded, expected an error containing \"%s\"", what, want);
+    return tl_expect_msg(what, err->msg, want);
+}
+
 int tl_main(int argc, char **argv, const TestCase *tests, size_t n)
 {
     const char *filter = NULL;

@@ -39,6 +39,12 @@ int tl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Returns 0 when close. */
 int tl_close(const char *what, const float *got, const float *want, size_t n, double rtol);
 int tl_close_d(const char *what, const double *got, const double *want, size_t n, double rtol);
+/* Error paths: passes (returns 0) when the call failed (`failed` non-zero: rc != 0, or a NULL
+ * result) and err->msg contains want; otherwise records a failure naming `what`, the message
+ * and want, and returns 1. The one helper of every test's error cases. */
+int tl_expect_error(const char *what, int failed, const Err *err, const char *want);
+/* The message half of tl_expect_error, for tests that checked the failure themselves. */
+int tl_expect_msg(const char *what, const char *msg, const char *want);
 /* Fills with uniform values in [lo, hi). */
 void tl_fill_uniform(float *p, size_t n, float lo, float hi, Rng *r);
 /* Fills with values whose magnitude is in [lo, hi) and random sign (keeps away from 0). */

@@ -386,18 +386,20 @@ static int test_state_refused(void)
         sgd_state_free(&s);
         return tl_fail("%s", err.msg);
     }
-    int rc = expect_error(sgd_state_set(&s, good, N - 1, 3, &err), &err,
-                          "sgd_state_set: momentum buffer has 4 floats, expected 5 (truncated, "
-                          "or saved for another net)") ||
-             expect_error(sgd_state_set(&s, good, N, -1, &err), &err,
-                          "sgd_state_set: step is -1, expected >= 0") ||
-             expect_error(adam_state_set(&a, good, N, pos, N - 2, 3, &err), &err,
-                          "adam_state_set: m has 5 floats and v 3, expected 5 each (truncated, "
-                          "or saved for another net)") ||
-             expect_error(adam_state_set(&a, good, N, neg, N, 3, &err), &err,
-                          "adam_state_set: v[2] is -3, expected >= 0 (a garbled state)") ||
-             expect_error(adam_state_set(&a, good, N, pos, N, -2, &err), &err,
-                          "adam_state_set: step is -2, expected >= 0");
+    int rc =
+        tl_expect_error("sgd_state_set", sgd_state_set(&s, good, N - 1, 3, &err) != 0, &err,
+                        "sgd_state_set: momentum buffer has 4 floats, expected 5 (truncated, "
+                        "or saved for another net)") ||
+        tl_expect_error("sgd_state_set", sgd_state_set(&s, good, N, -1, &err) != 0, &err,
+                        "sgd_state_set: step is -1, expected >= 0") ||
+        tl_expect_error("adam_state_set",
+                        adam_state_set(&a, good, N, pos, N - 2, 3, &err) != 0, &err,
+                        "adam_state_set: m has 5 floats and v 3, expected 5 each (truncated, "
+                        "or saved for another net)") ||
+        tl_expect_error("adam_state_set", adam_state_set(&a, good, N, neg, N, 3, &err) != 0,
+                        &err, "adam_state_set: v[2] is -3, expected >= 0 (a garbled state)") ||
+        tl_expect_error("adam_state_set", adam_state_set(&a, good, N, pos, N, -2, &err) != 0,
+                        &err, "adam_state_set: step is -2, expected >= 0");
     if (!rc && (s.step != 0 || a.step != 0 || a.m[0] != 0.0f || a.v[0] != 0.0f))
         rc = tl_fail("a refused state changed the optimiser");
     if (!rc && (adam_state_set(&a, good, N, pos, N, 4, &err) ||

@@ -4,12 +4,14 @@
 #include "testlib.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io/h5io.h"
 
@@ -365,4 +367,34 @@ out:
     tensor_free(&dyt);
     net_free(net);
     return rc;
+}
+
+/* ---- temporary files ------------------------------------------------------------------ */
+
+int tl_tmpdir(char *dir, size_t len, const char *name)
+{
+    int n = snprintf(dir, len, "/tmp/%s.XXXXXX", name);
+    if (n < 0 || (size_t)n >= len || !mkdtemp(dir))
+        return tl_fail("tl_tmpdir: cannot create /tmp/%s.XXXXXX: %s", name, strerror(errno));
+    return 0;
+}
+
+void tl_tmpdir_remove(const char *dir)
+{
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        printf("tl_tmpdir_remove: could not remove %s\n", dir);
+}
+
+const char *tl_path(char *buf, size_t len, const char *dir, const char *name)
+{
+    snprintf(buf, len, "%s/%s", dir, name);
+    return buf;
+}
+
+long tl_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }

@@ -43,6 +43,26 @@ int tl_close_d(const char *what, const double *got, const double *want, size_t n
  * result) and err->msg contains want; otherwise records a failure naming `what`, the message
  * and want, and returns 1. The one helper of every test's error cases. */
 int tl_expect_error(const char *what, int failed, const Err *err, const char *want);
+/* Temporary folders: tl_tmpdir makes a fresh /tmp/<name>.XXXXXX, writes its path into dir
+ * (len >= 64) and returns 0, or records a failure and returns 1; tl_tmpdir_remove removes it
+ * with everything in it. tl_path writes "<dir>/<name>" into buf and returns buf. */
+int tl_tmpdir(char *dir, size_t len, const char *name);
+void tl_tmpdir_remove(const char *dir);
+const char *tl_path(char *buf, size_t len, const char *dir, const char *name);
+/* A file's size in bytes; -1 when it does not exist. */
+long tl_file_size(const char *path);
+/* Early returns for tests: TL_CHECK(cond, fmt, ...) fails with the message when cond is false;
+ * TL_OK(call, err) fails with the call's text and err.msg when call returns non-zero. */
+#define TL_CHECK(cond, ...)                                                                     \
+    do {                                                                                        \
+        if (!(cond))                                                                            \
+            return tl_fail(__VA_ARGS__);                                                        \
+    } while (0)
+#define TL_OK(call, e)                                                                          \
+    do {                                                                                        \
+        if ((call) != 0)                                                                        \
+            return tl_fail("%s: %s", #call, (e).msg);                                           \
+    } while (0)
 /* The message half of tl_expect_error, for tests that checked the failure themselves. */
 int tl_expect_msg(const char *what, const char *msg, const char *want);
 /* Fills with uniform values in [lo, hi). */

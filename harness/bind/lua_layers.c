@@ -14,10 +14,17 @@
  * Nets name their layers as the PyTorch reference does, so that paths read
  * "preact_resnet.layer2.0.conv2".
  *
- * Adding a layer kind: its nn/<kind>.c/.h (forward, backward, <kind>_module_new and its
- * defaults as <KIND>_DEFAULT_* macros), then one entry in LAYERS with its option table, a
- * parse function (options -> the kind's params struct) and a build function (params ->
- * Module). Option errors then follow lua_opt.c's grammar by themselves.
+ * Adding a layer kind (nothing else changes; the Makefile and tests/run.sh find new files):
+ *   1. harness/nn/<kind>.h/.c: <kind>_forward then <kind>_backward (backward overwrites dx and
+ *      accumulates into dw), a static <kind>_check called first by both, <kind>_module_new
+ *      (const <Kind>Params *, Err *), and PyTorch's defaults as <KIND>_DEFAULT_* in the header.
+ *   2. Here: #include "nn/<kind>.h" and one registry entry: the option table (REQ, or OPT with
+ *      the header's default), <kind>_parse (rd_* -> params, LAYER_PUT), <kind>_build
+ *      (LAYER_GET -> <kind>_module_new) and its line in LAYERS. Option errors then follow
+ *      lua_opt.c's grammar by themselves.
+ *   3. tests/engine/test_<kind>.c: forward and backward against a double-precision reference
+ *      (or PyTorch fixtures), tl_fd_check central differences (batch 1 and > 1, odd shapes,
+ *      inputs away from kinks), thread-count independence and the constructor's errors.
  */
 #include "bind/lua_layers.h"
 
@@ -136,6 +143,14 @@ static int rd_pair(LayerReader *r, const char *one, const char *a, const char *b
     return has_one;
 }
 
+/* A kind's params struct into and out of the spec's args bytes. */
+#define LAYER_PUT(args, p)                                                                   \
+    do {                                                                                     \
+        _Static_assert(sizeof(p) <= LAYER_ARGS_BYTES, "LAYER_ARGS_BYTES is too small");      \
+        memcpy(args, &(p), sizeof(p));                                                       \
+    } while (0)
+#define LAYER_GET(p, args) memcpy(&(p), args, sizeof(p))
+
 #define OPT(name, type, dflt) {name, type, LUA_OPT_DEFAULT, dflt}
 #define REQ(name, type) {name, type, LUA_OPT_REQUIRED, 0}
 #define END {NULL, LOPT_INT, 0, 0}
@@ -160,13 +175,13 @@ static void conv_parse(LayerReader *r, void *args)
     p.groups = rd_int(r, "groups");
     p.bias = rd_bool(r, "bias");
     p.init = rd_init(r);
-    memcpy(args, &p, sizeof p);
+    LAYER_PUT(args, p);
 }
 
 static Module *conv_build(const void *args, Err *err)
 {
     ConvParams p;
-    memcpy(&p, args, sizeof p);
+    LAYER_GET(p, args);
     return conv_module_new(&p, err);
 }
 
@@ -183,13 +198,13 @@ static void bn_parse(LayerReader *r, void *args)
     p.eps = rd_num(r, "eps");
     p.momentum = rd_num(r, "momentum");
     p.affine = rd_bool(r, "affine");
-    memcpy(args, &p, sizeof p);
+    LAYER_PUT(args, p);
 }
 
 static Module *bn_build(const void *args, Err *err)
 {
     BatchNormParams p;
-    memcpy(&p, args, sizeof p);
+    LAYER_GET(p, args);
     return batchnorm_module_new(&p, err);
 }
 
@@ -205,7 +220,7 @@ static const LayerOpt leaky_opts[] = {OPT("slope", LOPT_NUM, ACT_LEAKY_DEFAULT_S
 static void act_put(void *args, ActKind kind, double slope)
 {
     ActArgs a = {kind, slope};
-    memcpy(args, &a, sizeof a);
+    LAYER_PUT(args, a);
 }
 
 static void relu_parse(LayerReader *r, void *args) { (void)r, act_put(args, ACT_RELU, 0.0); }
@@ -222,7 +237,7 @@ static void leaky_parse(LayerReader *r, void *args)
 static Module *act_build(const void *args, Err *err)
 {
     ActArgs a;
-    memcpy(&a, args, sizeof a);
+    LAYER_GET(a, args);
     return act_module_new(a.kind, a.slope, err);
 }
 
@@ -244,7 +259,7 @@ static void pool_parse_mode(LayerReader *r, void *args, PoolMode mode)
         p.stride_w = p.kw;
     }
     rd_pair(r, "pad", "pad_h", "pad_w", &p.pad_h, &p.pad_w);
-    memcpy(args, &p, sizeof p);
+    LAYER_PUT(args, p);
 }
 
 static void maxpool_parse(LayerReader *r, void *args) { pool_parse_mode(r, args, POOL_MAX); }
@@ -253,7 +268,7 @@ static void avgpool_parse(LayerReader *r, void *args) { pool_parse_mode(r, args,
 static Module *pool_build(const void *args, Err *err)
 {
     PoolParams p;
-    memcpy(&p, args, sizeof p);
+    LAYER_GET(p, args);
     return pool_module_new(&p, err);
 }
 
@@ -289,13 +304,13 @@ static void linear_parse(LayerReader *r, void *args)
     p.out = rd_int(r, "out_f");
     p.bias = rd_bool(r, "bias");
     p.init = rd_init(r);
-    memcpy(args, &p, sizeof p);
+    LAYER_PUT(args, p);
 }
 
 static Module *linear_build(const void *args, Err *err)
 {
     LinearParams p;
-    memcpy(&p, args, sizeof p);
+    LAYER_GET(p, args);
     return linear_module_new(&p, err);
 }
 
@@ -305,13 +320,13 @@ static const LayerOpt dropout_opts[] = {OPT("p", LOPT_NUM, DROPOUT_DEFAULT_P), E
 static void dropout_parse(LayerReader *r, void *args)
 {
     double p = rd_num(r, "p");
-    memcpy(args, &p, sizeof p);
+    LAYER_PUT(args, p);
 }
 
 static Module *dropout_build(const void *args, Err *err)
 {
     double p;
-    memcpy(&p, args, sizeof p);
+    LAYER_GET(p, args);
     return dropout_module_new(p, err);
 }
 
@@ -332,13 +347,13 @@ static void dense_parse(LayerReader *r, void *args)
     p.eps = rd_num(r, "eps");
     p.momentum = rd_num(r, "momentum");
     p.init = rd_init(r);
-    memcpy(args, &p, sizeof p);
+    LAYER_PUT(args, p);
 }
 
 static Module *dense_build(const void *args, Err *err)
 {
     DenseParams p;
-    memcpy(&p, args, sizeof p);
+    LAYER_GET(p, args);
     return dense_module_new(&p, err);
 }
 
@@ -390,13 +405,6 @@ struct NodeSpec {
     char path[MODULE_PATH_MAX];
     _Alignas(max_align_t) unsigned char args[LAYER_ARGS_BYTES]; /* the kind's params struct */
 };
-
-_Static_assert(sizeof(ConvParams) <= LAYER_ARGS_BYTES && sizeof(DenseParams) <= LAYER_ARGS_BYTES
-                   && sizeof(PoolParams) <= LAYER_ARGS_BYTES
-                   && sizeof(LinearParams) <= LAYER_ARGS_BYTES
-                   && sizeof(BatchNormParams) <= LAYER_ARGS_BYTES
-                   && sizeof(ActArgs) <= LAYER_ARGS_BYTES,
-               "LAYER_ARGS_BYTES is smaller than a kind's params");
 
 /* The spec array lives in a plain userdata at stack slot `slot`; growing replaces it, so a
  * raised error leaves nothing to free. */

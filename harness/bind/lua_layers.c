@@ -39,6 +39,7 @@
 #include "nn/conv.h"
 #include "nn/dense.h"
 #include "nn/dropout.h"
+#include "nn/elu.h"
 #include "nn/linear.h"
 #include "nn/net.h"
 #include "nn/pool.h"
@@ -357,6 +358,23 @@ static Module *dense_build(const void *args, Err *err)
     return dense_module_new(&p, err);
 }
 
+/* -- elu (nn/elu.h) -- */
+static const LayerOpt elu_opts[] = {OPT("alpha", LOPT_NUM, ELU_DEFAULT_ALPHA), END};
+
+static void elu_parse(LayerReader *r, void *args)
+{
+    EluParams p;
+    p.alpha = rd_num(r, "alpha");
+    LAYER_PUT(args, p);
+}
+
+static Module *elu_build(const void *args, Err *err)
+{
+    EluParams p;
+    LAYER_GET(p, args);
+    return elu_module_new(&p, err);
+}
+
 /* The leaf kinds, in the order messages list them. */
 static const LayerKind LAYERS[] = {
     {"conv", conv_opts, conv_parse, conv_build},
@@ -373,6 +391,7 @@ static const LayerKind LAYERS[] = {
     {"flatten", no_opts, no_parse, flatten_build},
     {"identity", no_opts, no_parse, identity_build},
     {"dense_block", dense_opts, dense_parse, dense_build},
+    {"elu", elu_opts, elu_parse, elu_build},
 };
 #define N_LAYERS ((int)(sizeof LAYERS / sizeof LAYERS[0]))
 

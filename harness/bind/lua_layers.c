@@ -490,8 +490,12 @@ static void check_keys(lua_State *L, int idx, const char *path, const LayerKind 
     int n = 0;
     known[n++] = "kind";
     known[n++] = "name";
-    for (const LayerOpt *o = layer->opts; o->name && n < LAYER_MAX_OPTS; o++)
+    for (const LayerOpt *o = layer->opts; o->name; o++) {
+        if (n == LAYER_MAX_OPTS)
+            lua_raisef(L, "%s: kind '%s' has more than %d options (raise LAYER_MAX_OPTS)",
+                       where(path), layer->name, LAYER_MAX_OPTS - 2);
         known[n++] = o->name;
+    }
     known[n] = NULL;
     lua_opt_known(L, idx, where(path), known);
 }

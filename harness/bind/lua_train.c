@@ -17,14 +17,13 @@
  *
  * Conventions: epochs and steps count from 0, as in schedule.h. Labels are either a Lua
  * sequence of integers or an engine.Tensor of N floats holding integers (a dataset's label
- * tensor), 0-based classes in both. Optim:state() is a binary string (magic "SGD1"/"ADM1",
- * n, step, then the float buffers in host order) for checkpoints written on the same kind of
- * machine. Required options: sgd's momentum and weight_decay; schedule's base_lr, factor and
- * milestones (warmup_from with warmup_epochs > 0). Optional ones and their defaults: nesterov
- * false, decay_mask nil (all decay), Adam's PyTorch defaults (adam.h), late false,
- * warmup_epochs 0, per_example false.
- * Options are read with lua_opt.c's readers: booleans must be booleans and unknown option keys
- * are errors.
+ * tensor), 0-based classes in both (Rng:state() is described in lua_rng.c);
+ * Optim:state() is a binary string (magic "SGD1"/"ADM1", n, step, then the float buffers in host
+ * order) for checkpoints written on the same kind of machine. Required options: sgd's momentum
+ * and weight_decay; schedule's base_lr, factor and milestones (warmup_from with
+ * warmup_epochs > 0). Optional ones and their defaults: nesterov false, decay_mask nil (all
+ * decay), Adam's PyTorch defaults (adam.h), late false, warmup_epochs 0, per_example false.
+ * Booleans must be booleans and unknown option keys are errors (lua_opt.c's readers).
  * Memory: the optimiser state is malloc'ed into its userdata after the userdata exists (freed
  * by __gc/__close); label, permutation and lambda scratch for mixup and count_errors lives in
  * one userdata shared by the module's functions as an upvalue and only grows.

@@ -19,7 +19,6 @@
  * backward's dy (kept alive because the net's saved state and alias layers point into them).
  */
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "bind/lua_engine.h"

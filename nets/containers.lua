@@ -1,6 +1,6 @@
 -- containers.lua: constructors of network descriptions, the plain tables that
--- engine.nn.build turns into a Net (harness/bind/lua_nn.c lists every kind's options and defaults
--- and validates them strictly; nothing is checked twice here).
+-- engine.nn.build turns into a Net (harness/bind/lua_layers.c lists every kind's options and
+-- defaults and validates them strictly; nothing is checked twice here).
 --
 -- Containers (torch7 nn's Sequential / ConcatTable+CAddTable / Concat):
 --   sequential(name, children)       y = c_k(...c_1(x))

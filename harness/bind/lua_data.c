@@ -20,7 +20,7 @@
  * dataset are 1-based in Lua; epochs are any integer >= 0 (the trainer's epoch counter), and
  * the same (seed, epoch) always gives the same order and augmentation.
  *
- * Options tables are strict (lua_check_options): unknown keys are errors, booleans must be
+ * Options tables are strict (lua_opt.c's readers): unknown keys are errors, booleans must be
  * booleans. A loader's `train` and (for a training loader) `seed` have no default.
  */
 #include <math.h>
@@ -51,63 +51,27 @@ typedef struct LuaLoader {
     int *clean;  /* batch ints: clean labels */
 } LuaLoader;
 
-/* ---- option helpers: each reads t[key] from the table at idx ---------------------------- */
-
-static int opt_present(lua_State *L, int idx, const char *key)
-{
-    int t = lua_getfield(L, idx, key);
-    lua_pop(L, 1);
-    return t != LUA_TNIL;
-}
-
-static lua_Integer opt_integer(lua_State *L, int idx, const char *where, const char *key,
-                               lua_Integer dflt, lua_Integer lo, lua_Integer hi)
-{
-    lua_getfield(L, idx, key);
-    lua_Integer v = dflt;
-    if (!lua_isnil(L, -1)) {
-        int isint = 0;
-        v = lua_tointegerx(L, -1, &isint);
-        if (!isint)
-            lua_raisef(L, "%s: option '%s' is %s, expected an integer", where, key,
-                       luaL_tolstring(L, -1, NULL));
-    }
-    lua_pop(L, 1);
-    if (v < lo || v > hi)
-        lua_raisef(L, "%s: option '%s' is %lld, expected %lld..%lld", where, key, (long long)v,
-                   (long long)lo, (long long)hi);
-    return v;
-}
-
-static int opt_boolean(lua_State *L, int idx, const char *where, const char *key, int dflt)
-{
-    int t = lua_getfield(L, idx, key), v = dflt;
-    if (t != LUA_TNIL) {
-        if (t != LUA_TBOOLEAN)
-            lua_raisef(L, "%s: option '%s' is a %s, expected a boolean", where, key,
-                       lua_typename(L, t));
-        v = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
 /* Three finite numbers from t[key] = {r, g, b} into out (left as is when absent). */
 static void opt_triple(lua_State *L, int idx, const char *where, const char *key, float *out)
 {
     int t = lua_getfield(L, idx, key);
-    if (t != LUA_TNIL) {
-        if (t != LUA_TTABLE || luaL_len(L, -1) != 3)
-            lua_raisef(L, "%s: option '%s' must be a table of 3 numbers", where, key);
-        for (int c = 0; c < 3; c++) {
-            int isnum = 0;
-            lua_geti(L, -1, c + 1);
-            double v = lua_tonumberx(L, -1, &isnum);
-            if (!isnum || !isfinite(v))
-                lua_raisef(L, "%s: option '%s'[%d] is not a finite number", where, key, c + 1);
-            out[c] = (float)v;
-            lua_pop(L, 1);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (t != LUA_TTABLE || luaL_len(L, -1) != 3)
+        lua_opt_bad(L, -1, where, key, "a list of 3 finite numbers");
+    for (int c = 0; c < 3; c++) {
+        int isnum = 0;
+        lua_geti(L, -1, c + 1);
+        double v = lua_tonumberx(L, -1, &isnum);
+        if (!isnum || !isfinite(v)) {
+            char k[32];
+            snprintf(k, sizeof k, "%s[%d]", key, c + 1);
+            lua_opt_bad(L, -1, where, k, "a finite number");
         }
+        out[c] = (float)v;
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
 }
@@ -150,12 +114,8 @@ static int l_data_load_cifar(lua_State *L)
     const char *dir = lua_pushfstring(L, "%s/%s", root && *root ? root : DATA_ROOT_DEFAULT,
                                       kind == CIFAR_10 ? CIFAR10_SUBDIR : CIFAR100_SUBDIR);
     if (!lua_isnoneornil(L, 3)) {
-        lua_check_options(L, 3, "load_cifar", known);
-        if (lua_getfield(L, 3, "dir") != LUA_TNIL) {
-            if (lua_type(L, -1) != LUA_TSTRING)
-                lua_raisef(L, "load_cifar: option 'dir' must be a string");
-            dir = lua_tostring(L, -1); /* stays on the stack, so the string stays alive */
-        }
+        lua_opt_known(L, 3, "load_cifar", known);
+        dir = lua_opt_str(L, 3, "load_cifar", "dir", LUA_OPT_DEFAULT, dir); /* table keeps it */
     }
     LuaDataset *d = push_dataset(L);
     Err err;
@@ -276,17 +236,20 @@ static int l_data_class_counts(lua_State *L)
 static int l_data_subset(lua_State *L)
 {
     static const char *const known[] = {"first", "balanced", "seed", NULL};
+    const char *where = "subset";
     LuaDataset *src = check_dataset(L, 1);
-    lua_check_options(L, 2, "subset", known);
-    int first = opt_present(L, 2, "first"), balanced = opt_present(L, 2, "balanced");
-    if (first == balanced)
-        return lua_raisef(L, "subset: give exactly one of 'first' and 'balanced'");
-    if (first && opt_present(L, 2, "seed"))
-        return lua_raisef(L, "subset: 'seed' goes with 'balanced' only");
-    if (balanced && !opt_present(L, 2, "seed"))
-        return lua_raisef(L, "subset: 'balanced' needs a 'seed'");
-    int n = (int)opt_integer(L, 2, "subset", first ? "first" : "balanced", 0, 1, src->set.n);
-    uint64_t seed = balanced ? (uint64_t)opt_integer(L, 2, "subset", "seed", 0, 0, LUA_MAXINTEGER)
+    lua_opt_known(L, 2, where, known);
+    int first = lua_opt_has(L, 2, "first"), balanced = lua_opt_has(L, 2, "balanced");
+    if (!first && !balanced)
+        return lua_opt_missing(L, where, "first", "or 'balanced'");
+    if (first) {
+        lua_opt_none(L, 2, where, "balanced", "'first'");
+        lua_opt_none(L, 2, where, "seed", "'first' (it goes with 'balanced')");
+    }
+    int n = (int)lua_opt_int(L, 2, where, first ? "first" : "balanced", LUA_OPT_REQUIRED, 0, 1,
+                             src->set.n);
+    uint64_t seed = balanced ? (uint64_t)lua_opt_int(L, 2, where, "seed", LUA_OPT_REQUIRED, 0,
+                                                     0, LUA_MAXINTEGER)
                              : 0;
     /* The index array lives in a Lua-owned buffer, so a raised error cannot leak it. */
     int *idx = lua_newuserdatauv(L, (size_t)n * sizeof(int), 0);
@@ -361,20 +324,18 @@ static int l_data_loader(lua_State *L)
                                         NULL};
     const char *where = "loader";
     LuaDataset *d = check_dataset(L, 1);
-    lua_check_options(L, 2, where, known);
-    if (!opt_present(L, 2, "train"))
-        return lua_raisef(L, "loader: option 'train' (true or false) is required");
+    lua_opt_known(L, 2, where, known);
     CifarLoaderOptions o;
-    data_cifar_loader_defaults(&o, opt_boolean(L, 2, where, "train", 0));
-    o.batch = (int)opt_integer(L, 2, where, "batch", o.batch, 1, 1 << 20);
-    o.shuffle = opt_boolean(L, 2, where, "shuffle", o.shuffle);
-    o.augment = opt_boolean(L, 2, where, "augment", o.augment);
-    o.flip = opt_boolean(L, 2, where, "flip", o.flip);
-    o.drop_last = opt_boolean(L, 2, where, "drop_last", o.drop_last);
-    o.pad = (int)opt_integer(L, 2, where, "pad", o.pad, 0, CIFAR_PAD_MAX);
-    if ((o.shuffle || o.augment) && !opt_present(L, 2, "seed"))
-        return lua_raisef(L, "loader: a shuffling or augmenting loader needs a 'seed'");
-    o.seed = (uint64_t)opt_integer(L, 2, where, "seed", 0, 0, LUA_MAXINTEGER);
+    data_cifar_loader_defaults(&o, lua_opt_bool(L, 2, where, "train", LUA_OPT_REQUIRED, 0));
+    o.batch = (int)lua_opt_int(L, 2, where, "batch", LUA_OPT_DEFAULT, o.batch, 1, 1 << 20);
+    o.shuffle = lua_opt_bool(L, 2, where, "shuffle", LUA_OPT_DEFAULT, o.shuffle);
+    o.augment = lua_opt_bool(L, 2, where, "augment", LUA_OPT_DEFAULT, o.augment);
+    o.flip = lua_opt_bool(L, 2, where, "flip", LUA_OPT_DEFAULT, o.flip);
+    o.drop_last = lua_opt_bool(L, 2, where, "drop_last", LUA_OPT_DEFAULT, o.drop_last);
+    o.pad = (int)lua_opt_int(L, 2, where, "pad", LUA_OPT_DEFAULT, o.pad, 0, CIFAR_PAD_MAX);
+    if ((o.shuffle || o.augment) && !lua_opt_has(L, 2, "seed"))
+        return lua_opt_missing(L, where, "seed", "a shuffling or augmenting loader needs one");
+    o.seed = (uint64_t)lua_opt_int(L, 2, where, "seed", LUA_OPT_DEFAULT, 0, 0, LUA_MAXINTEGER);
     opt_triple(L, 2, where, "mean", o.mean);
     opt_triple(L, 2, where, "std", o.std);
 

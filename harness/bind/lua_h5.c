@@ -164,29 +164,19 @@ static const char **sorted_names(WriteCtx *c, int t, const char *what, size_t *n
     return names;
 }
 
-/* Checks that table t has only keys in known (NULL-terminated). */
-static int check_keys(WriteCtx *c, int t, const char *const *known, const char *what)
+/* "h5.write: <file>: <what>", the <where> of lua_opt.c's messages about table t. */
+static const char *opt_where(const WriteCtx *c, const char *what, char *buf, size_t size)
 {
-    lua_State *L = c->L;
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        lua_pop(L, 1);
-        int ok = 0;
-        if (lua_type(L, -1) == LUA_TSTRING)
-            for (const char *const *k = known; *k && !ok; k++)
-                ok = !strcmp(*k, lua_tostring(L, -1));
-        if (!ok) {
-            char list[128] = "", key[64];
-            for (const char *const *k = known; *k; k++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                         k == known ? "" : ", ", *k);
-            snprintf(key, sizeof key, "%s", lua_type(L, -1) == LUA_TSTRING
-                                                ? lua_tostring(L, -1) : luaL_typename(L, -1));
-            lua_pop(L, 1);
-            return wfail(c, "%s: unknown key '%s' (known: %s)", what, key, list);
-        }
-    }
-    return 0;
+    snprintf(buf, size, "h5.write: %.200s: %.200s", c->f->path, what);
+    return buf;
+}
+
+/* Raises (lua_opt_known's message) when table t has a key outside known (NULL-terminated). The
+ * file is to-be-closed and every buffer a userdata, so raising here leaks nothing. */
+static void check_keys(WriteCtx *c, int t, const char *const *known, const char *what)
+{
+    char w[ERR_MSG_MAX];
+    lua_opt_known(c->L, t, opt_where(c, what, w, sizeof w), known);
 }
 
 /* Converts the sequence at t into x, its data in a userdata pushed on the stack (0), or fails
@@ -339,41 +329,33 @@ static int write_dataset(WriteCtx *c, int v, const char *name)
         return rc;
     }
     static const char *const kinds[] = {"f32", "f64", "i64", "bytes", NULL};
-    const char *kind = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-    int ki = 0;
-    while (kinds[ki] && strcmp(kinds[ki], kind))
-        ki++;
-    lua_pop(L, 1);
-    if (!kinds[ki])
-        return wfail(c, "%s: kind is '%s', expected f32, f64, i64 or bytes", what, kind);
     static const char *const keys_f32[] = {"kind", "value", "deflate", NULL};
     static const char *const keys_arr[] = {"kind", "values", NULL};
     static const char *const keys_bytes[] = {"kind", "value", NULL};
-    const char *const *keys = ki == 0 ? keys_f32 : ki == 3 ? keys_bytes : keys_arr;
-    if (check_keys(c, v, keys, what))
-        return -1;
-    int type = field(L, v, ki == 1 || ki == 2 ? "values" : "value");
-    int fi = lua_gettop(L);
+    char w[ERR_MSG_MAX];
+    opt_where(c, what, w, sizeof w);
+    lua_pop(L, 1);
+    int ki = lua_opt_enum(L, v, w, "kind", LUA_OPT_REQUIRED, 0, kinds);
+    check_keys(c, v, ki == 0 ? keys_f32 : ki == 3 ? keys_bytes : keys_arr, what);
     if (ki == 0) {
-        int deflate = H5IO_DEFLATE_AUTO, isint = 1;
-        if (field(L, v, "deflate") != LUA_TNIL)
-            deflate = (int)lua_tointegerx(L, -1, &isint);
-        lua_pop(L, 1);
-        if (!luaL_testudata(L, fi, ENGINE_TENSOR_T) || !isint || deflate < 0 ||
-            deflate > H5IO_DEFLATE_MAX)
-            rc = wfail(c, "%s: expected value = engine.Tensor and deflate = nil or 0..%d",
-                       what, H5IO_DEFLATE_MAX);
-        else
-            rc = write_tensor(c, fi, path, deflate);
-    } else if (ki == 3) {
+        Tensor *t = lua_opt_tensor(L, v, w, "value", LUA_OPT_REQUIRED); /* v keeps it alive */
+        int deflate = (int)lua_opt_int(L, v, w, "deflate", LUA_OPT_DEFAULT, H5IO_DEFLATE_AUTO, 0,
+                                       H5IO_DEFLATE_MAX);
+        return h5io_write_tensor(c->f, path, t, deflate, &c->err);
+    }
+    int type = field(L, v, ki == 3 ? "value" : "values");
+    int fi = lua_gettop(L);
+    if (type == LUA_TNIL)
+        lua_opt_missing(L, w, ki == 3 ? "value" : "values", NULL);
+    if (ki == 3) {
         size_t len = 0;
-        const char *s = type == LUA_TSTRING ? lua_tolstring(L, fi, &len) : NULL;
+        if (type != LUA_TSTRING)
+            lua_opt_bad(L, fi, w, "value", "a string");
+        const char *s = lua_tolstring(L, fi, &len);
         x = h5io_value_bytes((const uint8_t *)s, len);
-        rc = s ? h5io_write_array(c->f, path, &x, &c->err)
-               : wfail(c, "%s: value is a %s, expected a string", what, luaL_typename(L, fi));
+        rc = h5io_write_array(c->f, path, &x, &c->err);
     } else if (type != LUA_TTABLE) {
-        rc = wfail(c, "%s: values is a %s, expected an array of numbers", what,
-                   luaL_typename(L, fi));
+        rc = lua_opt_bad(L, fi, w, "values", "an array of numbers");
     } else if (array_value(c, fi, ki == 1 ? H5IO_F64 : H5IO_I64, 0, what, &x)) {
         rc = -1;
     } else {
@@ -442,8 +424,7 @@ static int write_tree(WriteCtx *c, int t)
     if (!lua_checkstack(c->L, LUA_H5_STACK))
         return wfail(c, "out of Lua stack at '%s'", c->group);
     snprintf(what, sizeof what, "tree at '%s'", where(c));
-    if (check_keys(c, t, keys, what))
-        return -1;
+    check_keys(c, t, keys, what);
     if (c->group[0] && h5io_group(c->f, c->group, &c->err))
         return -1;
     if (write_section(c, t, "attrs") || write_section(c, t, "datasets") ||

@@ -1,6 +1,6 @@
 /*
  * lua_tensor.c: the "engine.tensor" Lua module: the Tensor userdata shared by every binding
- * file, raw-byte and table conversions and strict option tables.
+ * file and its raw-byte and table conversions.
  *
  * A Tensor userdata holds a Tensor struct (tensor.h) and one user value:
  *   - owning: data was allocated into the userdata after it was created (io_open's order, so a
@@ -14,7 +14,6 @@
  * Non-goals: arithmetic and broadcasting (the engine does its math in C on flat buffers).
  */
 #include <limits.h>
-#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,58 +144,6 @@ static int shape_args(lua_State *L, int idx, int *shape)
     }
     checked_size(L, n, shape);
     return n;
-}
-
-/* ---- strict option tables ------------------------------------------------------------- */
-
-int lua_raisef(lua_State *L, const char *fmt, ...)
-{
-    char msg[ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return luaL_error(L, "%s", msg);
-}
-
-void lua_check_options(lua_State *L, int idx, const char *where, const char *const *known)
-{
-    char bad[96];
-    idx = lua_absindex(L, idx);
-    luaL_checktype(L, idx, LUA_TTABLE);
-    bad[0] = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        int ok = 0;
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            const char *k = lua_tostring(L, -2);
-            for (int i = 0; known[i] && !ok; i++)
-                ok = !strcmp(k, known[i]);
-            if (!ok)
-                snprintf(bad, sizeof bad, "'%s'", k);
-        } else if (lua_type(L, -2) == LUA_TNUMBER) {
-            /* lua_tostring would turn the key into a string in place and break lua_next */
-            snprintf(bad, sizeof bad, "[%g]", (double)lua_tonumber(L, -2));
-        } else {
-            snprintf(bad, sizeof bad, "of type %s", luaL_typename(L, -2));
-        }
-        lua_pop(L, 1);
-        if (!ok) {
-            lua_pop(L, 1);
-            break;
-        }
-    }
-    if (!bad[0])
-        return;
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (int i = 0; known[i]; i++) {
-        if (i)
-            luaL_addstring(&b, ", ");
-        luaL_addstring(&b, known[i]);
-    }
-    luaL_pushresult(&b);
-    lua_raisef(L, "%s: unknown option %s (known: %s)", where, bad, lua_tostring(L, -1));
 }
 
 /* ---- constructors --------------------------------------------------------------------- */

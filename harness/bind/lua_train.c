@@ -1,11 +1,7 @@
 /*
- * lua_train.c: the "engine.train" Lua module: random generators, optimisers, the learning-rate
- * schedule, mixup and the losses.
+ * lua_train.c: the "engine.train" Lua module: optimisers, the learning-rate schedule, mixup and
+ * the losses; train.rng and train.stream come from lua_rng.c.
  *
- *   train.rng(seed, stream)            -> Rng: :uniform() :normal() :gamma(k) :beta(a, b)
- *                                         :below(n) (0..n-1) :copy() :state() :set_state(s)
- *   train.stream.<purpose>             RNG_STREAM_* ids: init, order, augment, mixup, dropout,
- *                                      labels, subset, gan
  *   train.sgd{params=, grads=, decay_mask=, momentum=, weight_decay=, nesterov=}
  *   train.adam{params=, grads=, decay_mask=, beta1=, beta2=, eps=, weight_decay=}
  *                                      -> Optim: :step(lr) :zero_grad() :steps()
@@ -21,7 +17,7 @@
  *
  * Conventions: epochs and steps count from 0, as in schedule.h. Labels are either a Lua
  * sequence of integers or an engine.Tensor of N floats holding integers (a dataset's label
- * tensor), 0-based classes in both. Rng:state() is 32 bytes, the four state words little-endian;
+ * tensor), 0-based classes in both (Rng:state() is described in lua_rng.c);
  * Optim:state() is an engine.h5 group tree {attrs = {kind = "sgd"|"adam", step = integer},
  * datasets = {momentum_buffer = tensor} (SGD) or {m =, v =} (Adam)}, copies of n floats each,
  * so a checkpoint stores them as float32 datasets readable on any byte order; :load_state
@@ -30,7 +26,7 @@
  * and weight_decay; schedule's base_lr, factor and milestones (warmup_from with
  * warmup_epochs > 0). Optional ones and their defaults: nesterov false, decay_mask nil (all
  * decay), Adam's PyTorch defaults (adam.h), late false, warmup_epochs 0, per_example false.
- * Booleans must be booleans and unknown option keys are errors (lua_check_options).
+ * Booleans must be booleans and unknown option keys are errors (lua_opt.c's readers).
  * Memory: the optimiser state is malloc'ed into its userdata after the userdata exists (freed
  * by __gc/__close); label, permutation and lambda scratch for mixup and count_errors lives in
  * one userdata shared by the module's functions as an upvalue and only grows.
@@ -53,7 +49,6 @@
 #define ENGINE_SCHEDULE_T "engine.Schedule"
 #define ENGINE_SCRATCH_T "engine.TrainScratch"
 
-#define RNG_STATE_BYTES 32
 /* optim:state()'s tree: attributes and float32 datasets of the flat parameter length, named
  * after adam.h / PyTorch's state_dict entries (portable: HDF5 stores them little-endian). */
 #define OPTIM_ATTR_KIND "kind"          /* "sgd" or "adam" */
@@ -61,197 +56,6 @@
 #define OPTIM_SGD_BUF "momentum_buffer" /* SGD: buf (sgd.h) */
 #define OPTIM_ADAM_M "m"                /* Adam: first moment (adam.h) */
 #define OPTIM_ADAM_V "v"                /* Adam: second moment */
-
-/* ---- option tables -------------------------------------------------------------------- */
-
-/* Pushes t[key] and returns its type; the caller pops. */
-static int opt_push(lua_State *L, int t, const char *key) { return lua_getfield(L, t, key); }
-
-static double opt_number(lua_State *L, int t, const char *where, const char *key, int required,
-                         double def)
-{
-    int type = opt_push(L, t, key);
-    double v = def;
-    if (type == LUA_TNUMBER)
-        v = lua_tonumber(L, -1);
-    else if (type != LUA_TNIL || required)
-        lua_raisef(L, "%s: option '%s' must be a number (got %s)", where, key,
-                   lua_typename(L, type));
-    lua_pop(L, 1);
-    return v;
-}
-
-static int opt_boolean(lua_State *L, int t, const char *where, const char *key, int def)
-{
-    int type = opt_push(L, t, key);
-    int v = def;
-    if (type == LUA_TBOOLEAN)
-        v = lua_toboolean(L, -1);
-    else if (type != LUA_TNIL)
-        lua_raisef(L, "%s: option '%s' must be a boolean (got %s)", where, key,
-                   lua_typename(L, type));
-    lua_pop(L, 1);
-    return v;
-}
-
-static int opt_int(lua_State *L, int t, const char *where, const char *key, int required,
-                   int def)
-{
-    int type = opt_push(L, t, key), isint = 0;
-    lua_Integer v = def;
-    if (type == LUA_TNUMBER)
-        v = lua_tointegerx(L, -1, &isint);
-    if ((type == LUA_TNUMBER && (!isint || v < INT_MIN || v > INT_MAX)) ||
-        (type != LUA_TNUMBER && (type != LUA_TNIL || required)))
-        lua_raisef(L, "%s: option '%s' must be an integer (got %s)", where, key,
-                   type == LUA_TNUMBER ? "a non-integer number" : lua_typename(L, type));
-    lua_pop(L, 1);
-    return (int)v;
-}
-
-/* t[key] as a Tensor (NULL when absent and optional); the table keeps it alive. */
-static Tensor *opt_tensor(lua_State *L, int t, const char *where, const char *key, int required)
-{
-    int type = opt_push(L, t, key);
-    Tensor *x = NULL;
-    if (type == LUA_TNIL && !required) {
-        lua_pop(L, 1);
-        return NULL;
-    }
-    if (!luaL_testudata(L, -1, ENGINE_TENSOR_T))
-        lua_raisef(L, "%s: option '%s' must be an %s (got %s)", where, key, ENGINE_TENSOR_T,
-                   luaL_typename(L, -1));
-    x = lua_tensor_check(L, lua_gettop(L));
-    lua_pop(L, 1);
-    return x;
-}
-
-/* ---- Rng -------------------------------------------------------------------------------- */
-
-Rng *lua_rng_check(lua_State *L, int idx) { return luaL_checkudata(L, idx, ENGINE_RNG_T); }
-
-static int l_train_rng_uniform(lua_State *L)
-{
-    lua_pushnumber(L, rng_uniform(lua_rng_check(L, 1)));
-    return 1;
-}
-
-static int l_train_rng_normal(lua_State *L)
-{
-    lua_pushnumber(L, rng_normal(lua_rng_check(L, 1)));
-    return 1;
-}
-
-static int l_train_rng_gamma(lua_State *L)
-{
-    Rng *r = lua_rng_check(L, 1);
-    double k = luaL_checknumber(L, 2);
-    luaL_argcheck(L, k > 0.0 && isfinite(k), 2, "shape must be finite and > 0");
-    lua_pushnumber(L, rng_gamma(r, k));
-    return 1;
-}
-
-static int l_train_rng_beta(lua_State *L)
-{
-    Rng *r = lua_rng_check(L, 1);
-    double a = luaL_checknumber(L, 2), b = luaL_checknumber(L, 3);
-    luaL_argcheck(L, a > 0.0 && isfinite(a), 2, "a must be finite and > 0");
-    luaL_argcheck(L, b > 0.0 && isfinite(b), 3, "b must be finite and > 0");
-    lua_pushnumber(L, rng_beta(r, a, b));
-    return 1;
-}
-
-static int l_train_rng_below(lua_State *L)
-{
-    Rng *r = lua_rng_check(L, 1);
-    lua_Integer n = luaL_checkinteger(L, 2);
-    luaL_argcheck(L, n >= 1, 2, "n must be >= 1");
-    lua_pushinteger(L, (lua_Integer)rng_below(r, (uint64_t)n));
-    return 1;
-}
-
-static int l_train_rng_copy(lua_State *L)
-{
-    Rng *r = lua_rng_check(L, 1);
-    Rng *c = lua_rng_new(L, 0, 0);
-    *c = *r;
-    return 1;
-}
-
-static int l_train_rng_state(lua_State *L)
-{
-    Rng *r = lua_rng_check(L, 1);
-    unsigned char b[RNG_STATE_BYTES];
-    for (int w = 0; w < 4; w++)
-        for (int k = 0; k < 8; k++)
-            b[8 * w + k] = (unsigned char)(r->s[w] >> (8 * k));
-    lua_pushlstring(L, (const char *)b, sizeof b);
-    return 1;
-}
-
-static int l_train_rng_set_state(lua_State *L)
-{
-    Rng *r = lua_rng_check(L, 1);
-    size_t len;
-    const unsigned char *b = (const unsigned char *)luaL_checklstring(L, 2, &len);
-    if (len != RNG_STATE_BYTES)
-        return lua_raisef(L, "rng:set_state: state is %zu bytes, expected %d", len,
-                          RNG_STATE_BYTES);
-    Rng t;
-    for (int w = 0; w < 4; w++) {
-        t.s[w] = 0;
-        for (int k = 0; k < 8; k++)
-            t.s[w] |= (uint64_t)b[8 * w + k] << (8 * k);
-    }
-    if (!(t.s[0] | t.s[1] | t.s[2] | t.s[3]))
-        return lua_raisef(L, "rng:set_state: state is all zeros, which xoshiro256** never leaves");
-    *r = t;
-    return 0;
-}
-
-static int l_train_rng_tostring(lua_State *L)
-{
-    Rng *r = lua_rng_check(L, 1);
-    lua_pushfstring(L, "%s (%p)", ENGINE_RNG_T, (void *)r);
-    return 1;
-}
-
-static void rng_meta(lua_State *L)
-{
-    static const luaL_Reg methods[] = {
-        {"uniform", l_train_rng_uniform}, {"normal", l_train_rng_normal},
-        {"gamma", l_train_rng_gamma},     {"beta", l_train_rng_beta},
-        {"below", l_train_rng_below},     {"copy", l_train_rng_copy},
-        {"state", l_train_rng_state},     {"set_state", l_train_rng_set_state},
-        {NULL, NULL},
-    };
-    if (luaL_newmetatable(L, ENGINE_RNG_T)) {
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, l_train_rng_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_pop(L, 1);
-}
-
-Rng *lua_rng_new(lua_State *L, uint64_t seed, uint64_t stream)
-{
-    rng_meta(L); /* other bindings may push an Rng before engine.train is required */
-    Rng *r = lua_newuserdatauv(L, sizeof(Rng), 0);
-    rng_seed(r, seed, stream);
-    luaL_setmetatable(L, ENGINE_RNG_T);
-    return r;
-}
-
-static int l_train_rng(lua_State *L)
-{
-    lua_Integer seed = luaL_checkinteger(L, 1);
-    lua_Integer stream = luaL_checkinteger(L, 2);
-    luaL_argcheck(L, seed >= 0, 1, "seed must be >= 0");
-    luaL_argcheck(L, stream >= 0, 2, "stream must be >= 0");
-    lua_rng_new(L, (uint64_t)seed, (uint64_t)stream);
-    return 1;
-}
 
 /* ---- optimisers ------------------------------------------------------------------------- */
 
@@ -461,9 +265,9 @@ static void optim_meta(lua_State *L)
  * allocates the state. */
 static LuaOptim *optim_push(lua_State *L, const char *where, OptimKind kind)
 {
-    Tensor *w = opt_tensor(L, 1, where, "params", 1);
-    Tensor *dw = opt_tensor(L, 1, where, "grads", 1);
-    Tensor *mask = opt_tensor(L, 1, where, "decay_mask", 0);
+    Tensor *w = lua_opt_tensor(L, 1, where, "params", LUA_OPT_REQUIRED);
+    Tensor *dw = lua_opt_tensor(L, 1, where, "grads", LUA_OPT_REQUIRED);
+    Tensor *mask = lua_opt_tensor(L, 1, where, "decay_mask", LUA_OPT_DEFAULT);
     if (dw->size != w->size)
         lua_raisef(L, "%s: grads has %zu floats, params %zu", where, dw->size, w->size);
     if (mask && mask->size != w->size)
@@ -488,15 +292,17 @@ static int l_train_sgd(lua_State *L)
 {
     static const char *const known[] = {"params",       "grads",    "decay_mask", "momentum",
                                         "weight_decay", "nesterov", NULL};
-    lua_check_options(L, 1, "train.sgd", known);
+    const char *where = "train.sgd";
+    lua_opt_known(L, 1, where, known);
     SgdParams p;
-    p.momentum = opt_number(L, 1, "train.sgd", "momentum", 1, 0.0);
-    p.weight_decay = opt_number(L, 1, "train.sgd", "weight_decay", 1, 0.0);
-    p.nesterov = opt_boolean(L, 1, "train.sgd", "nesterov", 0);
+    p.momentum = lua_opt_num(L, 1, where, "momentum", LUA_OPT_REQUIRED, 0.0, LUA_OPT_ANY_NUM);
+    p.weight_decay = lua_opt_num(L, 1, where, "weight_decay", LUA_OPT_REQUIRED, 0.0,
+                                 LUA_OPT_ANY_NUM);
+    p.nesterov = lua_opt_bool(L, 1, where, "nesterov", LUA_OPT_DEFAULT, 0);
     Err err;
     if (sgd_check(&p, &err))
         return luaL_error(L, "train.%s", err.msg);
-    LuaOptim *o = optim_push(L, "train.sgd", OPTIM_SGD);
+    LuaOptim *o = optim_push(L, where, OPTIM_SGD);
     o->sgd = p;
     if (sgd_state_init(&o->sgd_state, o->n, &err))
         return luaL_error(L, "%s", err.msg);
@@ -507,16 +313,20 @@ static int l_train_adam(lua_State *L)
 {
     static const char *const known[] = {"params", "grads", "decay_mask",   "beta1",
                                         "beta2",  "eps",   "weight_decay", NULL};
-    lua_check_options(L, 1, "train.adam", known);
+    const char *where = "train.adam";
+    lua_opt_known(L, 1, where, known);
     AdamParams p;
-    p.beta1 = opt_number(L, 1, "train.adam", "beta1", 0, ADAM_BETA1_DEFAULT);
-    p.beta2 = opt_number(L, 1, "train.adam", "beta2", 0, ADAM_BETA2_DEFAULT);
-    p.eps = opt_number(L, 1, "train.adam", "eps", 0, ADAM_EPS_DEFAULT);
-    p.weight_decay = opt_number(L, 1, "train.adam", "weight_decay", 0, 0.0);
+    p.beta1 = lua_opt_num(L, 1, where, "beta1", LUA_OPT_DEFAULT, ADAM_BETA1_DEFAULT,
+                          LUA_OPT_ANY_NUM);
+    p.beta2 = lua_opt_num(L, 1, where, "beta2", LUA_OPT_DEFAULT, ADAM_BETA2_DEFAULT,
+                          LUA_OPT_ANY_NUM);
+    p.eps = lua_opt_num(L, 1, where, "eps", LUA_OPT_DEFAULT, ADAM_EPS_DEFAULT, LUA_OPT_ANY_NUM);
+    p.weight_decay = lua_opt_num(L, 1, where, "weight_decay", LUA_OPT_DEFAULT, 0.0,
+                                 LUA_OPT_ANY_NUM);
     Err err;
     if (adam_check(&p, &err))
         return luaL_error(L, "train.%s", err.msg);
-    LuaOptim *o = optim_push(L, "train.adam", OPTIM_ADAM);
+    LuaOptim *o = optim_push(L, where, OPTIM_ADAM);
     o->adam = p;
     if (adam_state_init(&o->adam_state, o->n, &err))
         return luaL_error(L, "%s", err.msg);
@@ -556,34 +366,37 @@ static int l_train_schedule(lua_State *L)
     static const char *const known[] = {"base_lr", "factor",        "milestones",
                                         "late",    "warmup_epochs", "warmup_from", NULL};
     const char *where = "train.schedule";
-    lua_check_options(L, 1, where, known);
+    lua_opt_known(L, 1, where, known);
     Schedule s;
     memset(&s, 0, sizeof s);
-    s.base_lr = opt_number(L, 1, where, "base_lr", 1, 0.0);
-    s.factor = opt_number(L, 1, where, "factor", 1, 0.0);
-    if (opt_push(L, 1, "milestones") != LUA_TTABLE)
-        return lua_raisef(L, "%s: option 'milestones' must be a table of epochs (got %s)", where,
-                          luaL_typename(L, -1));
-    lua_Integer n = luaL_len(L, -1);
+    s.base_lr = lua_opt_num(L, 1, where, "base_lr", LUA_OPT_REQUIRED, 0.0, LUA_OPT_ANY_NUM);
+    s.factor = lua_opt_num(L, 1, where, "factor", LUA_OPT_REQUIRED, 0.0, LUA_OPT_ANY_NUM);
+    lua_Integer n = lua_opt_list(L, 1, where, "milestones", 0, "integer epochs");
     if (n > SCHEDULE_MAX_MILESTONES)
-        return lua_raisef(L, "%s: %lld milestones, expected at most %d", where, (long long)n,
-                          SCHEDULE_MAX_MILESTONES);
+        return lua_raisef(L, "%s: option 'milestones' is a list of %lld, expected at most %d "
+                          "epochs", where, (long long)n, SCHEDULE_MAX_MILESTONES);
     for (int i = 1; i <= (int)n; i++) {
         int isint = 0;
         lua_Integer m = lua_geti(L, -1, i) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
-        if (!isint || m < INT_MIN || m > INT_MAX)
-            return lua_raisef(L, "%s: milestones[%d] must be an integer epoch", where, i);
+        if (!isint || m < INT_MIN || m > INT_MAX) {
+            char key[32];
+            snprintf(key, sizeof key, "milestones[%d]", i);
+            return lua_opt_bad(L, -1, where, key, "an integer epoch");
+        }
         lua_pop(L, 1);
         s.milestones[i - 1] = (int)m;
     }
     lua_pop(L, 1);
     s.n_milestones = (int)n;
-    s.late = opt_boolean(L, 1, where, "late", 0);
-    s.warmup_epochs = opt_int(L, 1, where, "warmup_epochs", 0, 0);
-    s.warmup_from = opt_number(L, 1, where, "warmup_from", s.warmup_epochs > 0, 0.0);
-    if (opt_push(L, 1, "warmup_from") != LUA_TNIL && s.warmup_epochs == 0)
-        return lua_raisef(L, "%s: warmup_from is set but warmup_epochs is 0", where);
-    lua_pop(L, 1);
+    s.late = lua_opt_bool(L, 1, where, "late", LUA_OPT_DEFAULT, 0);
+    s.warmup_epochs = (int)lua_opt_int(L, 1, where, "warmup_epochs", LUA_OPT_DEFAULT, 0,
+                                       LUA_OPT_ANY_INT);
+    if (s.warmup_epochs == 0)
+        lua_opt_none(L, 1, where, "warmup_from", "warmup_epochs = 0");
+    else if (!lua_opt_has(L, 1, "warmup_from"))
+        return lua_opt_missing(L, where, "warmup_from", "with warmup_epochs > 0");
+    s.warmup_from = lua_opt_num(L, 1, where, "warmup_from", LUA_OPT_DEFAULT, 0.0,
+                                LUA_OPT_ANY_NUM);
     Err err;
     if (schedule_check(&s, &err))
         return luaL_error(L, "train.%s", err.msg);
@@ -672,12 +485,13 @@ static int l_train_mixup(lua_State *L)
     Tensor *t = lua_tensor_check(L, 2);
     Tensor *x = lua_tensor_check(L, 3);
     luaL_checktype(L, 5, LUA_TTABLE);
-    lua_check_options(L, 5, where, known);
+    lua_opt_known(L, 5, where, known);
     Rng *rng = lua_rng_check(L, 6);
     MixupParams p;
-    p.alpha = opt_number(L, 5, where, "alpha", 1, 0.0);
-    p.per_example = opt_boolean(L, 5, where, "per_example", 0);
-    p.n_classes = opt_int(L, 5, where, "n_classes", 1, 0);
+    p.alpha = lua_opt_num(L, 5, where, "alpha", LUA_OPT_REQUIRED, 0.0, LUA_OPT_ANY_NUM);
+    p.per_example = lua_opt_bool(L, 5, where, "per_example", LUA_OPT_DEFAULT, 0);
+    p.n_classes = (int)lua_opt_int(L, 5, where, "n_classes", LUA_OPT_REQUIRED, 0,
+                                   LUA_OPT_ANY_INT);
     if (x->ndim < 1 || x->shape[0] < 1)
         return lua_raisef(L, "%s: input has %d dimensions and batch %d, expected a batch", where,
                           x->ndim, x->ndim ? x->shape[0] : 0);
@@ -735,7 +549,6 @@ static int l_train_count_errors(lua_State *L)
 int luaopen_engine_train(lua_State *L)
 {
     static const luaL_Reg fns[] = {
-        {"rng", l_train_rng},
         {"sgd", l_train_sgd},
         {"adam", l_train_adam},
         {"schedule", l_train_schedule},
@@ -745,16 +558,6 @@ int luaopen_engine_train(lua_State *L)
         {"count_errors", l_train_count_errors},
         {NULL, NULL},
     };
-    static const struct {
-        const char *name;
-        int id;
-    } streams[] = {
-        {"init", RNG_STREAM_INIT},       {"order", RNG_STREAM_ORDER},
-        {"augment", RNG_STREAM_AUGMENT}, {"mixup", RNG_STREAM_MIXUP},
-        {"dropout", RNG_STREAM_DROPOUT}, {"labels", RNG_STREAM_LABELS},
-        {"subset", RNG_STREAM_SUBSET},   {"gan", RNG_STREAM_GAN},
-    };
-    rng_meta(L);
     optim_meta(L);
     schedule_meta(L);
     if (luaL_newmetatable(L, ENGINE_SCRATCH_T)) {
@@ -763,16 +566,11 @@ int luaopen_engine_train(lua_State *L)
     }
     lua_pop(L, 1);
 
-    lua_createtable(L, 0, (int)(sizeof fns / sizeof fns[0]) + 1);
+    lua_createtable(L, 0, (int)(sizeof fns / sizeof fns[0]) + 2);
     Scratch *s = lua_newuserdatauv(L, sizeof(Scratch), 0);
     memset(s, 0, sizeof *s);
     luaL_setmetatable(L, ENGINE_SCRATCH_T);
     luaL_setfuncs(L, fns, 1);
-    lua_createtable(L, 0, (int)(sizeof streams / sizeof streams[0]));
-    for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++) {
-        lua_pushinteger(L, streams[i].id);
-        lua_setfield(L, -2, streams[i].name);
-    }
-    lua_setfield(L, -2, "stream");
+    lua_rng_setfuncs(L);
     return 1;
 }

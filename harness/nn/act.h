@@ -12,9 +12,12 @@
 
 #include "nn/module.h"
 
+/* torch.nn.LeakyReLU's default negative_slope. */
+#define ACT_LEAKY_DEFAULT_SLOPE 0.01
+
 typedef enum { ACT_RELU = 0, ACT_LEAKY_RELU, ACT_TANH, ACT_SIGMOID } ActKind;
 
-/* slope: leaky ReLU's negative slope (PyTorch default 0.01); ignored for the others. */
+/* slope: leaky ReLU's negative slope (ACT_LEAKY_DEFAULT_SLOPE); ignored for the others. */
 Module *act_module_new(ActKind kind, double slope, Err *err);
 
 /* Kernels (no checks). y: (count) out; x: (count) in. NaN inputs give NaN outputs. */

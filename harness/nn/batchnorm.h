@@ -14,10 +14,15 @@
 
 #include "nn/module.h"
 
+/* Defaults: torch.nn.BatchNorm2d's (eps=1e-5, momentum=0.1, affine=True). */
+#define BN_DEFAULT_EPS 1e-5
+#define BN_DEFAULT_MOMENTUM 0.1
+#define BN_DEFAULT_AFFINE 1
+
 typedef struct BatchNormParams {
     int channels;
-    double eps;       /* PyTorch default 1e-5 */
-    double momentum;  /* PyTorch default 0.1 (weight of the new batch statistic) */
+    double eps;       /* BN_DEFAULT_EPS */
+    double momentum;  /* BN_DEFAULT_MOMENTUM (weight of the new batch statistic) */
     int affine;       /* 1: learn gamma and beta */
 } BatchNormParams;
 

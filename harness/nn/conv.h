@@ -14,6 +14,12 @@
 
 #include "nn/module.h"
 
+/* Defaults: torch.nn.Conv2d's (stride=1, padding=0, groups=1, bias=True). */
+#define CONV_DEFAULT_STRIDE 1
+#define CONV_DEFAULT_PAD 0
+#define CONV_DEFAULT_GROUPS 1
+#define CONV_DEFAULT_BIAS 1
+
 typedef struct ConvParams {
     int in_c, out_c;      /* C and K */
     int kh, kw;

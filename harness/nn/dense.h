@@ -35,15 +35,20 @@
 #ifndef DENSE_H
 #define DENSE_H
 
+#include "nn/batchnorm.h"
 #include "nn/module.h"
+
+/* The batch norms' defaults are batchnorm.h's (torch.nn.BatchNorm2d's). */
+#define DENSE_DEFAULT_EPS BN_DEFAULT_EPS
+#define DENSE_DEFAULT_MOMENTUM BN_DEFAULT_MOMENTUM
 
 typedef struct DenseParams {
     int in_c;        /* channels entering the block */
     int layers;      /* bottleneck layers */
     int growth;      /* k: channels each layer adds */
     int bottleneck;  /* conv1's output channels (4 k in DenseNet-BC) */
-    double eps;      /* batch norms' eps (PyTorch default 1e-5) */
-    double momentum; /* batch norms' running-stat momentum (PyTorch default 0.1) */
+    double eps;      /* batch norms' eps (DENSE_DEFAULT_EPS) */
+    double momentum; /* batch norms' running-stat momentum (DENSE_DEFAULT_MOMENTUM) */
     InitScheme init; /* the convolutions' initialisation */
 } DenseParams;
 

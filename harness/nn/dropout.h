@@ -15,6 +15,9 @@
 
 #include "nn/module.h"
 
+/* torch.nn.Dropout's default p. */
+#define DROPOUT_DEFAULT_P 0.5
+
 Module *dropout_module_new(double p, Err *err);
 
 /* Kernels (no checks). mask: (count) out, 0 or 1 / (1 - p); draws count uniforms from rng. */

@@ -17,6 +17,9 @@
 
 #include "nn/module.h"
 
+/* torch.nn.Linear's default bias=True. */
+#define LINEAR_DEFAULT_BIAS 1
+
 typedef struct LinearParams {
     int in, out;
     int bias;

@@ -5,7 +5,8 @@
  * A layer kind lives in its own file (conv.c, batchnorm.c, ...) and provides
  *   - plain kernels, <kind>_forward / <kind>_backward, taking raw pointers and a params struct;
  *   - a constructor, <kind>_module_new(params, err), returning a Module whose ops call them.
- * The containers (sequential, residual, concat) and the flat parameter buffers are in net.c.
+ * The helpers declared below are in module.c; the containers (sequential, residual, concat)
+ * and the flat parameter buffers are in net.c.
  *
  * Life of a module:
  *   1. constructor: validates hyperparameters, sets m->ops, m->kind-specific fields.

@@ -1,6 +1,6 @@
 /*
- * net.c: module helpers, the containers (sequential, residual add, channel concat), the
- * shape-only layers (flatten, identity) and the Net: flat parameter/gradient/buffer arrays,
+ * net.c: the containers (sequential, residual add, channel concat), the shape-only layers
+ * (flatten, identity) and the Net: flat parameter/gradient/buffer arrays,
  * workspace, activation memory and whole-network forward and backward passes in C.
  *
  * Memory: every leaf module owns y (N, out) and dx (N, in) reserved for the Net's batch
@@ -14,40 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* ---- init schemes and module helpers ------------------------------------------------- */
-
-static const char *const init_names[] = {"torch_default", "he_normal", "he_normal_fan_in",
-                                         "zero"};
-
-int init_scheme_parse(const char *name, InitScheme *out)
-{
-    for (int i = 0; i < (int)(sizeof init_names / sizeof init_names[0]); i++) {
-        if (!strcmp(name, init_names[i])) {
-            *out = (InitScheme)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-const char *init_scheme_name(InitScheme s) { return init_names[s]; }
-
-int module_check_input(const Module *m, const Tensor *x, int *n, Err *err)
-{
-    char buf[64];
-    Shape s = tensor_example_shape(x);
-    if (x->ndim < 2 || x->shape[0] < 1 || !shape_eq(s, m->in) ||
-        (x->ndim != 4 && !(m->in.h == 1 && m->in.w == 1)))
-        return err_set(err, "%s: input is %s, expected (N, %d, %d, %d)", m->ops->kind,
-                       tensor_shape_str(x, buf, sizeof buf), m->in.c, m->in.h, m->in.w);
-    *n = x->shape[0];
-    return 0;
-}
-
-int module_set_output(Module *m, int n, Err *err) { return tensor_set_nchw(&m->y, n, m->out, err); }
-
-int module_set_dx(Module *m, int n, Err *err) { return tensor_set_nchw(&m->dx, n, m->in, err); }
 
 /* A non-owning copy of t reshaped to (n, s). */
 static Tensor view_as(const Tensor *t, int n, Shape s)

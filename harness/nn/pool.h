@@ -12,6 +12,10 @@
 
 typedef enum { POOL_MAX = 0, POOL_AVG = 1 } PoolMode;
 
+/* Defaults: torch.nn.MaxPool2d / AvgPool2d's (padding=0; the stride defaults to the kernel
+ * size). */
+#define POOL_DEFAULT_PAD 0
+
 typedef struct PoolParams {
     PoolMode mode;
     int kh, kw;

@@ -94,10 +94,15 @@ suite:test("subset_and_corrupt", function()
   check.eq(ds:corrupt(0, 11), 0, "p = 0 restores")
   check.raises(function() ds:corrupt(2, 1) end, "p is 2, expected 0 <= p <= 1", "bad p")
   check.raises(function() ds:subset{first = 10, balanced = 10} end,
-               "give exactly one of 'first' and 'balanced'", "both")
-  check.raises(function() ds:subset{balanced = 10} end, "'balanced' needs a 'seed'", "seed")
-  check.raises(function() ds:subset{first = 1001} end, "option 'first' is 1001, expected 1..1000",
-               "too many")
+               "subset: option 'balanced' is 10, expected none with 'first'", "both")
+  check.raises(function() ds:subset{} end,
+               "subset: missing required option 'first' (or 'balanced')", "neither")
+  check.raises(function() ds:subset{first = 10, seed = 1} end,
+               "subset: option 'seed' is 1, expected none with 'first'", "seed with first")
+  check.raises(function() ds:subset{balanced = 10} end,
+               "subset: missing required option 'seed'", "seed")
+  check.raises(function() ds:subset{first = 1001} end,
+               "subset: option 'first' is 1001, expected an integer in 1..1000", "too many")
   check.raises(function() ds:subset{frist = 1} end, "unknown option 'frist'", "typo")
 end)
 
@@ -184,19 +189,27 @@ end)
 
 suite:test("errors", function()
   local ds = data.synthetic("cifar10", 10, 2)
-  check.raises(function() data.loader(ds, {batch = 4}) end, "option 'train'", "train required")
-  check.raises(function() data.loader(ds, {batch = 4, train = true}) end, "needs a 'seed'",
+  check.raises(function() data.loader(ds, {batch = 4}) end,
+               "loader: missing required option 'train'", "train required")
+  check.raises(function() data.loader(ds, {batch = 4, train = true}) end,
+               "loader: missing required option 'seed' (a shuffling or augmenting loader",
                "seed required")
   check.raises(function() data.loader(ds, {batch = 4, train = 1}) end,
-               "option 'train' is a number, expected a boolean", "boolean")
+               "loader: option 'train' is 1, expected a boolean", "boolean")
   check.raises(function() data.loader(ds, {batch = 0, train = false}) end,
-               "option 'batch' is 0, expected 1..", "batch")
+               "loader: option 'batch' is 0, expected an integer in 1..", "batch")
+  check.raises(function() data.loader(ds, {batch = 2.5, train = false}) end,
+               "loader: option 'batch' is 2.5, expected an integer in 1..", "fractional batch")
   check.raises(function() data.loader(ds, {train = false, std = {1, 0, 1}}) end,
                "std[1] is 0, expected > 0", "std")
   check.raises(function() data.loader(ds, {train = false, bacth = 3}) end,
                "loader: unknown option 'bacth'", "typo")
   check.raises(function() data.loader(ds, {train = false, mean = {1, 2}}) end,
-               "option 'mean' must be a table of 3 numbers", "mean")
+               "loader: option 'mean' is a table, expected a list of 3 finite numbers", "mean")
+  check.raises(function() data.loader(ds, {train = false, mean = {1, "x", 3}}) end,
+               "loader: option 'mean[2]' is \"x\", expected a finite number", "mean entry")
+  check.raises(function() data.load_cifar("cifar10", "test", {dir = 3}) end,
+               "load_cifar: option 'dir' is 3, expected a string", "dir type")
   local ld = data.loader(ds, {batch = 4, train = false})
   check.raises(function() ld:next() end, "no epoch started", "next before epoch")
   check.raises(function() ld:epoch(-1) end, "epoch must be >= 0", "negative epoch")

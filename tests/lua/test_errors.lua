@@ -40,27 +40,41 @@ suite:test("wrong_type_and_missing", function()
   local conv2 = layer2_conv2(d)
   conv2.bias = "no"
   check.raises(function() build(d) end,
-               "preact_resnet.layer2.0.conv2: option 'bias' must be a boolean, got string", "bool")
+               "preact_resnet.layer2.0.conv2: option 'bias' is \"no\", expected a boolean", "bool")
   conv2.bias, conv2.stride = false, 1.5
-  check.raises(function() build(d) end, "option 'stride' must be an integer, got 1.5", "int")
+  check.raises(function() build(d) end,
+               "preact_resnet.layer2.0.conv2: option 'stride' is 1.5, expected an integer", "int")
   conv2.stride, conv2.out_c = 1, nil
   check.raises(function() build(d) end,
                "preact_resnet.layer2.0.conv2: missing required option 'out_c'", "missing")
   conv2.out_c, conv2.kind = 4, "convv"
-  check.raises(function() build(d) end, "preact_resnet.layer2.0.conv2: unknown kind 'convv' " ..
-               "(known: conv, batchnorm,", "kind")
+  check.raises(function() build(d) end, "preact_resnet.layer2.0.conv2: option 'kind' is " ..
+               "\"convv\", expected one of conv, batchnorm,", "kind")
+  check.raises(function() build(c.sequential("s", {{name = "x"}})) end,
+               "s.x: missing required option 'kind'", "no kind")
   check.raises(function() build(c.sequential("s", {c.relu{}, 5})) end,
                "s.2: layer description is a number, expected a table", "not a table")
   check.raises(function()
                  build(c.sequential("s", {c.conv{in_c = 3, out_c = 2, k = 3, kh = 2}}))
                end,
-               "s.1: give 'k' or 'kh'/'kw', not both", "k and kh")
+               "s.1: option 'k' is 3, expected none with 'kh'/'kw'", "k and kh")
+  check.raises(function()
+                 build(c.sequential("s", {c.conv{in_c = 3, out_c = 2, kh = 2}}))
+               end,
+               "s.1: missing required option 'kw' (with 'kh')", "kh without kw")
+  check.raises(function() build(c.sequential("s", {c.conv{in_c = 3, out_c = 2}})) end,
+               "s.1: missing required option 'k' (or 'kh' and 'kw')", "no kernel")
   check.raises(function() build({kind = "sequential", children = {c.relu{}, x = 1}}) end,
-               "(root): option 'children' must be a plain list (found key x)", "list")
+               "(root): option 'children' is a table with key \"x\", expected a list of layer "
+               .. "tables", "list")
+  check.raises(function() build({kind = "concat", branches = {}}) end,
+               "(root): option 'branches' is a list of 0, expected a list of at least 1 layer "
+               .. "tables", "empty concat")
   check.raises(function() build(c.bn{channels = 3, eps = "small"}) end,
-               "option 'eps' must be a number, got string", "number")
+               "(root): option 'eps' is \"small\", expected a number", "number")
   check.raises(function() build(c.linear{in_f = 3072, out_f = 2, init = 0}) end,
-               "option 'init' must be a string, got number", "string")
+               "(root): option 'init' is 0, expected one of torch_default, he_normal, "
+               .. "he_normal_fan_in, zero", "string")
 end)
 
 suite:test("bad_values_from_constructors", function()
@@ -87,6 +101,12 @@ suite:test("shape_errors_at_build", function()
                "r: main branch gives (2, 32, 32) but the shortcut gives (3, 32, 32)", "residual")
   check.raises(function() nn.build(c.relu{}, {c = 3, h = 32}, {batch = 1}) end,
                "nn.build: input shape: missing required option 'w'", "input shape")
+  check.raises(function() nn.build(c.relu{}, {c = 3, h = 32, w = 0}, {batch = 1}) end,
+               "nn.build: input shape: option 'w' is 0, expected an integer >= 1", "zero width")
+  check.raises(function() nn.build(c.relu{}, IN, {batch = 0}) end,
+               "nn.build: options: option 'batch' is 0, expected an integer >= 1", "batch")
+  check.raises(function() nn.build(c.relu{}, IN, {}) end,
+               "nn.build: options: missing required option 'batch'", "no batch")
   local s = {kind = "sequential", children = {}}
   s.children[1] = s
   check.raises(function() build(s) end, "nested more than 64 levels deep", "cycle")

@@ -197,7 +197,7 @@ test("failed_write_leaves_nothing", function()
   assert(not exists(path .. ".tmp"), "a failed write left the .tmp")
   -- a failed rewrite leaves the committed file as it was
   h5.write(path, {attrs = {format_version = 1, which = "first"}})
-  raises("unknown key 'extra'", h5.write, path,
+  raises("unknown option 'extra'", h5.write, path,
          {attrs = {format_version = 1, which = "second"}, extra = 1})
   same(h5.read_attrs(path), {format_version = 1, which = "first"})
   assert(not exists(path .. ".tmp"), "a failed rewrite left the .tmp")
@@ -240,7 +240,7 @@ test("error_messages", function()
   raises("tree.attrs.format_version is nil, expected an integer >= 1", w, {})
   raises("tree.attrs.format_version is 1.5, expected an integer >= 1",
          w, {attrs = {format_version = 1.5}})
-  raises("tree at '/': unknown key 'dataset' (known: attrs, datasets, groups)",
+  raises("tree at '/': unknown option 'dataset' (known: attrs, datasets, groups)",
          w, {attrs = {format_version = 1}, dataset = {}})
   raises("attribute 'cfg' of '/' is a table with 1 keys, not a sequence (use a group",
          w, {attrs = {format_version = 1, cfg = {lr = 0.1}}})
@@ -248,15 +248,21 @@ test("error_messages", function()
          w, {attrs = {format_version = 1, mix = {1, "a"}}})
   raises("attribute 'z' of '/' has a zero byte", w, {attrs = {format_version = 1, z = "a\0b"}})
   raises("bad name 'a/b'", w, {attrs = {format_version = 1}, datasets = {["a/b"] = "x"}})
-  raises("dataset 'g/x': kind is 'f16', expected f32, f64, i64 or bytes",
+  raises("dataset 'g/x': option 'kind' is \"f16\", expected one of f32, f64, i64, bytes",
          w, {attrs = {format_version = 1}, groups = {g = {datasets = {x = {kind = "f16"}}}}})
   raises("dataset 'x' holds a number that is not an integer",
          w, {attrs = {format_version = 1}, datasets = {x = {kind = "i64", values = {1, 2.5}}}})
-  raises("dataset 'x': unknown key 'value' (known: kind, values)",
+  raises("dataset 'x': unknown option 'value' (known: kind, values)",
          w, {attrs = {format_version = 1}, datasets = {x = {kind = "f64", value = {1}}}})
-  raises("dataset 'x': expected value = engine.Tensor and deflate = nil or 0..9",
+  raises("dataset 'x': option 'deflate' is 11, expected an integer in 0..9",
          w, {attrs = {format_version = 1},
              datasets = {x = {kind = "f32", value = random_tensor{2}, deflate = 11}}})
+  raises("dataset 'x': option 'value' is 3, expected an engine.Tensor",
+         w, {attrs = {format_version = 1}, datasets = {x = {kind = "f32", value = 3}}})
+  raises("dataset 'x': missing required option 'values'",
+         w, {attrs = {format_version = 1}, datasets = {x = {kind = "f64"}}})
+  raises("dataset 'x': option 'value' is 3, expected a string",
+         w, {attrs = {format_version = 1}, datasets = {x = {kind = "bytes", value = 3}}})
   local tree = {attrs = {format_version = 1}}
   tree.groups = {again = tree}
   raises("groups nested deeper than 64", w, tree)

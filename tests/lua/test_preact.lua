@@ -55,7 +55,8 @@ suite:test("options_are_strict", function()
   check.raises(function() preact{num_classes = "10"} end,
                "option 'num_classes' must be a number, got string", "type")
   check.raises(function() nn.build(preact{init = "xavier"}, INPUT, {batch = 1}) end,
-               "preact_resnet.conv1: option 'init' is 'xavier'", "init")
+               "preact_resnet.conv1: option 'init' is \"xavier\", expected one of torch_default, "
+               .. "he_normal, he_normal_fan_in, zero", "init")
 end)
 
 for _, variant in ipairs{"official", "kuangliu"} do

@@ -93,13 +93,13 @@ end)
 suite:test("optim_errors", function()
   local w, g = tensor.new(5), tensor.new(5)
   check.raises(function() train.sgd{params = w, grads = g, momentum = 0.9} end,
-               "option 'weight_decay' must be a number (got nil)", "required")
+               "train.sgd: missing required option 'weight_decay'", "required")
   check.raises(function() train.sgd{params = w, grads = g, momentum = 0, weight_decay = 0,
                                     nesterov = true} end,
                "train.sgd: nesterov needs momentum > 0", "nesterov")
   check.raises(function() train.sgd{params = w, grads = g, momentum = 0.9, weight_decay = 0,
                                     nesterov = 1} end,
-               "option 'nesterov' must be a boolean (got number)", "boolean")
+               "train.sgd: option 'nesterov' is 1, expected a boolean", "boolean")
   check.raises(function() train.sgd{params = w, grads = tensor.new(4), momentum = 0.9,
                                     weight_decay = 0} end,
                "train.sgd: grads has 4 floats, params 5", "size")
@@ -108,7 +108,9 @@ suite:test("optim_errors", function()
   check.raises(function() train.adam{params = w, grads = g, beta1 = 1} end,
                "train.adam: beta1 is 1", "beta1")
   check.raises(function() train.adam{params = 3, grads = g} end,
-               "option 'params' must be an engine.Tensor (got number)", "tensor")
+               "train.adam: option 'params' is 3, expected an engine.Tensor", "tensor")
+  check.raises(function() train.adam{params = w, grads = g, eps = "small"} end,
+               "train.adam: option 'eps' is \"small\", expected a number", "number")
   local opt = train.sgd{params = w, grads = g, momentum = 0.9, weight_decay = 0}
   check.raises(function() opt:step(-1) end, "lr must be finite and >= 0", "lr")
 end)
@@ -129,10 +131,18 @@ suite:test("schedule", function()
   check.raises(function() train.schedule{base_lr = 0.1, factor = 0.1, milestones = {150, 100}} end,
                "train.schedule: milestone 2 is epoch 100, expected > 150", "order")
   check.raises(function() train.schedule{base_lr = 0.1, factor = 0.1, milestones = {1}, late = 1} end,
-               "option 'late' must be a boolean", "late")
+               "train.schedule: option 'late' is 1, expected a boolean", "late")
+  check.raises(function() train.schedule{base_lr = 0.1, factor = 0.1, milestones = {1, 2.5}} end,
+               "train.schedule: option 'milestones[2]' is 2.5, expected an integer epoch",
+               "milestone type")
+  check.raises(function() train.schedule{base_lr = 0.1, factor = 0.1, milestones = {1},
+                                         warmup_from = 0.01} end,
+               "train.schedule: option 'warmup_from' is 0.01, expected none with "
+               .. "warmup_epochs = 0", "warmup_from alone")
   check.raises(function() train.schedule{base_lr = 0.1, factor = 0.1, milestones = {},
                                          warmup_epochs = 5} end,
-               "option 'warmup_from' must be a number (got nil)", "warmup_from")
+               "train.schedule: missing required option 'warmup_from' (with warmup_epochs > 0)",
+               "warmup_from")
   check.raises(function() s:lr(0, 5, 5) end, "step must be in 0..steps_per_epoch-1", "step")
 end)
 

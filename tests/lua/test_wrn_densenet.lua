@@ -157,8 +157,8 @@ suite:test("wrn.dropout", function()
   check.raises(function() drop:forward(input.x, true) end, "rng", "training needs an rng")
 end)
 
--- Leaf descriptions by module path, computed as engine.nn does (harness/bind/lua_nn.c: the name,
--- or the 1-based position when nil; "" adds no component).
+-- Leaf descriptions by module path, computed as engine.nn does (harness/bind/lua_layers.c: the
+-- name, or the 1-based position when nil; "" adds no component).
 local function leaves(desc, parent, pos, out)
   local comp = desc.name == nil and tostring(pos) or desc.name
   local path = parent ~= "" and comp ~= "" and parent .. "." .. comp or parent .. comp

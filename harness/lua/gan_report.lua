@@ -14,7 +14,7 @@
 -- alpha appended when it is not the figure's 0.2 ("mixup_a0.5").
 -- Non-goals: training, reading other schemas.
 
-local gan = require "harness.lua.gan"
+local gan = require "harness.lua.tasks.gan"
 
 local M = {}
 

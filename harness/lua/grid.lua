@@ -5,7 +5,7 @@
 -- An experiment script (experiments/<name>.lua) returns a declarative table:
 --   {
 --     name = "table2_cifar",
---     schema = "image_classification",      -- a key of config.schemas
+--     schema = "image_classification",      -- a task's schema name (harness/lua/tasks.lua)
 --     base = {...},                         -- the published recipe, every key given
 --     axes = {                              -- outermost first; the seed axis is added last
 --       {name = "dataset", levels = {{id = "cifar10", set = {...}}, ...}},
@@ -18,8 +18,8 @@
 -- A run's config is base, then scale.set, then each axis level's `set` in axis order, then
 -- the scale's per_level overrides of the chosen levels (in axis order), then seed and scale
 -- (config.merge: records merge key by key, lists and scalars are replaced). The result is
--- validated against the schema (config.validate), so a typo in any layer is an error naming
--- the key.
+-- validated against the task's schema (config.validate), so a typo in any layer is an error
+-- naming the key. The experiment table's own keys are checked by harness/lua/options.lua.
 --
 -- Run id: "<scale>-<level ids in axis order>-s<seed>-<hash>", e.g.
 -- "cpu-cifar10-preact_resnet18-mixup_a1-s1-3fa9c2d1", where hash is the low 32 bits of the
@@ -32,7 +32,9 @@
 -- runs must match every filter. An unknown axis or level is an error listing the valid ones.
 
 local config = require "harness.lua.config"
+local options = require "harness.lua.options"
 local results = require "harness.lua.results"
+local tasks = require "harness.lua.tasks"
 
 local M = {}
 
@@ -65,11 +67,7 @@ local function keys_of(t)
 end
 
 local function check_keys(t, known, where)
-  for k in pairs(t) do
-    if not known[k] then
-      error(("%s: unknown key '%s' (known: %s)"):format(where, tostring(k), keys_of(known)), 0)
-    end
-  end
+  options.known_keys(where, t, known)
 end
 
 -- Checks the experiment table's own structure (not the configs, which validate() checks).
@@ -82,9 +80,8 @@ function M.check_experiment(exp)
   if type(exp.name) ~= "string" or not exp.name:match("^[%w_]+$") then
     error(("%s: name must be a string of letters, digits and _"):format(where), 0)
   end
-  if not config.schemas[exp.schema] then
-    error(("%s: schema '%s' is not one of %s"):format(where, tostring(exp.schema),
-          keys_of(config.schemas)), 0)
+  if not tasks.MODULES[exp.schema] then
+    options.fail(where, "schema", exp.schema, "one of " .. table.concat(tasks.names(), ", "))
   end
   if type(exp.base) ~= "table" or type(exp.axes) ~= "table" or type(exp.scales) ~= "table" then
     error(("%s: base, axes and scales must be tables"):format(where), 0)
@@ -196,7 +193,7 @@ function M.expand(exp, scale, filters)
           keys_of(exp.scales)), 0)
   end
   local recipe = exp.scales[scale]
-  local schema = config.schemas[exp.schema]
+  local schema = tasks.get(exp.schema).schema
   local axes = M.axes(exp, scale)
   filters = filters or {}
   local runs = {}

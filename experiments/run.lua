@@ -14,10 +14,10 @@
 --
 -- Runs go in grid order, one at a time, each through the one run lifecycle
 -- (harness/lua/lifecycle.lua) with the task of the experiment's schema (harness/lua/tasks.lua);
--- complete ones are skipped, interrupted ones resume from their checkpoint. A run whose data are absent (e.g. CIFAR-100
--- before `make data-cifar100`) is skipped with a message saying so; any other error stops
--- everything with a non-zero exit status (rerunning the same command picks up where it
--- stopped).
+-- complete ones are skipped, interrupted ones resume from their checkpoint. A run whose data
+-- are absent (e.g. CIFAR-100 before `make data-cifar100`) is skipped with a message saying
+-- so (task.available); any other error stops everything with a non-zero exit status
+-- (rerunning the same command picks up where it stopped).
 
 local nn = require "engine.nn"
 local sys = require "engine.sys"

@@ -42,8 +42,8 @@
 -- M.curves_tree(curves), M.read_config(group), M.write_tree(path, tree) (makes the folder),
 -- M.read_checked(path, schema, what, body) with M.bad(fmt, ...) (a reader's checks, every
 -- problem as nil, "<path>: <what>; <fix>"), M.list_h5(dir) (results files under dir, sorted).
--- Non-goals: choosing paths and run ids (grid.lua), training (runner.lua), provenance values
--- (provenance.lua).
+-- Non-goals: choosing paths and run ids (grid.lua), training (lifecycle.lua and the tasks),
+-- provenance values (provenance.lua).
 
 local h5 = require "engine.h5"
 local sys = require "engine.sys"

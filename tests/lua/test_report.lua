@@ -234,19 +234,23 @@ suite:test("read_run_reports_bad_files", function()
 
   path = tmp .. "/ckpt.h5"
   local r = run(RUNS[1])
-  results.write_checkpoint(path, {run_id = "c", epochs_done = 12, config = r.config,
-                                  curves = r.curves, weights = r.weights,
-                                  optim_state = "\0\1\2", rng = {init = "abc"},
+  results.write_checkpoint(path, {task = "classifier", run_id = "c", done = 12,
+                                  config = r.config, curves = r.curves,
+                                  curve_names = results.CURVES,
+                                  state = {datasets = {params = r.weights.params,
+                                                       optim_state = {kind = "bytes",
+                                                                      value = "\0\1\2"}}},
                                   provenance = {start_time = "2026-11-26T00:00:00Z",
-                                                threads = 2}})
+                                                threads = 2, seconds = 1.5}})
   got, why = results.read_run(path)
   check.truthy(why and why:find('schema is "mixup-repro/checkpoint", expected '
                                 .. '"mixup-repro/run"', 1, true), "schema: " .. tostring(why))
   local ck = assert(results.read_checkpoint(path))
-  check.eq(ck.epochs_done, 12, "checkpoint epochs_done")
-  check.eq(ck.optim_state, "\0\1\2", "checkpoint optim_state bytes")
-  check.eq(ck.rng.init, "abc", "checkpoint rng state")
+  check.eq(ck.done, 12, "checkpoint units done")
+  check.eq(ck.task, "classifier", "checkpoint task")
+  check.eq(ck.state.datasets.optim_state, "\0\1\2", "checkpoint state bytes")
   check.eq(ck.provenance.threads, 2, "checkpoint thread count")
+  check.eq(ck.provenance.seconds, 1.5, "checkpoint seconds")
   check.eq(ck.provenance.start_time, "2026-11-26T00:00:00Z", "checkpoint start time")
 
   -- a file whose summary disagrees with its curves (written around write_run's checks)

@@ -57,6 +57,7 @@
 -- (results.lua and the tasks).
 
 local sys = require "engine.sys"
+local options = require "harness.lua.options"
 local provenance = require "harness.lua.provenance"
 local results = require "harness.lua.results"
 
@@ -64,6 +65,36 @@ local M = {}
 
 M.DAMAGED_SUFFIX = ".damaged"
 local TENSOR_T = "engine.Tensor"
+
+-- The task table's fields and their types (M.check_task); `available` is optional.
+M.TASK_FIELDS = {
+  name = "string", schema = "table", unit = "string", curves = "table",
+  checkpoint_every = "integer", divergence_fix = "string", units = "function",
+  build = "function", describe = "function", step = "function", state = "function",
+  restore = "function", result = "function", read_result = "function",
+  summary_line = "function",
+}
+
+-- Raises "lifecycle: task <name>: missing required option 'state'" (or a wrong type) for a
+-- task table that lacks a field, before anything runs.
+function M.check_task(task)
+  if type(task) ~= "table" then options.fail("lifecycle", "task", task, "a task table") end
+  local where = "lifecycle: task " .. tostring(task.name)
+  local names = {}
+  for k in pairs(M.TASK_FIELDS) do names[#names + 1] = k end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    local want, v = M.TASK_FIELDS[k], task[k]
+    if v == nil then options.missing(where, k) end
+    if (want == "integer" and (math.type(v) ~= "integer" or v < 1))
+       or (want ~= "integer" and type(v) ~= want) then
+      options.fail(where, k, v, want == "integer" and "an integer >= 1" or "a " .. want)
+    end
+  end
+  if task.available ~= nil and type(task.available) ~= "function" then
+    options.fail(where, "available", task.available, "a function or nil")
+  end
+end
 
 local function print_line(line)
   io.stdout:write(line, "\n")
@@ -211,6 +242,7 @@ local function diverged(task, run, o, prog, u, total, detail)
 end
 
 function M.run(task, run, o)
+  M.check_task(task)
   local cfg = run.config
   local opts = {}
   for k, v in pairs(o) do opts[k] = v end

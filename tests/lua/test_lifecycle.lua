@@ -195,6 +195,13 @@ suite:test("toy_resume_checks", function()
     for k, v in pairs(fields) do t[k] = v end
     return t
   end
+  local no_state = variant{}
+  no_state.state = nil
+  check.raises(function() lifecycle.run(no_state, {id = "x", config = cfg}, {}) end,
+               "lifecycle: task toy: missing required option 'state'", "incomplete task")
+  check.raises(function() lifecycle.check_task(variant{checkpoint_every = 0}) end,
+               "lifecycle: task toy: option 'checkpoint_every' is integer 0, expected an "
+               .. "integer >= 1", "bad task field")
   stopped()
   refused(toy, "the checkpoint was written with 1 threads, this run has 2", "threads",
           {threads = 2})

@@ -201,7 +201,23 @@ suite:test("grid_filters", function()
   broken = tiny_experiment()
   broken.scales.test.per_level = {["width=w9"] = {}}
   check.raises(function() grid.expand(broken, "test") end,
-               "per_level key 'width=w9' names no axis level", "per_level typo")
+               "experiment tiny: scale 'test': per_level: unknown option 'width=w9' (known: "
+               .. "method=erm, method=mixup_a1, width=w2, width=w3)", "per_level typo")
+  broken = tiny_experiment()
+  broken.axes[2].levels[2].id = "w2"
+  check.raises(function() grid.expand(broken, "test") end,
+               "experiment tiny: axis 2 (width) level 2: option 'id' is string \"w2\", "
+               .. "expected a unique string of letters, digits and _", "duplicate level id")
+  broken = tiny_experiment()
+  broken.scales.test.seeds = {1, -2}
+  check.raises(function() grid.expand(broken, "test") end,
+               "experiment tiny: scale 'test': option 'seeds[2]' is integer -2, expected an "
+               .. "integer >= 0", "bad seed")
+  broken = tiny_experiment()
+  broken.schema = "image_clasification"
+  check.raises(function() grid.expand(broken, "test") end,
+               "experiment tiny: option 'schema' is string \"image_clasification\", expected "
+               .. "one of gan_toy, image_classification", "unknown schema")
 end)
 
 suite:test("grid_table2", function()

@@ -102,6 +102,11 @@ function M.load(cfg, cache)
     te = subset(data.load_cifar(cfg.dataset, "test", {dir = dir}), d.test_examples,
                 d.subset_seed)
   end
+  local want = dataset(cfg.dataset).classes
+  if tr:num_classes() ~= want then
+    error(("sources: %s has %d classes, the sources table says %d"):format(cfg.dataset,
+          tr:num_classes(), want), 0)
+  end
   if cache then cache.key, cache.train, cache.test = key, tr, te end
   return tr, te
 end

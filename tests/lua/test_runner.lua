@@ -273,6 +273,17 @@ suite:test("median_last10", function()
   check.eq(s.epochs, 4, "epochs")
 end)
 
+suite:test("sources", function()
+  local sh = sources.shape("cifar100")
+  check.eq(sh.c * 10000 + sh.h * 100 + sh.w, 33232, "CIFAR-100 images are 3 x 32 x 32")
+  check.eq(sources.DATASETS.cifar100.classes, 100, "classes")
+  check.truthy(sources.dir("cifar10"):find("/cifar%-10%-batches%-bin$"), "folder")
+  check.truthy(sources.available{dataset = "cifar10", data = {source = "synthetic"}},
+               "a synthetic source needs no files")
+  check.raises(function() sources.shape("mnist") end,
+               "sources: unknown dataset 'mnist' (known: cifar10, cifar100)", "unknown")
+end)
+
 suite:test("duration", function()
   check.eq(lifecycle.duration(42), "42s", "duration s")
   check.eq(lifecycle.duration(125 * 60), "2h05m", "duration h")

@@ -24,8 +24,6 @@
 -- to run it.
 -- `cpu` and `smoke` keep the nets, data, optimiser and batches; see their notes for the cuts.
 
-require "harness.lua.gan" -- registers the gan_toy config schema
-
 local SNAPSHOTS = {10, 100, 1000, 10000, 20000}
 
 return {

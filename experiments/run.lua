@@ -14,18 +14,19 @@
 --   --list       print the run ids the grid expands to and stop
 --   axis=id      filters, e.g. net=preact_resnet18 seed=1 method=erm,mixup_a1
 --
--- Runs go in grid order, one at a time; complete ones are skipped, interrupted ones resume
--- from their checkpoint (harness/lua/runner.lua). A run whose data are absent (e.g. CIFAR-100
--- before `make data-cifar100`) is skipped with a message saying so; any other error stops
--- everything with a non-zero exit status (rerunning the same command picks up where it
--- stopped).
+-- Runs go in grid order, one at a time, each through the one run lifecycle
+-- (harness/lua/lifecycle.lua) with the task of the experiment's schema (harness/lua/tasks.lua);
+-- complete ones are skipped, interrupted ones resume from their checkpoint. A run whose data
+-- are absent (e.g. CIFAR-100 before `make data-cifar100`) is skipped with a message saying
+-- so (task.available); any other error stops everything with a non-zero exit status
+-- (rerunning the same command picks up where it stopped).
 
 local nn = require "engine.nn"
 local sys = require "engine.sys"
 local grid = require "harness.lua.grid"
 local provenance = require "harness.lua.provenance"
-local runner = require "harness.lua.runner"
-local gan = require "harness.lua.gan"
+local lifecycle = require "harness.lua.lifecycle"
+local tasks = require "harness.lua.tasks"
 local cli = require "harness.lua.cli"
 
 -- --part K/N: {k = K, n = N} with 1 <= K <= N.
@@ -93,34 +94,25 @@ end
 
 local threads = o.threads or nn.get_threads()
 nn.set_threads(threads)
-local progress = runner.stdout_is_tty()
+local progress = lifecycle.stdout_is_tty()
 local command = provenance.command_line(arg)
 local note = exp.scales[o.scale].note
 print(("%s at scale %s: %d runs, %d threads, results in %s/%s"):format(exp.name, o.scale,
       #runs, threads, o.out, exp.name))
 if note then print("  " .. note) end
 
--- Image-classification grids train through runner.lua; toy-GAN grids (schema gan_toy,
--- experiments/figure5_gan.lua) through gan.lua, which needs no data files.
-local is_gan = exp.schema == gan.SCHEMA_NAME
+local task = tasks.get(exp.schema)
 local counts = {done = 0, skipped = 0, no_data = 0}
 local data_cache = {}
 local t0 = sys.clock()
 for i, r in ipairs(runs) do
-  local have, why = true, nil
-  if not is_gan then have, why = runner.data_available(r.config) end
-  if not have then
-    print(("[%d/%d] skip %s: %s"):format(i, #runs, r.id, why))
-    counts.no_data = counts.no_data + 1
-  else
-    local run_opts = {experiment = exp.name, out = o.out, threads = threads, force = o.force,
-                      command = command, progress = progress, index = i, total = #runs,
-                      data_cache = data_cache}
-    local status = (is_gan and gan.run or runner.run)(r, run_opts)
-    counts[status] = (counts[status] or 0) + 1
-    collectgarbage()
-  end
+  local status = lifecycle.run(task, r, {experiment = exp.name, out = o.out, threads = threads,
+                                         force = o.force, command = command,
+                                         progress = progress, index = i, total = #runs,
+                                         data_cache = data_cache})
+  counts[status] = (counts[status] or 0) + 1
+  collectgarbage()
 end
 print(("%s at scale %s: %d done, %d already complete, %d skipped for missing data (%s)")
       :format(exp.name, o.scale, counts.done, counts.skipped, counts.no_data,
-              runner.duration(sys.clock() - t0)))
+              lifecycle.duration(sys.clock() - t0)))

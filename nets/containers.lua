@@ -14,6 +14,8 @@
 -- Names make module paths ("preact_resnet.layer2.0.conv2"): nil means the position in the
 -- parent (1-based), "" adds nothing (a structural container that PyTorch does not have).
 
+local options = require "harness.lua.options"
+
 local M = {}
 
 local function check_name(fn, name)
@@ -93,25 +95,18 @@ end
 
 -- Strict options of net `net`: opts must be a table whose keys all appear in defaults and
 -- whose values have the default's type; absent keys take the default. Returns the merged
--- table. Errors point at the caller of the net's constructor, which calls this through its
--- own check_options (error level 4: here, check_options, the constructor, its caller).
+-- table. Errors are harness/lua/options.lua's: "<net>: unknown option 'x' (known: ...)",
+-- "<net>: option 'k' is <got>, expected a <type>".
 function M.merge_options(net, opts, defaults)
   if type(opts) ~= "table" then
     error(("%s: options must be a table, got %s"):format(net, type(opts)), 4)
   end
-  for k in pairs(opts) do
-    if defaults[k] == nil then
-      error(("%s: unknown option '%s' (known: %s)"):format(net, tostring(k),
-            table.concat(M.sorted_keys(defaults), ", ")), 4)
-    end
-  end
+  options.known_keys(net, opts, defaults)
   local o = {}
   for k, v in pairs(defaults) do
     o[k] = opts[k]
     if o[k] == nil then o[k] = v end
-    if type(o[k]) ~= type(v) then
-      error(("%s: option '%s' must be a %s, got %s"):format(net, k, type(v), type(o[k])), 4)
-    end
+    if type(o[k]) ~= type(v) then options.fail(net, k, o[k], "a " .. type(v)) end
   end
   return o
 end

@@ -1,6 +1,6 @@
 -- figure5.lua [--results DIR] [--out DIR] [--export DIR] [--scripts DIR] [--report FILE]
 --             [--methods erm,mixup] [--seed N] [--gnuplot CMD] [--no-gnuplot]
--- Figure 5 from the GAN results files (harness/lua/gan.lua, harness/lua/gan_report.lua):
+-- Figure 5 from the GAN results files (harness/lua/tasks/gan.lua, harness/lua/gan_report.lua):
 --   <export>/figure5_<scale>_*.dat and _panels.gp   the points of one seed per scale
 --   <out>/figure5_<scale>.{png,svg}                 drawn by <scripts>/figure5.gp: rows grid and
 --                                                   ring, columns the snapshots, one block per

@@ -1,7 +1,7 @@
 /*
  * lua_gan.c: the "engine.gan" Lua module: Figure 5's toy data, discriminator batches, the two
  * mixup variants, the generator's gradient and the snapshot metrics (gan_data.h,
- * gan_metrics.h). The training loop itself is Lua (harness/lua/gan.lua); every per-element
+ * gan_metrics.h). The training loop itself is Lua (harness/lua/tasks/gan.lua); every per-element
  * loop it needs is here.
  *
  *   gan.num_modes(shape) -> 8 | 25;  gan.centres(shape) -> Tensor (K, 2)

@@ -544,6 +544,42 @@ static int l_train_count_errors(lua_State *L)
     return 1;
 }
 
+/* ---- count_correct ---------------------------------------------------------------------- */
+
+/* train.count_correct(z, t) -> number: sum over rows n of t[n, argmax_j z[n, j]], the
+ * examples' weight on the predicted class: the number of correct predictions for one-hot t,
+ * lambda [pred = y_a] + (1 - lambda) [pred = y_b] for mixup's soft targets. z (N, K) logits
+ * (or (N, K, 1, 1)), t soft targets of the same size. Ties: the first maximum (lowest j)
+ * wins, as a strict `>` scan from j = 0 gives; a NaN logit never wins over an earlier value
+ * (a NaN in column 0 keeps column 0). The sum is in double, row by row in order. */
+static int l_train_count_correct(lua_State *L)
+{
+    const Tensor *z = lua_tensor_check(L, 1);
+    const Tensor *t = lua_tensor_check(L, 2);
+    if (z->ndim < 2 || z->shape[0] < 1 || z->size % (size_t)z->shape[0] != 0)
+        return lua_raisef(L, "train.count_correct: logits have %d dimensions, expected (N, K)",
+                          z->ndim);
+    if (t->size != z->size)
+        return lua_raisef(L, "train.count_correct: targets have %zu values, logits %zu "
+                          "(expected the same (N, K))", t->size, z->size);
+    size_t n = (size_t)z->shape[0], k = z->size / n;
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = z->data + i * k;
+        size_t arg = 0;
+        float best = row[0];
+        for (size_t j = 1; j < k; j++) {
+            if (row[j] > best) {
+                best = row[j];
+                arg = j;
+            }
+        }
+        sum += (double)t->data[i * k + arg];
+    }
+    lua_pushnumber(L, sum);
+    return 1;
+}
+
 /* ---- module ----------------------------------------------------------------------------- */
 
 int luaopen_engine_train(lua_State *L)
@@ -556,6 +592,7 @@ int luaopen_engine_train(lua_State *L)
         {"softmax_xent", l_train_softmax_xent},
         {"bce_logits", l_train_bce_logits},
         {"count_errors", l_train_count_errors},
+        {"count_correct", l_train_count_correct},
         {NULL, NULL},
     };
     optim_meta(L);

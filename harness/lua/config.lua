@@ -2,7 +2,7 @@
 -- merge (fb.resnet opts.lua, with darknet's warnings turned into errors).
 --
 --   local config = require "harness.lua.config"
---   local cfg = config.validate(t, config.schemas.image_classification)  -- a resolved copy
+--   local cfg = config.validate(t, task.schema)  -- a resolved copy (harness/lua/tasks/*.lua)
 --   config.merge(base, over)    -> a new table: `over` laid over `base`, recursively
 --
 -- Rules (STYLE.md section 7): every key of a record must be known and present; there are no
@@ -11,10 +11,16 @@
 -- stored as a float (so both spell the same config and the same run id), numbers are finite,
 -- booleans are true or false (never 0/1 or "yes"). The only non-numeric sentinel is the
 -- string "all" where a spec says so (e.g. data.train_examples), never 0 or -1.
--- Errors read "config: key 'optim.momentum' must be a number, got string \"0.9\"".
+-- Errors are harness/lua/options.lua's, under "config" with the key's path:
+-- "config: option 'optim.momentum' is string \"0.9\", expected a finite number >= 0 ...".
+-- A record may carry a `check(cfg, fail)` for what its fields cannot say alone (e.g. the GAN's
+-- snapshots below its iterations); fail(key, got, what) raises in the same grammar.
 --
 -- Non-goals: command-line parsing (experiments/run.lua), run ids (harness/lua/grid.lua), the
--- serialised and flattened forms stored in results files (harness/lua/results.lua).
+-- serialised and flattened forms stored in results files (harness/lua/results.lua), the
+-- schemas themselves (one per task, harness/lua/tasks/).
+
+local options = require "harness.lua.options"
 
 local M = {}
 
@@ -32,8 +38,9 @@ function M.boolean() return {kind = "boolean"} end
 function M.list(o) o = o or {}; return {kind = "list", len = o.len, increasing = o.increasing,
                                         integers = o.integers, min = o.min,
                                         may_be_empty = o.may_be_empty} end
--- A record: exactly these fields.
-function M.record(fields) return {kind = "record", fields = fields} end
+-- A record: exactly these fields; check (optional): function(record, fail) for constraints
+-- across fields, run after the fields are checked.
+function M.record(fields, check) return {kind = "record", fields = fields, check = check} end
 -- A network: {family = <name of nets/<family>.lua>, ...the constructor's options}; the
 -- options are checked by the constructor itself (nets/*.lua are strict), here only their
 -- types (numbers, strings, booleans).
@@ -57,6 +64,7 @@ local function describe(spec)
   elseif k == "number" then
     local s = "a finite number"
     if spec.above then s = ("%s > %g"):format(s, spec.above) end
+    if spec.min and spec.max then return ("%s in [%g, %g]"):format(s, spec.min, spec.max) end
     if spec.min then s = ("%s >= %g"):format(s, spec.min) end
     if spec.max then s = ("%s <= %g"):format(s, spec.max) end
     return s
@@ -79,16 +87,9 @@ local function describe(spec)
 end
 M.describe = describe
 
--- "string \"0.9\"", "float 10.0", "nil": the offending value with its type.
-local function show(v)
-  if type(v) == "string" then return ("string %q"):format(v) end
-  if type(v) == "number" then return ("%s %s"):format(math.type(v), tostring(v)) end
-  if type(v) == "table" then return "a table" end
-  return tostring(v)
-end
-
+local WHERE = "config"
 local function fail(path, spec, v)
-  error(("config: key '%s' must be %s, got %s"):format(path, describe(spec), show(v)), 0)
+  options.fail(WHERE, path, v, describe(spec))
 end
 
 local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
@@ -108,15 +109,15 @@ local function check_record(path, spec, v)
   local prefix = path == "" and "" or path .. "."
   for _, k in ipairs(sorted_keys(v)) do
     if type(k) ~= "string" or spec.fields[k] == nil then
-      error(("config: unknown key '%s%s' (known: %s)"):format(prefix, tostring(k),
-            table.concat(sorted_keys(spec.fields), ", ")), 0)
+      options.unknown(WHERE, prefix .. tostring(k), spec.fields)
     end
   end
   for _, k in ipairs(sorted_keys(spec.fields)) do
-    if v[k] == nil then
-      error(("config: missing key '%s%s' (%s)"):format(prefix, k, describe(spec.fields[k])), 0)
-    end
+    if v[k] == nil then options.missing(WHERE, prefix .. k) end
     out[k] = check(prefix .. k, spec.fields[k], v[k])
+  end
+  if spec.check then
+    spec.check(out, function(key, got, what) options.fail(WHERE, prefix .. key, got, what) end)
   end
   return out
 end
@@ -127,19 +128,17 @@ local function check_net(path, spec, v)
   local known = false
   for _, f in ipairs(spec.families) do known = known or f == family end
   if not known then
-    error(("config: key '%s.family' must be one of %s, got %s"):format(path,
-          table.concat(spec.families, ", "), show(family)), 0)
+    options.fail(WHERE, path .. ".family", family, "one of " .. table.concat(spec.families, ", "))
   end
   local out, opts = {}, {}
   for _, k in ipairs(sorted_keys(v)) do
     local x = v[k]
     if type(k) ~= "string" then
-      error(("config: key '%s' has a non-string key %s"):format(path, show(k)), 0)
+      options.fail(WHERE, ("%s[%s]"):format(path, tostring(k)), x, "named options only")
     end
     local t = type(x)
     if not (t == "string" or t == "boolean" or (t == "number" and finite(x))) then
-      error(("config: key '%s.%s' must be a number, string or boolean, got %s"):format(path, k,
-            show(x)), 0)
+      options.fail(WHERE, path .. "." .. k, x, "a finite number, a string or a boolean")
     end
     out[k] = x
     if k ~= "family" then opts[k] = x end
@@ -147,7 +146,7 @@ local function check_net(path, spec, v)
   -- The constructor is the authority on its options (unknown keys, ranges, valid depths).
   local ctor = require("nets." .. family)
   local ok, err = pcall(ctor, opts)
-  if not ok then error(("config: key '%s': %s"):format(path, tostring(err)), 0) end
+  if not ok then error(("%s: option '%s': %s"):format(WHERE, path, tostring(err)), 0) end
   return out
 end
 
@@ -189,10 +188,7 @@ check = function(path, spec, v)
       local bad = type(x) ~= "number" or not finite(x)
           or (spec.integers and math.type(x) ~= "integer") or (spec.min and x < spec.min)
           or (spec.increasing and i > 1 and not (x > v[i - 1]))
-      if bad then
-        error(("config: key '%s' must be %s, got %s at position %d"):format(path,
-              describe(spec), show(x), i), 0)
-      end
+      if bad then options.fail(WHERE, ("%s[%d]"):format(path, i), x, describe(spec)) end
       out[i] = spec.integers and x or x + 0.0
     end
     return out
@@ -204,50 +200,6 @@ end
 function M.validate(cfg, schema)
   return check("", schema, cfg)
 end
-
--- ============================================================================================
--- Schemas.
-
-local I, N, S, B, L, R = M.integer, M.number, M.string, M.boolean, M.list, M.record
-
-M.schemas = {}
-
--- An image classifier trained with SGD and (optionally) mixup, evaluated every epoch: Tables 1
--- and 2 of the paper. mixup.alpha = 0 is ERM (harness/train/mixup.h: lambda = 1, no partner drawn).
-M.schemas.image_classification = R{
-  scale = S{one_of = {"paper", "cpu", "smoke", "test"}},
-  dataset = S{one_of = {"cifar10", "cifar100"}},
-  seed = I{min = 0},
-  epochs = I{min = 1},
-  batch = I{min = 1},
-  eval_batch = I{min = 1},
-  net = M.net{"preact_resnet", "wrn", "densenet"},
-  data = R{
-    source = S{one_of = {"cifar", "synthetic"}},   -- synthetic: engine.data.synthetic, tests
-    train_examples = I{min = 1, or_all = true},     -- a class-balanced subset, or "all"
-    test_examples = I{min = 1, or_all = true},
-    subset_seed = I{min = 0},                       -- the subsets' draw, shared by all runs
-    augment = B(),                                  -- random crop with `pad`, flip if `flip`
-    pad = I{min = 0, max = 16},
-    flip = B(),
-    mean = L{len = 3},
-    std = L{len = 3, min = 1e-6},
-  },
-  mixup = R{alpha = N{min = 0}, per_example = B()},
-  optim = R{
-    kind = S{one_of = {"sgd"}},
-    momentum = N{min = 0, max = 1},
-    weight_decay = N{min = 0},
-    nesterov = B(),
-    decay_all_params = B(),  -- true: BN and biases decay too, as the official code
-  },
-  schedule = R{
-    base_lr = N{above = 0},
-    factor = N{above = 0},
-    milestones = L{increasing = true, integers = true, min = 1, may_be_empty = true},
-    lr_drop_late = B(),      -- true: facebookresearch/mixup-cifar10's one-epoch-late drops
-  },
-}
 
 -- ============================================================================================
 -- Merge.

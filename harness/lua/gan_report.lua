@@ -1,5 +1,5 @@
 -- gan_report.lua: Figure 5's numbers and the figure's data, from the GAN results files
--- (harness/lua/gan.lua): per scale, shape, method and snapshot iteration the metrics over
+-- (harness/lua/tasks/gan.lua): per scale, shape, method and snapshot iteration the metrics over
 -- seeds (mean, sample standard deviation, min, max, n), a paired per-seed comparison of mixup
 -- with ERM (the runs of one seed share their initial nets and snapshot points), the markdown
 -- section for the report, and plain-text tables for plots/figure5.gp.
@@ -14,7 +14,7 @@
 -- alpha appended when it is not the figure's 0.2 ("mixup_a0.5").
 -- Non-goals: training, reading other schemas.
 
-local gan = require "harness.lua.gan"
+local gan = require "harness.lua.tasks.gan"
 
 local M = {}
 

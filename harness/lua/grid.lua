@@ -5,7 +5,7 @@
 -- An experiment script (experiments/<name>.lua) returns a declarative table:
 --   {
 --     name = "table2_cifar",
---     schema = "image_classification",      -- a key of config.schemas
+--     schema = "image_classification",      -- a task's schema name (harness/lua/tasks.lua)
 --     base = {...},                         -- the published recipe, every key given
 --     axes = {                              -- outermost first; the seed axis is added last
 --       {name = "dataset", levels = {{id = "cifar10", set = {...}}, ...}},
@@ -18,8 +18,8 @@
 -- A run's config is base, then scale.set, then each axis level's `set` in axis order, then
 -- the scale's per_level overrides of the chosen levels (in axis order), then seed and scale
 -- (config.merge: records merge key by key, lists and scalars are replaced). The result is
--- validated against the schema (config.validate), so a typo in any layer is an error naming
--- the key.
+-- validated against the task's schema (config.validate), so a typo in any layer is an error
+-- naming the key. The experiment table's own keys are checked by harness/lua/options.lua.
 --
 -- Run id: "<scale>-<level ids in axis order>-s<seed>-<hash>", e.g.
 -- "cpu-cifar10-preact_resnet18-mixup_a1-s1-3fa9c2d1", where hash is the low 32 bits of the
@@ -32,7 +32,9 @@
 -- runs must match every filter. An unknown axis or level is an error listing the valid ones.
 
 local config = require "harness.lua.config"
+local options = require "harness.lua.options"
 local results = require "harness.lua.results"
+local tasks = require "harness.lua.tasks"
 
 local M = {}
 
@@ -64,77 +66,64 @@ local function keys_of(t)
   return table.concat(ks, ", ")
 end
 
-local function check_keys(t, known, where)
-  for k in pairs(t) do
-    if not known[k] then
-      error(("%s: unknown key '%s' (known: %s)"):format(where, tostring(k), keys_of(known)), 0)
-    end
-  end
-end
-
--- Checks the experiment table's own structure (not the configs, which validate() checks).
+-- Checks the experiment table's own structure (not the configs, which validate() checks);
+-- errors in the option grammar (harness/lua/options.lua) under "experiment <name>".
 function M.check_experiment(exp)
   if type(exp) ~= "table" then
     error("grid: an experiment script must return a table, got " .. type(exp), 0)
   end
   local where = "experiment " .. tostring(exp.name)
-  check_keys(exp, EXPERIMENT_KEYS, where)
+  local fail = options.fail
+  options.known_keys(where, exp, EXPERIMENT_KEYS)
+  for _, k in ipairs{"name", "schema", "base", "axes", "scales"} do
+    if exp[k] == nil then options.missing(where, k) end
+  end
   if type(exp.name) ~= "string" or not exp.name:match("^[%w_]+$") then
-    error(("%s: name must be a string of letters, digits and _"):format(where), 0)
+    fail(where, "name", exp.name, "a string of letters, digits and _")
   end
-  if not config.schemas[exp.schema] then
-    error(("%s: schema '%s' is not one of %s"):format(where, tostring(exp.schema),
-          keys_of(config.schemas)), 0)
+  if not tasks.MODULES[exp.schema] then
+    fail(where, "schema", exp.schema, "one of " .. table.concat(tasks.names(), ", "))
   end
-  if type(exp.base) ~= "table" or type(exp.axes) ~= "table" or type(exp.scales) ~= "table" then
-    error(("%s: base, axes and scales must be tables"):format(where), 0)
+  for _, k in ipairs{"base", "axes", "scales"} do
+    if type(exp[k]) ~= "table" then fail(where, k, exp[k], "a table") end
   end
   local seen = {}
+  local level_keys = {} -- "axis=id" of every level, for per_level
   for i, axis in ipairs(exp.axes) do
     local aw = ("%s: axis %d"):format(where, i)
-    check_keys(axis, {name = true, levels = true}, aw)
+    options.known_keys(aw, axis, {"levels", "name"})
     if type(axis.name) ~= "string" or axis.name == SEED_AXIS or seen[axis.name] then
-      error(("%s: name must be a unique string other than '%s'"):format(aw, SEED_AXIS), 0)
+      fail(aw, "name", axis.name, ("a unique string other than '%s'"):format(SEED_AXIS))
     end
     seen[axis.name] = true
     if type(axis.levels) ~= "table" or #axis.levels == 0 then
-      error(("%s (%s): levels must be a non-empty list"):format(aw, axis.name), 0)
+      fail(aw, "levels", axis.levels, "a non-empty list")
     end
     local ids = {}
     for j, level in ipairs(axis.levels) do
       local lw = ("%s (%s) level %d"):format(aw, axis.name, j)
-      check_keys(level, {id = true, set = true}, lw)
+      options.known_keys(lw, level, {"id", "set"})
       if type(level.id) ~= "string" or not level.id:match("^[%w_]+$") or ids[level.id] then
-        error(("%s: id must be a unique string of letters, digits and _"):format(lw), 0)
+        fail(lw, "id", level.id, "a unique string of letters, digits and _")
       end
       ids[level.id] = true
-      if type(level.set) ~= "table" then error(("%s: set must be a table"):format(lw), 0) end
+      level_keys[#level_keys + 1] = axis.name .. "=" .. level.id
+      if type(level.set) ~= "table" then fail(lw, "set", level.set, "a table") end
     end
   end
   for scale, recipe in pairs(exp.scales) do
     local sw = ("%s: scale '%s'"):format(where, tostring(scale))
-    check_keys(recipe, SCALE_KEYS, sw)
+    options.known_keys(sw, recipe, SCALE_KEYS)
     if type(recipe.seeds) ~= "table" or #recipe.seeds == 0 then
-      error(("%s: seeds must be a non-empty list of integers"):format(sw), 0)
+      fail(sw, "seeds", recipe.seeds, "a non-empty list of integers >= 0")
     end
-    for _, s in ipairs(recipe.seeds) do
+    for i, s in ipairs(recipe.seeds) do
       if math.type(s) ~= "integer" or s < 0 then
-        error(("%s: seed %s is not an integer >= 0"):format(sw, tostring(s)), 0)
+        fail(sw, ("seeds[%d]"):format(i), s, "an integer >= 0")
       end
     end
-    for key in pairs(recipe.per_level or {}) do
-      local a, id = tostring(key):match("^([%w_]+)=([%w_]+)$")
-      local ok = false
-      for _, axis in ipairs(exp.axes) do
-        if axis.name == a then
-          for _, level in ipairs(axis.levels) do ok = ok or level.id == id end
-        end
-      end
-      if not ok then
-        error(("%s: per_level key '%s' names no axis level (axis=id)"):format(sw,
-              tostring(key)), 0)
-      end
-    end
+    -- per_level keys name axis levels ("axis=id")
+    options.known_keys(sw .. ": per_level", recipe.per_level or {}, level_keys)
   end
 end
 
@@ -196,7 +185,7 @@ function M.expand(exp, scale, filters)
           keys_of(exp.scales)), 0)
   end
   local recipe = exp.scales[scale]
-  local schema = config.schemas[exp.schema]
+  local schema = tasks.get(exp.schema).schema
   local axes = M.axes(exp, scale)
   filters = filters or {}
   local runs = {}

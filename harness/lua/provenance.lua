@@ -21,9 +21,14 @@ local M = {}
 -- harness changes what a run computes or writes.
 M.PROJECT_VERSION = "0.4.0"
 local UNKNOWN = "unknown"
-local HOSTNAME_FILE = "/proc/sys/kernel/hostname"
 
--- The first line printed by a shell command, or nil.
+-- s quoted for a POSIX shell, unless it is plain enough to stand alone.
+local function shell_quote(s)
+  if s:match("^[%w%._/=,:%-]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- The first line printed by a command (git: the only commands the Lua side runs), or nil.
 local function first_line(cmd)
   local p = io.popen(cmd .. " 2>/dev/null")
   if not p then return nil end
@@ -39,13 +44,9 @@ function M.now()
 end
 
 local function host()
-  local f = io.open(HOSTNAME_FILE, "r")
-  if f then
-    local h = f:read("l")
-    f:close()
-    if h and h ~= "" then return h end
-  end
-  return first_line("hostname") or UNKNOWN
+  local h = sys.hostname()
+  if h == nil or h == "" then return UNKNOWN end
+  return h
 end
 
 -- git commit and whether tracked files differ from it (untracked files, e.g. results/, do not
@@ -84,14 +85,7 @@ function M.command_line(arg)
   local parts = {}
   local lo = 0
   while arg[lo - 1] ~= nil do lo = lo - 1 end
-  for i = lo, #arg do
-    local a = tostring(arg[i])
-    if a:match("^[%w%._/=,:%-]+$") then
-      parts[#parts + 1] = a
-    else
-      parts[#parts + 1] = "'" .. a:gsub("'", "'\\''") .. "'"
-    end
-  end
+  for i = lo, #arg do parts[#parts + 1] = shell_quote(tostring(arg[i])) end
   return table.concat(parts, " ")
 end
 

@@ -16,11 +16,13 @@
 --                checked on read, so a file can never disagree with itself
 --   weights      float32 datasets params (flat, parameters() order) and buffers (BN running
 --                statistics)
--- Checkpoint file: root attrs format_version = CHECKPOINT_VERSION, schema =
--- "mixup-repro/checkpoint", run_id, epochs_done; groups config, curves (the epochs done so far),
--- weights, optim (optim:state(): attrs kind and step, float32 datasets of the flat parameter
--- length); root datasets rng_<name> (bytes) for every Rng the run uses. A checkpoint of another
--- CHECKPOINT_VERSION is refused (M.check_checkpoint_version), never misread.
+-- Checkpoint file (every task's, written by harness/lua/lifecycle.lua): root attrs
+-- format_version = CHECKPOINT_VERSION (another version is refused, never misread:
+-- M.check_checkpoint_version), schema = "mixup-repro/checkpoint", task (the task's name),
+-- run_id, done (the units done: epochs, iterations); groups config, curves (one entry per unit
+-- done, the task's curve names), provenance (start_time, threads, seconds: the training time so
+-- far) and state (the task's tree: weights, optimiser groups, Rng states as bytes, anything it
+-- needs).
 --
 -- API (Lua tables in, Lua tables out):
 --   M.write_run(path, run)          run = {experiment =, run_id =, config =, provenance =,
@@ -31,29 +33,36 @@
 --                                   config_flat), or nil and a reason naming the file and the fix;
 --                                   opts.weights = false drops the weights after reading
 --   M.scan(dir)                     -> runs (complete, sorted by path), bad ({path =, reason =})
---   M.write_checkpoint(path, ckpt)  ckpt = {run_id =, epochs_done =, config =, curves =,
---                                   weights =, optim_state = optim:state(), rng = {name =
---                                   bytes},
---                                   provenance = {start_time = string, threads = integer}}
---   M.read_checkpoint(path)         -> ckpt or nil, reason; raises for another
---                                   CHECKPOINT_VERSION (M.check_checkpoint_version)
---   M.check_checkpoint_version(path, attrs)  raises "<path>: checkpoint schema 1, this build
---                                   reads 2: delete it or rerun with --force"
+--   M.run_tree(run)                 the tree write_run writes (checked the same way)
+--   M.write_checkpoint(path, ckpt)  ckpt = {task =, run_id =, done =, config =, curves =,
+--                                   curve_names = {...}, state = tree, provenance =
+--                                   {start_time = string, threads = integer, seconds = number}}
+--   M.read_checkpoint(path)         -> ckpt (the same fields, path added) or nil, reason
 --   M.summarize(curves, n_params)   -> the summary table; M.median_last(values, k)
 --   M.serialize(v), M.deserialize(s), M.flatten(config)
--- Non-goals: choosing paths and run ids (grid.lua), training (runner.lua), provenance values
--- (provenance.lua).
+-- Shared with the other tasks' files (harness/lua/tasks/): M.config_tree(config),
+-- M.curves_tree(curves), M.read_config(group), M.write_tree(path, tree) (makes the folder),
+-- M.read_checked(path, schema, what, body) with M.bad(fmt, ...) (a reader's checks, every
+-- problem as nil, "<path>: <what>; <fix>"), M.list_h5(dir) (results files under dir, sorted).
+-- Non-goals: choosing paths and run ids (grid.lua), training (lifecycle.lua and the tasks),
+-- provenance values (provenance.lua).
 
 local h5 = require "engine.h5"
+local sys = require "engine.sys"
+local options = require "harness.lua.options"
 
 local M = {}
 
 M.FORMAT_VERSION = 1
--- Checkpoints (this file's and gan.lua's) have their own version. 2: optimiser state as
--- float32 datasets (portable); 1: a host-byte-order blob, which this build cannot read.
+-- Checkpoints (every task's, one layout) have their own version. 2: the lifecycle's layout
+-- (task, done, a state group), optimiser state as float32 datasets (portable); 1: per-kind
+-- layouts with the optimiser state as a host-byte-order blob, which this build refuses.
 M.CHECKPOINT_VERSION = 2
 M.SCHEMA_RUN = "mixup-repro/run"
 M.SCHEMA_CHECKPOINT = "mixup-repro/checkpoint"
+-- Checkpoint schemas of earlier builds (version 1 had one per kind): refused like an old
+-- version of the current one, never taken for a damaged file and silently dropped.
+M.OLD_CHECKPOINT_SCHEMAS = {["mixup-repro/gan-checkpoint"] = true}
 M.STATUS_COMPLETE = "complete"
 M.MEDIAN_LAST = 10 -- the paper's statistic: median test error of the last 10 epochs
 M.FIX = "delete it to rerun"
@@ -123,18 +132,8 @@ local function is_sequence(t)
   return n == #t
 end
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
 local function dirname(path)
   return path:match("^(.*)/[^/]*$") or "."
-end
-
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
 end
 
 -- }==================================================================================
@@ -362,10 +361,7 @@ local function check_weights(fn, w)
     need(is_tensor(w[name]), "%s: weights.%s is %s, expected an %s", fn, name,
          kind_of(w[name]), M.TENSOR_T)
   end
-  for name in pairs(w) do
-    need(name == "params" or name == "buffers", "%s: weights.%s is not in the schema "
-         .. "(expected params and buffers)", fn, tostring(name))
-  end
+  options.known_keys(fn .. ": weights", w, {"buffers", "params"})
 end
 
 local function curves_tree(curves)
@@ -378,18 +374,25 @@ local function curves_tree(curves)
   return {datasets = ds}
 end
 
+M.curves_tree = curves_tree
+
+-- The config group: the flattened config plus its Lua constructor (attr "lua").
 local function config_tree(config)
   local attrs = M.flatten(config)
   attrs[M.CONFIG_LUA_ATTR] = M.serialize(config)
   return {attrs = attrs}
 end
+M.config_tree = config_tree
 
-local function ensure_dir(path)
+-- Writes an engine.h5 tree to path (through <path>.tmp), making path's folder first.
+function M.write_tree(path, tree)
   local dir = dirname(path)
-  if dir ~= "." and not file_exists(dir) then
-    local ok = os.execute("mkdir -p " .. shell_quote(dir))
-    need(ok, "results: cannot create directory %s (check permissions and free space)", dir)
+  if dir ~= "." and not sys.isdir(dir) then
+    local ok, why = sys.mkdir_p(dir)
+    need(ok, "results: cannot create directory %s (%s; check permissions and free space)",
+         dir, tostring(why))
   end
+  h5.write(path, tree)
 end
 
 -- }==================================================================================
@@ -398,9 +401,8 @@ end
 -- Run files
 -- ===================================================================================
 
-function M.write_run(path, run)
+function M.run_tree(run)
   local fn = "results.write_run"
-  check_string(path, fn .. ": path")
   need(type(run) == "table", "%s: run is %s, expected a table", fn, kind_of(run))
   check_string(run.experiment, fn .. ": run.experiment")
   check_string(run.run_id, fn .. ": run.run_id")
@@ -447,8 +449,12 @@ function M.write_run(path, run)
       weights = {datasets = {params = run.weights.params, buffers = run.weights.buffers}},
     },
   }
-  ensure_dir(path)
-  h5.write(path, tree)
+  return tree
+end
+
+function M.write_run(path, run)
+  check_string(path, "results.write_run: path")
+  M.write_tree(path, M.run_tree(run))
 end
 
 -- Read side: every problem becomes (nil, "<path>: <what>; <fix>").
@@ -457,6 +463,7 @@ local Invalid = {}
 local function bad(fmt, ...)
   error(setmetatable({msg = string.format(fmt, ...)}, Invalid), 0)
 end
+M.bad = bad
 
 -- The schema is checked before the version: run files and checkpoints have their own versions
 -- (FORMAT_VERSION, CHECKPOINT_VERSION), so one given for the other is named by its schema.
@@ -511,6 +518,7 @@ local function read_config(g)
   end
   return config, flat
 end
+M.read_config = read_config
 
 local function read_curves(g, min_len)
   local curves = {}
@@ -533,7 +541,7 @@ local function read_checked(path, schema, what, body)
   if type(path) ~= "string" then
     return nil, "path is " .. kind_of(path) .. ", expected a string"
   end
-  if not file_exists(path) then return nil, path .. ": missing" end
+  if not sys.exists(path) then return nil, path .. ": missing" end
   local complete, why = h5.is_complete(path)
   if not complete then
     why = tostring(why):gsub("^h5io_open: ", "")
@@ -546,7 +554,9 @@ local function read_checked(path, schema, what, body)
     local version = M.FORMAT_VERSION
     if schema == M.SCHEMA_CHECKPOINT then
       version = M.CHECKPOINT_VERSION
-      if attrs.schema == schema then M.check_checkpoint_version(path, attrs) end
+      if attrs.schema == schema or M.OLD_CHECKPOINT_SCHEMAS[attrs.schema] then
+        M.check_checkpoint_version(path, attrs)
+      end
     end
     check_root(attrs, schema, what, version)
     local ok_tree, tree = pcall(h5.read, path)
@@ -559,6 +569,7 @@ local function read_checked(path, schema, what, body)
   end
   error(res, 0) -- a bug here, not a bad file
 end
+M.read_checked = read_checked
 
 function M.read_run(path, opts)
   opts = opts or {}
@@ -593,16 +604,26 @@ function M.read_run(path, opts)
   end)
 end
 
--- Every *.h5 under dir except checkpoints (and the .tmp of an unfinished write), sorted.
-local function list_h5(dir)
-  local cmd = "find " .. shell_quote(dir) .. " -type f -name '*.h5' ! -name '*" .. M.CKPT_EXT
-              .. "' 2>/dev/null | LC_ALL=C sort"
-  local p = assert(io.popen(cmd))
+-- Every *.h5 under dir except checkpoints (and the .tmp of an unfinished write), sorted by
+-- path; links are not followed into folders.
+function M.list_h5(dir)
   local paths = {}
-  for line in p:lines() do paths[#paths + 1] = line end
-  p:close()
+  local function walk(d)
+    local names = sys.listdir(d)
+    for _, name in ipairs(names or {}) do
+      local p = d .. "/" .. name
+      if sys.isdir(p) then
+        walk(p)
+      elseif name:sub(-3) == ".h5" and name:sub(-#M.CKPT_EXT) ~= M.CKPT_EXT then
+        paths[#paths + 1] = p
+      end
+    end
+  end
+  if sys.isdir(dir) then walk(dir) end
+  table.sort(paths)
   return paths
 end
+local list_h5 = M.list_h5
 
 function M.scan(dir)
   local runs, bad_files = {}, {}
@@ -631,51 +652,53 @@ end
 -- Checkpoints
 -- ===================================================================================
 
-local RNG_PREFIX = "rng_"
+-- The unit counts and curves of a checkpoint: every name in names, done entries each.
+local function check_ckpt_curves(fn, curves, names, done)
+  need(type(curves) == "table", "%s: curves is %s, expected a table", fn, kind_of(curves))
+  for _, name in ipairs(names) do
+    local c = curves[name]
+    need(type(c) == "table" and #c == done, "%s: curves.%s has %s entries, expected %d (one "
+         .. "per unit done)", fn, name, type(c) == "table" and #c or kind_of(c), done)
+    for i = 1, done do
+      need(type(c[i]) == "number", "%s: curves.%s[%d] is %s, expected a number", fn, name, i,
+           kind_of(c[i]))
+    end
+  end
+end
 
 function M.write_checkpoint(path, ckpt)
   local fn = "results.write_checkpoint"
   check_string(path, fn .. ": path")
   need(type(ckpt) == "table", "%s: ckpt is %s, expected a table", fn, kind_of(ckpt))
+  check_string(ckpt.task, fn .. ": ckpt.task")
   check_string(ckpt.run_id, fn .. ": ckpt.run_id")
-  need(math.type(ckpt.epochs_done) == "integer" and ckpt.epochs_done >= 0,
-       "%s: ckpt.epochs_done is %s, expected an integer >= 0", fn, tostring(ckpt.epochs_done))
+  need(math.type(ckpt.done) == "integer" and ckpt.done >= 0,
+       "%s: ckpt.done is %s, expected an integer >= 0", fn, tostring(ckpt.done))
   need(type(ckpt.config) == "table", "%s: ckpt.config is %s, expected a table", fn,
        kind_of(ckpt.config))
-  local n = check_curves(fn, ckpt.curves, 0)
-  need(n == ckpt.epochs_done, "%s: curves have %d epochs, epochs_done is %d", fn, n,
-       ckpt.epochs_done)
-  check_weights(fn, ckpt.weights)
-  need(type(ckpt.optim_state) == "table", "%s: ckpt.optim_state is %s, expected a group tree "
-       .. "(optim:state())", fn, kind_of(ckpt.optim_state))
-  need(type(ckpt.rng) == "table", "%s: ckpt.rng is %s, expected {name = bytes}", fn,
-       kind_of(ckpt.rng))
-  local datasets = {}
-  for name, state in pairs(ckpt.rng) do
-    need(type(name) == "string" and name:match("^[%w_]+$"), "%s: ckpt.rng key %s is not a "
-         .. "name of letters, digits and '_'", fn, tostring(name))
-    need(type(state) == "string", "%s: ckpt.rng.%s is %s, expected a string of bytes", fn,
-         name, kind_of(state))
-    datasets[RNG_PREFIX .. name] = {kind = "bytes", value = state}
-  end
+  need(type(ckpt.curve_names) == "table", "%s: ckpt.curve_names is %s, expected a list", fn,
+       kind_of(ckpt.curve_names))
+  check_ckpt_curves(fn, ckpt.curves, ckpt.curve_names, ckpt.done)
+  need(type(ckpt.state) == "table", "%s: ckpt.state is %s, expected an engine.h5 tree", fn,
+       kind_of(ckpt.state))
   local prov = ckpt.provenance
   need(type(prov) == "table" and type(prov.start_time) == "string" and
-       math.type(prov.threads) == "integer",
-       "%s: ckpt.provenance is %s, expected {start_time = string, threads = integer}", fn,
-       kind_of(prov))
-  ensure_dir(path)
-  h5.write(path, {
+       math.type(prov.threads) == "integer" and type(prov.seconds) == "number",
+       "%s: ckpt.provenance is %s, expected {start_time = string, threads = integer, seconds "
+       .. "= number}", fn, kind_of(prov))
+  local curves = {}
+  for _, name in ipairs(ckpt.curve_names) do curves[name] = ckpt.curves[name] end
+  M.write_tree(path, {
     attrs = {format_version = M.CHECKPOINT_VERSION, schema = M.SCHEMA_CHECKPOINT,
-             run_id = ckpt.run_id, epochs_done = ckpt.epochs_done},
-    datasets = datasets,
+             task = ckpt.task, run_id = ckpt.run_id, done = ckpt.done},
     groups = {
       config = config_tree(ckpt.config),
-      curves = curves_tree(ckpt.curves),
-      weights = {datasets = {params = ckpt.weights.params, buffers = ckpt.weights.buffers}},
-      optim = ckpt.optim_state,
+      curves = curves_tree(curves),
       -- a resume keeps the run's start time and refuses another thread count (the bits
       -- depend on it)
-      provenance = {attrs = {start_time = prov.start_time, threads = prov.threads}},
+      provenance = {attrs = {start_time = prov.start_time, threads = prov.threads,
+                             seconds = prov.seconds + 0.0}},
+      state = ckpt.state,
     },
   })
 end
@@ -691,28 +714,27 @@ end
 function M.read_checkpoint(path)
   return read_checked(path, M.SCHEMA_CHECKPOINT, "a checkpoint", function(tree)
     local a = tree.attrs
-    if type(a.run_id) ~= "string" then bad("root attribute run_id is missing") end
-    if math.type(a.epochs_done) ~= "integer" then bad("root attribute epochs_done is missing") end
+    for _, name in ipairs{"task", "run_id"} do
+      if type(a[name]) ~= "string" then bad("root attribute %s is missing", name) end
+    end
+    if math.type(a.done) ~= "integer" then bad("root attribute done is missing") end
     local config = read_config(check_group(tree, "config"))
-    local curves = read_curves(check_group(tree, "curves"), 0)
-    if #curves.epoch ~= a.epochs_done then
-      bad("curves have %d epochs, epochs_done is %d", #curves.epoch, a.epochs_done)
-    end
-    local optim = check_group(tree, "optim")
-    local pa = check_group(tree, "provenance").attrs
-    if type(pa.start_time) ~= "string" or math.type(pa.threads) ~= "integer" then
-      bad("group provenance lacks start_time or threads")
-    end
-    local rng = {}
-    for name, v in pairs(tree.datasets) do
-      if name:sub(1, #RNG_PREFIX) == RNG_PREFIX and type(v) == "string" then
-        rng[name:sub(#RNG_PREFIX + 1)] = v
+    local curves = check_group(tree, "curves").datasets
+    for name, c in pairs(curves) do
+      if type(c) ~= "table" or #c ~= a.done then
+        bad("curves.%s has %s entries, done is %d", name, type(c) == "table" and #c or "no",
+            a.done)
       end
     end
+    local pa = check_group(tree, "provenance").attrs
+    if type(pa.start_time) ~= "string" or math.type(pa.threads) ~= "integer"
+       or type(pa.seconds) ~= "number" then
+      bad("group provenance lacks start_time, threads or seconds")
+    end
     return {
-      path = path, run_id = a.run_id, epochs_done = a.epochs_done, config = config,
-      curves = curves, weights = read_weights(tree), optim_state = optim,
-      rng = rng, provenance = {start_time = pa.start_time, threads = pa.threads},
+      path = path, task = a.task, run_id = a.run_id, done = a.done, config = config,
+      curves = curves, state = check_group(tree, "state"),
+      provenance = {start_time = pa.start_time, threads = pa.threads, seconds = pa.seconds},
     }
   end)
 end

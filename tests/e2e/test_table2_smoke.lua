@@ -8,7 +8,9 @@ local check = require "tests.lua.check"
 local h5 = require "engine.h5"
 local grid = require "harness.lua.grid"
 local results = require "harness.lua.results"
-local runner = require "harness.lua.runner"
+local lifecycle = require "harness.lua.lifecycle"
+local sources = require "harness.lua.sources"
+local sys = require "engine.sys"
 
 local suite = check.suite(...)
 
@@ -46,14 +48,14 @@ local runs = grid.expand(exp, SCALE)
 local first_log
 
 suite:test("smoke_table_runs", function()
-  local have, why = runner.data_available{data = {source = "cifar"}, dataset = "cifar10"}
+  local have, why = sources.available{data = {source = "cifar"}, dataset = "cifar10"}
   check.truthy(have, "the smoke table trains on real CIFAR-10: " .. tostring(why))
   local ok = run_table()
   first_log = slurp(LOG)
   check.truthy(ok, "experiments/run.lua failed:\n" .. first_log)
   for _, r in ipairs(runs) do
-    local path = runner.paths(OUT, EXPERIMENT, r.id)
-    if runner.data_available(r.config) then
+    local path = lifecycle.paths(OUT, EXPERIMENT, r.id)
+    if sources.available(r.config) then
       check.truthy(h5.is_complete(path), "results file of " .. r.id)
     else
       check.truthy(first_log:find("skip " .. r.id:gsub("%-", "%%-") .. ": CIFAR%-100 not found"),
@@ -65,8 +67,8 @@ end)
 suite:test("smoke_files_follow_the_schema", function()
   local n = 0
   for _, r in ipairs(runs) do
-    local path, ckpt = runner.paths(OUT, EXPERIMENT, r.id)
-    if runner.data_available(r.config) then
+    local path, ckpt = lifecycle.paths(OUT, EXPERIMENT, r.id)
+    if sources.available(r.config) then
       n = n + 1
       local f = io.open(ckpt, "rb")
       check.truthy(f == nil, "checkpoint removed: " .. ckpt)
@@ -141,8 +143,8 @@ end)
 suite:test("smoke_runs_differ", function()
   local by = {}
   for _, r in ipairs(runs) do
-    local path = runner.paths(OUT, EXPERIMENT, r.id)
-    if runner.data_available(r.config) and r.config.dataset == "cifar10" then
+    local path = lifecycle.paths(OUT, EXPERIMENT, r.id)
+    if sources.available(r.config) and r.config.dataset == "cifar10" then
       by[r.levels.method .. r.levels.seed] = assert(results.read_run(path))
     end
   end
@@ -159,5 +161,6 @@ end)
 
 -- The report and plot checks (tools/report.lua, tools/plots.lua) read the results under OUT.
 
-os.execute("rm -rf " .. OUT .. " " .. LOG)
+sys.remove_tree(OUT)
+os.remove(LOG)
 suite:finish()

@@ -1,4 +1,5 @@
--- test_gan.lua: Figure 5's GAN (harness/lua/gan.lua, engine.gan, nets/gan_small.lua): one
+-- test_gan.lua: Figure 5's GAN (harness/lua/tasks/gan.lua run by harness/lua/lifecycle.lua,
+-- engine.gan, nets/gan_small.lua): one
 -- discriminator step (ERM and the demo's mixed batch) and one generator step (minimax, and the
 -- paper's mixed form) against PyTorch with the same weights and batch (gan.h5, made by
 -- tests/fixtures/gen_gan.py), the gradient that flows from D into G included; the nets' layout;
@@ -6,7 +7,9 @@
 -- the denormal switch; and the error messages of the config, the nets and the bindings.
 local config = require "harness.lua.config"
 local egan = require "engine.gan"
-local gan = require "harness.lua.gan"
+local gan = require "harness.lua.tasks.gan"
+local lifecycle = require "harness.lua.lifecycle"
+local sys = require "engine.sys"
 local tensor = require "engine.tensor"
 local train = require "engine.train"
 local check = require "tests.lua.check"
@@ -38,7 +41,7 @@ local function test_config(over)
     optim = {kind = "adam", lr = LR, beta1 = 0.9, beta2 = 0.999, eps = 1e-8},
     flush_denormals = false,
   }
-  return config.validate(config.merge(cfg, over or {}), config.schemas[gan.SCHEMA_NAME])
+  return config.validate(config.merge(cfg, over or {}), gan.schema)
 end
 
 -- (w1 - w0) against (want - w0), relative to lr.
@@ -78,7 +81,7 @@ end)
 
 -- A fresh run state whose nets hold the fixture's initial weights.
 local function state_from_fixture(over)
-  local st = gan.build(test_config(over), 1)
+  local st = gan.build(test_config(over), {threads = 1})
   st.d:params():copy(fx.d0)
   st.g:params():copy(fx.g0)
   return st
@@ -166,19 +169,20 @@ end)
 suite:test("repeatable", function()
   for _, variant in ipairs{{"demo", 0.2}, {"paper", 0.2}, {"paper_joint", 0.2}, {"demo", 0.0}} do
     local over = {mixup = {variant = variant[1], alpha = variant[2]}}
-    local a, b = gan.build(test_config(over), 1), gan.build(test_config(over), 1)
+    local a = gan.build(test_config(over), {threads = 1})
+    local b = gan.build(test_config(over), {threads = 1})
     local la = {gan.iteration(a)}
     local lb = {gan.iteration(b)}
     check.eq(la[1], lb[1], variant[1] .. " d_loss repeats")
     check.eq(la[2], lb[2], variant[1] .. " g_loss repeats")
     check.same_bits(a.g:params(), b.g:params(), variant[1] .. " G repeats")
     check.same_bits(a.d:params(), b.d:params(), variant[1] .. " D repeats")
-    local c = gan.build(test_config(config.merge(over, {seed = 2})), 1)
+    local c = gan.build(test_config(config.merge(over, {seed = 2})), {threads = 1})
     check.truthy(c.g:params():max_abs_diff(a.g:params()) > 0, "another seed differs")
   end
   -- ERM and mixup of one seed start from the same nets and snapshot points
-  local e = gan.build(test_config(), 1)
-  local m = gan.build(test_config{mixup = {alpha = 0.2}}, 1)
+  local e = gan.build(test_config(), {threads = 1})
+  local m = gan.build(test_config{mixup = {alpha = 0.2}}, {threads = 1})
   check.same_bits(e.g:params(), m.g:params(), "same initial G")
   check.same_bits(e.snap_real, m.snap_real, "same snapshot points")
 end)
@@ -189,7 +193,7 @@ suite:test("run_roundtrip", function()
   local cfg = test_config{mixup = {alpha = 0.2}, flush_denormals = true}
   local run = {id = "test-ring-mixup-s1", config = cfg}
   local o = {experiment = "gan_test", out = dir, threads = 1, command = "test_gan.lua"}
-  check.eq(gan.run(run, o), "done", "first run")
+  check.eq(lifecycle.run(gan, run, o), "done", "first run")
   local path = dir .. "/gan_test/test-ring-mixup-s1.h5"
   local r = assert(gan.read_run(path))
   check.eq(r.run_id, run.id, "run id")
@@ -202,11 +206,11 @@ suite:test("run_roundtrip", function()
   check.eq(r.summary.final_energy, m.energy, "summary = last snapshot")
   check.eq(r.config.mixup.alpha, 0.2, "config round trip")
   -- the same run again from the seed: bit-identical snapshot
-  local st = gan.build(cfg, 1)
+  local st = gan.build(cfg, {threads = 1})
   for _ = 0, 2 do gan.iteration(st) end
   local points = gan.snapshot(st)
   check.same_bits(points, r.snapshots[2].generated, "rerun from the seed")
-  check.eq(gan.run(run, o), "skipped", "complete runs are skipped")
+  check.eq(lifecycle.run(gan, run, o), "skipped", "complete runs are skipped")
   local runs, bad = gan.scan(dir)
   check.eq(#runs, 1, "scan finds the run")
   check.eq(#bad, 0, "no bad files")
@@ -215,9 +219,9 @@ suite:test("run_roundtrip", function()
   f:seek("set", f:seek("end") // 2) -- past the 512-byte checksum block, into the data
   f:write("garbage")
   f:close()
-  check.eq(gan.run(run, o), "done", "damaged file: rerun")
+  check.eq(lifecycle.run(gan, run, o), "done", "damaged file: rerun")
   check.truthy(io.open(path .. ".damaged", "rb") ~= nil, "damaged file kept aside")
-  os.execute("rm -rf '" .. dir .. "'")
+  assert(sys.remove_tree(dir))
 end)
 
 suite:test("checkpoint_resume", function()
@@ -225,21 +229,21 @@ suite:test("checkpoint_resume", function()
   os.remove(dir)
   local cfg = test_config{iterations = 7, snapshots = {1, 4, 6}, mixup = {alpha = 0.2}}
   local o = {experiment = "a", out = dir, threads = 1, command = "test", checkpoint_every = 2}
-  check.eq(gan.run({id = "r", config = cfg}, o), "done", "uninterrupted")
+  check.eq(lifecycle.run(gan, {id = "r", config = cfg}, o), "done", "uninterrupted")
   local whole = assert(gan.read_run(dir .. "/a/r.h5"))
   -- stopped after 3 iterations (checkpoint after 2), then after 2 more (checkpoint after 4)
   local ob = {experiment = "b", out = dir, threads = 1, command = "test", checkpoint_every = 2,
               stop_after = 3}
-  check.eq(gan.run({id = "r", config = cfg}, ob), "stopped", "first session")
+  check.eq(lifecycle.run(gan, {id = "r", config = cfg}, ob), "stopped", "first session")
   check.truthy(io.open(dir .. "/b/r.ckpt.h5", "rb") ~= nil, "checkpoint left behind")
   ob.stop_after = 2
-  check.eq(gan.run({id = "r", config = cfg}, ob), "stopped", "second session")
+  check.eq(lifecycle.run(gan, {id = "r", config = cfg}, ob), "stopped", "second session")
   ob.stop_after = nil
   check.raises(function()
-    gan.run({id = "r", config = cfg}, {experiment = "b", out = dir, threads = 2,
-                                       checkpoint_every = 2})
+    lifecycle.run(gan, {id = "r", config = cfg}, {experiment = "b", out = dir, threads = 2,
+                                                  checkpoint_every = 2, log = function() end})
   end, "the checkpoint was written with 1 threads, this run has 2", "thread count checked")
-  check.eq(gan.run({id = "r", config = cfg}, ob), "done", "resumed to the end")
+  check.eq(lifecycle.run(gan, {id = "r", config = cfg}, ob), "done", "resumed to the end")
   check.truthy(io.open(dir .. "/b/r.ckpt.h5", "rb") == nil, "checkpoint removed")
   local resumed = assert(gan.read_run(dir .. "/b/r.h5"))
   for i = 1, 3 do
@@ -250,25 +254,27 @@ suite:test("checkpoint_resume", function()
     check.eq(resumed.curves.d_loss[i], whole.curves.d_loss[i], "d_loss " .. i)
     check.eq(resumed.curves.g_loss[i], whole.curves.g_loss[i], "g_loss " .. i)
   end
-  os.execute("rm -rf '" .. dir .. "'")
+  assert(sys.remove_tree(dir))
 end)
 
--- A checkpoint of schema 1 (optimiser state as host-byte-order blobs) is refused, not misread.
+-- A GAN checkpoint of schema 1 (its own layout, optimiser state as host-byte-order blobs) is
+-- refused, not misread and not dropped as damaged.
 suite:test("old_checkpoint_refused", function()
   local dir = os.tmpname()
   os.remove(dir)
-  os.execute("mkdir -p '" .. dir .. "/a'")
+  assert(sys.mkdir_p(dir .. "/a"))
   local ckpt = dir .. "/a/r.ckpt.h5"
   require("engine.h5").write(ckpt, {
-    attrs = {format_version = 1, schema = gan.SCHEMA_CHECKPOINT, run_id = "r"},
+    attrs = {format_version = 1, schema = "mixup-repro/gan-checkpoint", run_id = "r"},
     datasets = {optim_d = "ADM1\0\0\0\0", optim_g = "ADM1\0\0\0\0"}})
   check.raises(function()
-    gan.run({id = "r", config = test_config{iterations = 3, snapshots = {1}}},
-            {experiment = "a", out = dir, threads = 1, command = "test"})
+    lifecycle.run(gan, {id = "r", config = test_config{iterations = 3, snapshots = {1}}},
+                  {experiment = "a", out = dir, threads = 1, command = "test",
+                   log = function() end})
   end, ckpt .. ": checkpoint schema 1, this build reads 2: delete it or rerun with --force",
   "old GAN checkpoint")
-  check.truthy(io.open(ckpt, "rb") ~= nil, "the refused checkpoint is left in place")
-  os.execute("rm -rf '" .. dir .. "'")
+  check.truthy(sys.exists(ckpt), "the refused checkpoint is left in place")
+  assert(sys.remove_tree(dir))
 end)
 
 suite:test("report_export", function()
@@ -294,7 +300,7 @@ suite:test("report_export", function()
   for _, seed in ipairs{1, 2} do
     for _, alpha in ipairs{0.0, 0.2} do
       local cfg = test_config{seed = seed, mixup = {alpha = alpha}}
-      gan.run({id = ("t-%g-s%d"):format(alpha, seed), config = cfg},
+      lifecycle.run(gan, {id = ("t-%g-s%d"):format(alpha, seed), config = cfg},
               {experiment = "gan_test", out = dir, threads = 1, command = "test"})
     end
   end
@@ -321,7 +327,7 @@ suite:test("report_export", function()
   local rows = 0
   for _ in pts:gmatch("\n%-?%d") do rows = rows + 1 end
   check.eq(rows, 50, "one line per generated point")
-  os.execute("rm -rf '" .. dir .. "'")
+  assert(sys.remove_tree(dir))
 end)
 
 suite:test("flush_denormals", function()
@@ -334,13 +340,17 @@ suite:test("flush_denormals", function()
 end)
 
 suite:test("errors", function()
-  check.raises(function() gan.build(test_config{snapshots = {0, 3}}, 1) end,
-               "gan: snapshot at iteration 3, but iterations is 3", "snapshot past the end")
-  check.raises(function() gan.build(test_config{mixup = {alpha = 1.5}}, 1) end,
-               "the demo variant draws lambda ~ U(0, alpha) and needs alpha <= 1", "demo alpha")
+  check.raises(function() test_config{snapshots = {0, 3}} end,
+               "config: option 'snapshots[2]' is integer 3, expected an iteration index below "
+               .. "iterations (3; snapshots are 0-based)", "snapshot past the end")
+  check.raises(function() test_config{mixup = {alpha = 1.5}} end,
+               "config: option 'mixup.alpha' is float 1.5, expected a number <= 1 for the demo "
+               .. "variant", "demo alpha")
+  check.raises(function() test_config{net = {role = "generator"}} end,
+               "config: option 'net.role' is string \"generator\", expected no value", "role")
   check.raises(function() test_config{shape = "spiral"} end,
-               "config: key 'shape' must be one of ring, grid, got string \"spiral\"", "shape")
-  check.raises(function() test_config{lr = 1} end, "config: unknown key 'lr'", "unknown key")
+               "config: option 'shape' is string \"spiral\", expected one of ring, grid", "shape")
+  check.raises(function() test_config{lr = 1} end, "config: unknown option 'lr'", "unknown key")
   local x, t = tensor.new(16, 2), tensor.new(16)
   check.raises(function() egan.join(x, t, tensor.new(8, 3), tensor.new(8, 2)) end,
                "gan.join: real is (8, 3), expected (N, 2) or (N, 2, 1, 1) points", "join shape")

@@ -53,7 +53,7 @@ suite:test("options_are_strict", function()
   check.raises(function() preact{width = 2.5} end, "width is 2.5, expected an integer",
                "width")
   check.raises(function() preact{num_classes = "10"} end,
-               "option 'num_classes' must be a number, got string", "type")
+               "option 'num_classes' is string \"10\", expected a number", "type")
   check.raises(function() nn.build(preact{init = "xavier"}, INPUT, {batch = 1}) end,
                "preact_resnet.conv1: option 'init' is \"xavier\", expected one of torch_default, "
                .. "he_normal, he_normal_fan_in, zero", "init")

@@ -237,22 +237,25 @@ suite:test("read_run_reports_bad_files", function()
 
   path = tmp .. "/ckpt.h5"
   local r = run(RUNS[1])
-  results.write_checkpoint(path, {run_id = "c", epochs_done = 12, config = r.config,
-                                  curves = r.curves, weights = r.weights,
-                                  optim_state = {attrs = {kind = "sgd", step = 3},
-                                                 datasets = {momentum_buffer = tensor.new(2)}},
-                                  rng = {init = "abc"},
+  results.write_checkpoint(path, {task = "classifier", run_id = "c", done = 12,
+                                  config = r.config, curves = r.curves,
+                                  curve_names = results.CURVES,
+                                  state = {datasets = {params = r.weights.params},
+                                           groups = {optim = {attrs = {kind = "sgd", step = 3},
+                                                              datasets = {momentum_buffer =
+                                                                          tensor.new(2)}}}},
                                   provenance = {start_time = "2026-11-26T00:00:00Z",
-                                                threads = 2}})
+                                                threads = 2, seconds = 1.5}})
   got, why = results.read_run(path)
   check.truthy(why and why:find('schema is "mixup-repro/checkpoint", expected '
                                 .. '"mixup-repro/run"', 1, true), "schema: " .. tostring(why))
   local ck = assert(results.read_checkpoint(path))
-  check.eq(ck.epochs_done, 12, "checkpoint epochs_done")
-  check.eq(ck.optim_state.attrs.step, 3, "checkpoint optim_state step")
-  check.eq(ck.optim_state.datasets.momentum_buffer:size(), 2, "checkpoint optim_state buffer")
-  check.eq(ck.rng.init, "abc", "checkpoint rng state")
+  check.eq(ck.done, 12, "checkpoint units done")
+  check.eq(ck.task, "classifier", "checkpoint task")
+  check.eq(ck.state.groups.optim.attrs.step, 3, "checkpoint optimiser step")
+  check.eq(ck.state.groups.optim.datasets.momentum_buffer:size(), 2, "checkpoint optimiser buffer")
   check.eq(ck.provenance.threads, 2, "checkpoint thread count")
+  check.eq(ck.provenance.seconds, 1.5, "checkpoint seconds")
   check.eq(ck.provenance.start_time, "2026-11-26T00:00:00Z", "checkpoint start time")
 
   -- a file whose summary disagrees with its curves (written around write_run's checks)

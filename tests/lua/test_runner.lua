@@ -1,8 +1,9 @@
--- test_runner.lua: the experiment harness (harness/lua/config.lua, grid.lua, runner.lua,
--- provenance.lua, experiments/run.lua). Run as `./mixup tests/lua/test_runner.lua [filter]`.
+-- test_runner.lua: the experiment harness with the classifier task (harness/lua/config.lua,
+-- grid.lua, lifecycle.lua, tasks/classifier.lua, provenance.lua, experiments/run.lua). Run as
+-- `./mixup tests/lua/test_runner.lua [filter]`. (The loop with a toy task: test_lifecycle.lua.)
 --   config_*      validation errors name the key; types are exact; numbers are normalised
 --   grid_*        product order, ids, hashes, per-level overrides, filters and their errors
---   median_*      the paper's statistic on known arrays; soft (lambda-weighted) accuracy
+--   median_*      the paper's statistic on known arrays
 --   tiny_*        in-process runs on synthetic data: repeatable bits, skip when complete,
 --                 damaged or truncated results reported and rerun, NaN loss stops the run
 --   resume_kill9  a smoke run of table2_cifar as a child process, killed with kill -9
@@ -14,11 +15,14 @@ local config = require "harness.lua.config"
 local grid = require "harness.lua.grid"
 local provenance = require "harness.lua.provenance"
 local results = require "harness.lua.results"
-local runner = require "harness.lua.runner"
+local lifecycle = require "harness.lua.lifecycle"
+local sources = require "harness.lua.sources"
+local classifier = require "harness.lua.tasks.classifier"
+local sys = require "engine.sys"
 
 local suite = check.suite(...)
 
-local SCHEMA = config.schemas.image_classification
+local SCHEMA = classifier.schema
 -- The host that runs this test (./mixup, or ./mixup-asan under make test-asan): arg's lowest
 -- index, as lua.c numbers the host's own arguments.
 local function host_exe()
@@ -30,11 +34,10 @@ local EXE = host_exe()
 local THREADS = 2           -- both sides of every bit comparison use the same count
 local POLL_S = 0.02         -- polling interval while waiting for the child's checkpoint
 local CHILD_TIMEOUT_S = 300 -- a smoke run takes seconds; this only stops a hung test
-local FLOAT32_RTOL = 1e-6   -- targets are stored in float32 (0.7f is 0.7 to about 1.2e-8)
 
 local tmp_root = os.tmpname()
 os.remove(tmp_root)
-assert(os.execute("mkdir -p " .. tmp_root))
+assert(sys.mkdir_p(tmp_root))
 
 local function sh(cmd) return os.execute(cmd) == true end
 
@@ -77,33 +80,39 @@ suite:test("config_errors", function()
   local function bad(over, needle, what)
     check.raises(function() config.validate(tiny_config(over), SCHEMA) end, needle, what)
   end
-  bad({optim = {lr = 0.1}}, "config: unknown key 'optim.lr' (known: decay_all_params, kind, "
+  bad({optim = {lr = 0.1}}, "config: unknown option 'optim.lr' (known: decay_all_params, kind, "
       .. "momentum, nesterov, weight_decay)", "unknown nested key")
-  bad({epochz = 3}, "config: unknown key 'epochz'", "unknown top-level key")
-  bad({epochs = "10"}, "config: key 'epochs' must be an integer >= 1, got string \"10\"",
+  bad({epochz = 3}, "config: unknown option 'epochz'", "unknown top-level key")
+  bad({epochs = "10"}, "config: option 'epochs' is string \"10\", expected an integer >= 1",
       "string for integer")
-  bad({epochs = 10.0}, "config: key 'epochs' must be an integer >= 1, got float 10.0",
+  bad({epochs = 10.0}, "config: option 'epochs' is float 10.0, expected an integer >= 1",
       "float for integer")
-  bad({epochs = 0}, "config: key 'epochs' must be an integer >= 1, got integer 0", "range")
-  bad({schedule = {lr_drop_late = 0}}, "config: key 'schedule.lr_drop_late' must be a boolean "
-      .. "(true or false), got integer 0", "0 for a boolean")
-  bad({data = {flip = "yes"}}, "key 'data.flip' must be a boolean", "string for a boolean")
-  bad({optim = {momentum = 0 / 0}}, "key 'optim.momentum' must be a finite number", "NaN")
-  bad({data = {train_examples = 0}}, "key 'data.train_examples' must be an integer >= 1 or "
-      .. "\"all\", got integer 0", "no magic 0")
-  bad({data = {train_examples = "everything"}}, "got string \"everything\"", "bad sentinel")
-  bad({schedule = {milestones = {8, 4}}}, "key 'schedule.milestones' must be a list of "
-      .. "integers >= 1, strictly increasing, got integer 4 at position 2", "milestone order")
-  bad({data = {mean = {0.5, 0.5}}}, "key 'data.mean' must be a list of 3 numbers", "length")
-  bad({dataset = "mnist"}, "key 'dataset' must be one of cifar10, cifar100", "enum")
-  bad({net = {family = "vgg"}}, "key 'net.family' must be one of preact_resnet", "family")
-  bad({net = {widht = 3}}, "config: key 'net': preact_resnet: unknown option 'widht'",
+  bad({epochs = 0}, "config: option 'epochs' is integer 0, expected an integer >= 1", "range")
+  bad({schedule = {lr_drop_late = 0}}, "config: option 'schedule.lr_drop_late' is integer 0, "
+      .. "expected a boolean (true or false)", "0 for a boolean")
+  bad({data = {flip = "yes"}}, "option 'data.flip' is string \"yes\", expected a boolean",
+      "string for a boolean")
+  bad({optim = {momentum = 0 / 0}}, "option 'optim.momentum' is float nan, expected a finite "
+      .. "number", "NaN")
+  bad({data = {train_examples = 0}}, "option 'data.train_examples' is integer 0, expected an "
+      .. "integer >= 1 or \"all\"", "no magic 0")
+  bad({data = {train_examples = "everything"}}, "is string \"everything\"", "bad sentinel")
+  bad({schedule = {milestones = {8, 4}}}, "option 'schedule.milestones[2]' is integer 4, "
+      .. "expected a list of integers >= 1, strictly increasing", "milestone order")
+  bad({data = {mean = {0.5, 0.5}}}, "option 'data.mean' is a table, expected a list of 3 "
+      .. "numbers", "length")
+  bad({dataset = "mnist"}, "option 'dataset' is string \"mnist\", expected one of cifar10, "
+      .. "cifar100", "enum")
+  bad({net = {family = "vgg"}}, "option 'net.family' is string \"vgg\", expected one of "
+      .. "preact_resnet", "family")
+  bad({net = {widht = 3}}, "config: option 'net': preact_resnet: unknown option 'widht'",
       "net options are checked by the net's constructor")
-  bad({net = {width = {1}}}, "key 'net.width' must be a number, string or boolean", "net type")
+  bad({net = {width = {1}}}, "option 'net.width' is a table, expected a finite number, a "
+      .. "string or a boolean", "net type")
   local c = tiny_config()
   c.mixup = nil
   check.raises(function() config.validate(c, SCHEMA) end,
-               "config: missing key 'mixup' (a table with keys alpha, per_example)", "missing")
+               "config: missing required option 'mixup'", "missing")
 end)
 
 suite:test("config_merge", function()
@@ -188,11 +197,27 @@ suite:test("grid_filters", function()
   local broken = tiny_experiment()
   broken.scales.test.set = {optim = {momentun = 0.9}}
   check.raises(function() grid.expand(broken, "test") end,
-               "config: unknown key 'optim.momentun'", "recipe typo")
+               "config: unknown option 'optim.momentun'", "recipe typo")
   broken = tiny_experiment()
   broken.scales.test.per_level = {["width=w9"] = {}}
   check.raises(function() grid.expand(broken, "test") end,
-               "per_level key 'width=w9' names no axis level", "per_level typo")
+               "experiment tiny: scale 'test': per_level: unknown option 'width=w9' (known: "
+               .. "method=erm, method=mixup_a1, width=w2, width=w3)", "per_level typo")
+  broken = tiny_experiment()
+  broken.axes[2].levels[2].id = "w2"
+  check.raises(function() grid.expand(broken, "test") end,
+               "experiment tiny: axis 2 (width) level 2: option 'id' is string \"w2\", "
+               .. "expected a unique string of letters, digits and _", "duplicate level id")
+  broken = tiny_experiment()
+  broken.scales.test.seeds = {1, -2}
+  check.raises(function() grid.expand(broken, "test") end,
+               "experiment tiny: scale 'test': option 'seeds[2]' is integer -2, expected an "
+               .. "integer >= 0", "bad seed")
+  broken = tiny_experiment()
+  broken.schema = "image_clasification"
+  check.raises(function() grid.expand(broken, "test") end,
+               "experiment tiny: option 'schema' is string \"image_clasification\", expected "
+               .. "one of gan_toy, image_classification", "unknown schema")
 end)
 
 suite:test("grid_table2", function()
@@ -248,17 +273,20 @@ suite:test("median_last10", function()
   check.eq(s.epochs, 4, "epochs")
 end)
 
-suite:test("soft_correct", function()
-  local tensor = require "engine.tensor"
-  -- argmax of the rows: 2, 1, 3
-  local z = tensor.from_table({0, 5, 1, 9, 2, 2, 0, 0, 4}, {3, 3})
-  local t = tensor.from_table({0, 0.7, 0.3, 0.4, 0, 0.6, 0, 0, 1}, {3, 3})
-  check.near(runner.soft_correct(z, t, 3, 3), 0.7 + 0.4 + 1, FLOAT32_RTOL, "weighted hits")
-  local tie = tensor.from_table({3, 3}, {1, 2})
-  check.eq(runner.soft_correct(tie, tensor.from_table({0, 1}, {1, 2}), 1, 2), 0.0,
-           "first maximum wins a tie")
-  check.eq(runner.duration(42), "42s", "duration s")
-  check.eq(runner.duration(125 * 60), "2h05m", "duration h")
+suite:test("sources", function()
+  local sh = sources.shape("cifar100")
+  check.eq(sh.c * 10000 + sh.h * 100 + sh.w, 33232, "CIFAR-100 images are 3 x 32 x 32")
+  check.eq(sources.DATASETS.cifar100.classes, 100, "classes")
+  check.truthy(sources.dir("cifar10"):find("/cifar%-10%-batches%-bin$"), "folder")
+  check.truthy(sources.available{dataset = "cifar10", data = {source = "synthetic"}},
+               "a synthetic source needs no files")
+  check.raises(function() sources.shape("mnist") end,
+               "sources: unknown dataset 'mnist' (known: cifar10, cifar100)", "unknown")
+end)
+
+suite:test("duration", function()
+  check.eq(lifecycle.duration(42), "42s", "duration s")
+  check.eq(lifecycle.duration(125 * 60), "2h05m", "duration h")
 end)
 
 -- ============================================================================================
@@ -272,8 +300,8 @@ local function tiny_run(cfg_over, out, opts)
              command = "test_runner", progress = false,
              log = function(l) lines[#lines + 1] = l end}
   for k, v in pairs(opts or {}) do o[k] = v end
-  local ok, status = pcall(runner.run, {id = id, config = cfg}, o)
-  local path, ckpt = runner.paths(out, "tiny", id)
+  local ok, status = pcall(lifecycle.run, classifier, {id = id, config = cfg}, o)
+  local path, ckpt = lifecycle.paths(out, "tiny", id)
   return {ok = ok, status = status, log = table.concat(lines, "\n"), path = path, ckpt = ckpt}
 end
 
@@ -298,8 +326,8 @@ end
 suite:test("old_checkpoint_refused", function()
   local out = tmp_root .. "/oldck"
   local cfg = config.validate(tiny_config{}, SCHEMA)
-  local _, ckpt = runner.paths(out, "tiny", "tiny-" .. grid.config_hash(cfg))
-  check.truthy(sh("mkdir -p " .. out .. "/tiny"), "mkdir")
+  local _, ckpt = lifecycle.paths(out, "tiny", "tiny-" .. grid.config_hash(cfg))
+  assert(sys.mkdir_p(out .. "/tiny"))
   require("engine.h5").write(ckpt, {
     attrs = {format_version = 1, schema = results.SCHEMA_CHECKPOINT, run_id = "x",
              epochs_done = 1},
@@ -378,7 +406,8 @@ suite:test("tiny_nan_stops", function()
   check.truthy(msg:find("checkpoint after epoch 1 is kept", 1, true), "checkpoint: " .. msg)
   check.truthy(not exists(r.path), "no results file")
   local ck = assert(results.read_checkpoint(r.ckpt))
-  check.eq(ck.epochs_done, 1, "the last good checkpoint is kept")
+  check.eq(ck.done, 1, "the last good checkpoint is kept")
+  check.eq(ck.task, "classifier", "the checkpoint names its task")
 end)
 
 suite:test("tiny_provenance", function()
@@ -404,7 +433,7 @@ local function proc_alive(pid)
 end
 
 suite:test("resume_kill9", function()
-  local have, why = runner.data_available{data = {source = "cifar"}, dataset = "cifar10"}
+  local have, why = sources.available{data = {source = "cifar"}, dataset = "cifar10"}
   check.truthy(have, "this test trains on real CIFAR-10: " .. tostring(why))
   local filters = "dataset=cifar10 net=preact_resnet18 method=mixup_a1 seed=1"
   local function cmd(out)
@@ -417,7 +446,7 @@ suite:test("resume_kill9", function()
                "uninterrupted run failed:\n" .. (exists(ref_log) and slurp(ref_log) or ""))
   local id = slurp(ref_log):match("done (smoke%-%S+):")
   check.truthy(id, "run id in the log")
-  local path, ckpt = runner.paths(cut_out, "table2_cifar", id)
+  local path, ckpt = lifecycle.paths(cut_out, "table2_cifar", id)
 
   local p = assert(io.popen(cmd(cut_out) .. " > " .. cut_log .. " 2>&1 & echo $!"))
   local pid = math.tointeger(tonumber(p:read("l")))
@@ -434,18 +463,17 @@ suite:test("resume_kill9", function()
   check.truthy(not exists(path), "the child finished before it was killed; the test needs "
                .. "a longer smoke run")
   local ck = assert(results.read_checkpoint(ckpt))
-  local total = #assert(results.read_run(runner.paths(ref_out, "table2_cifar", id))).curves.epoch
-  check.truthy(ck.epochs_done >= 1 and ck.epochs_done < total,
-               "killed mid-run: epochs_done " .. ck.epochs_done)
+  local total = #assert(results.read_run(lifecycle.paths(ref_out, "table2_cifar", id))).curves.epoch
+  check.truthy(ck.done >= 1 and ck.done < total, "killed mid-run: done " .. ck.done)
 
   check.truthy(sh(cmd(cut_out) .. " > " .. cut_log .. " 2>&1"),
                "resumed run failed:\n" .. slurp(cut_log))
   local log = slurp(cut_log)
-  check.truthy(log:find("resuming " .. id:gsub("%-", "%%-") .. " after epoch "
-                        .. ck.epochs_done), "resumed from the checkpoint:\n" .. log)
+  check.truthy(log:find(("resuming %s: %d of %d epochs done"):format(id, ck.done, total), 1,
+                        true), "resumed from the checkpoint:\n" .. log)
   check.truthy(not exists(ckpt), "checkpoint removed after the results file")
   local got = assert(results.read_run(path))
-  local want = assert(results.read_run(runner.paths(ref_out, "table2_cifar", id)))
+  local want = assert(results.read_run(lifecycle.paths(ref_out, "table2_cifar", id)))
   same_run(got, want, "killed and resumed vs uninterrupted")
   check.eq(got.summary.test_error_median_last10, want.summary.test_error_median_last10,
            "summary")
@@ -476,5 +504,5 @@ suite:test("run_lua_errors", function()
                "--list prints ids")
 end)
 
-sh("rm -rf " .. tmp_root)
+assert(sys.remove_tree(tmp_root))
 suite:finish()

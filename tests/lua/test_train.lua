@@ -186,4 +186,56 @@ suite:test("losses", function()
   check.near(b, math.log(2), 1e-6, "bce")
 end)
 
+-- The reference of train.count_correct: sum over rows of t[n, argmax_j z[n, j]], the first
+-- maximum winning a tie (a strict `>` scan), summed in double in row order.
+local function count_correct_ref(z, t)
+  local n = z:shape()[1]
+  local k = z:size() // n
+  local zs, ts = z:to_table(), t:to_table()
+  local s = 0.0
+  for i = 0, n - 1 do
+    local base = i * k
+    local best, arg = zs[base + 1], 1
+    for j = 2, k do
+      local v = zs[base + j]
+      if v > best then best, arg = v, j end
+    end
+    s = s + ts[base + arg]
+  end
+  return s
+end
+
+suite:test("count_correct", function()
+  -- argmax of the rows: 2, 1, 3
+  local z = tensor.from_table({0, 5, 1, 9, 2, 2, 0, 0, 4}, {3, 3})
+  local t = tensor.from_table({0, 0.7, 0.3, 0.4, 0, 0.6, 0, 0, 1}, {3, 3})
+  check.eq(train.count_correct(z, t), count_correct_ref(z, t), "weighted hits")
+  check.near(train.count_correct(z, t), 0.7 + 0.4 + 1, 1e-7, "weighted hits by hand")
+  check.eq(train.count_correct(tensor.from_table({3, 3}, {1, 2}), tensor.from_table({0, 1},
+           {1, 2})), 0.0, "the first maximum wins a tie")
+  check.eq(train.count_correct(tensor.from_table({0 / 0, 3}, {1, 2}), tensor.from_table({1, 0},
+           {1, 2})), 1.0, "a NaN in column 0 keeps column 0, as the Lua scan")
+  -- random logits from a few integer levels (many ties) and soft targets (mixup-like rows)
+  local seed = 11
+  local r = train.rng(seed, train.stream.mixup)
+  for _, shape in ipairs{{1, 2}, {7, 10}, {64, 10}, {33, 100}, {5, 3, 1, 1}} do
+    local n, k = shape[1], shape[2]
+    local zv, tv = {}, {}
+    for i = 1, n * k do zv[i] = r:below(4) - 1.5 end
+    for i = 1, n do
+      local lam, a, b = r:uniform(), r:below(k), r:below(k)
+      for j = 1, k do tv[(i - 1) * k + j] = 0 end
+      tv[(i - 1) * k + a + 1] = lam
+      tv[(i - 1) * k + b + 1] = tv[(i - 1) * k + b + 1] + (1 - lam)
+    end
+    local zt, tt = tensor.from_table(zv, shape), tensor.from_table(tv, {n, k})
+    check.eq(train.count_correct(zt, tt), count_correct_ref(zt, tt),
+             ("seed %d, %d x %d: C and Lua agree bit for bit"):format(seed, n, k))
+  end
+  check.raises(function() train.count_correct(tensor.new(4, 3), tensor.new(4, 2)) end,
+               "train.count_correct: targets have 8 values, logits 12", "shapes")
+  check.raises(function() train.count_correct(tensor.new(4), tensor.new(4)) end,
+               "train.count_correct: logits have 1 dimensions, expected (N, K)", "1-D")
+end)
+
 suite:finish()

@@ -85,7 +85,7 @@ suite:test("options_are_strict", function()
   check.raises(function() densenet{compression = 1.5} end,
                "densenet: compression is 1.5, expected 0 < c <= 1", "compression")
   check.raises(function() densenet{num_classes = "10"} end,
-               "densenet: option 'num_classes' must be a number, got string", "type")
+               "densenet: option 'num_classes' is string \"10\", expected a number", "type")
 end)
 
 suite:test("wrong_input_is_rejected", function()

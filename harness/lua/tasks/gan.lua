@@ -1,13 +1,13 @@
--- gan.lua: Figure 5 of the mixup paper: a GAN on the 2-D ring and grid toy data, ERM versus
--- mixup on the discriminator, trained and measured from a validated config (schema "gan_toy",
--- registered in config.schemas by this file), with the results file written here.
+-- gan.lua (tasks/): Figure 5 of the mixup paper: a GAN on the 2-D ring and grid toy data,
+-- ERM versus mixup on the discriminator, as a task of harness/lua/lifecycle.lua (which
+-- documents the task table and runs, checkpoints, resumes and writes it): config schema
+-- "gan_toy", one unit = one iteration, results schema "mixup-repro/gan-run".
 --
---   local gan = require "harness.lua.gan"
---   gan.run({id = ..., config = ...}, {experiment =, out =, threads =, force =, command =,
---           index =, total =})                      -- -> "done" | "skipped" (runner.run's API)
---   gan.build(cfg, threads) -> st;  gan.d_update(st, x, t) -> loss
+--   local gan = require "harness.lua.tasks.gan"
+--   gan.build(cfg, {threads = n}) -> st;  gan.d_update(st, x, t) -> loss
 --   gan.g_update(st, z, assemble) -> loss;  gan.iteration(st) -> d_loss, g_loss
---   gan.read_run(path) -> run or nil, reason;  gan.scan(dir) -> runs, bad
+--   gan.snapshot(st) -> points, metrics;  gan.read_run(path) -> run or nil, reason
+--   gan.scan(dir) -> runs, bad
 --
 -- One iteration (hongyi-zhang/mixup gan/example_gan.py; PAPER_FACTS.md section 8):
 --   * d_steps discriminator steps, each on fresh data: a real batch (batch points of the toy
@@ -49,42 +49,39 @@
 --   summary      attrs: the last snapshot's metrics (final_*), seconds, seconds_per_iteration,
 --                n_params_d, n_params_g
 --   weights      float32 datasets d_params and g_params (parameters() order)
--- Checkpoint <run-id>.ckpt.h5 (schema "mixup-repro/gan-checkpoint") every CHECKPOINT_EVERY
--- iterations: root attrs format_version = results.CHECKPOINT_VERSION (another is refused),
--- run_id, iterations_done, threads, seconds; groups config, curves, snapshots (those taken so
--- far), weights, optim_d, optim_g (optim:state(): float32 datasets and a step attribute);
--- datasets rng_gan, rng_order, rng_mixup (rng:state()). A run killed anywhere resumes from it and
--- ends bit-identical to an uninterrupted run at the same thread count (another count is refused);
--- the fixed snapshot points are redrawn from the seed. It is removed when the run completes.
+-- Checkpoint state (the lifecycle's checkpoint, every CHECKPOINT_EVERY iterations): datasets
+-- d_params, g_params and rng_gan, rng_order, rng_mixup (rng:state()); groups optim_d, optim_g
+-- (optim:state(): attrs kind and step, float32 datasets) and snapshots (those taken so far). The fixed snapshot points are redrawn
+-- from the seed by build.
 -- Non-goals: other GAN losses (non-saturating, WGAN).
 
 local nn = require "engine.nn"
-local sys = require "engine.sys"
 local tensor = require "engine.tensor"
 local train = require "engine.train"
 local egan = require "engine.gan"
 local h5 = require "engine.h5"
 local config = require "harness.lua.config"
-local provenance = require "harness.lua.provenance"
 local results = require "harness.lua.results"
 
 local M = {}
 
 M.SCHEMA_NAME = "gan_toy"
-M.FORMAT_VERSION = 1
+M.FORMAT_VERSION = results.FORMAT_VERSION
 M.SCHEMA_RUN = "mixup-repro/gan-run"
-M.STATUS_COMPLETE = "complete"
-M.RUN_EXT = ".h5"
-M.CKPT_EXT = ".ckpt.h5"
-M.SCHEMA_CHECKPOINT = "mixup-repro/gan-checkpoint"
+M.STATUS_COMPLETE = results.STATUS_COMPLETE
 M.CHECKPOINT_EVERY = 1000 -- iterations: ~1 min at cpu scale; a write is ~13 MB at width 512
-M.FIX = "delete it to rerun"
 M.METRICS = {"modes_covered", "high_quality", "energy", "mmd2", "outside"}
 M.CURVES = {"iteration", "d_loss", "g_loss"}
 local DATA_DIM = 2
-local DAMAGED_SUFFIX = ".damaged"
 local LOG_EVERY = 1000 -- iterations between progress lines (snapshots are always printed)
 local RNG_NAMES = {"gan", "order", "mixup"}
+
+-- The task table (harness/lua/lifecycle.lua).
+M.name = "gan"
+M.unit = "iteration"
+M.curves = M.CURVES
+M.checkpoint_every = M.CHECKPOINT_EVERY
+M.divergence_fix = "lower optim.lr (or check mixup.alpha) in the experiment's recipe"
 
 -- ============================================================================================
 -- Config schema.
@@ -92,7 +89,26 @@ local RNG_NAMES = {"gan", "order", "mixup"}
 local I, N, S, B, L, R = config.integer, config.number, config.string, config.boolean,
                          config.list, config.record
 
-config.schemas[M.SCHEMA_NAME] = R{
+-- What the fields cannot say alone (config.record's check).
+local function check_config(cfg, fail)
+  local n = #cfg.snapshots
+  if n > 0 and cfg.snapshots[n] >= cfg.iterations then
+    fail(("snapshots[%d]"):format(n), cfg.snapshots[n], ("an iteration index below "
+         .. "iterations (%d; snapshots are 0-based)"):format(cfg.iterations))
+  end
+  if cfg.mixup.variant == "demo" and cfg.mixup.alpha > 1 then
+    fail("mixup.alpha", cfg.mixup.alpha, "a number <= 1 for the demo variant (it draws "
+         .. "lambda ~ U(0, alpha))")
+  end
+  for _, k in ipairs{"role", "n_latent"} do
+    if cfg.net[k] ~= nil then
+      fail("net." .. k, cfg.net[k], "no value (each net's role is set here and the "
+           .. "generator's n_latent is the config's)")
+    end
+  end
+end
+
+M.schema = R({
   scale = S{one_of = {"paper", "cpu", "smoke", "test"}},
   seed = I{min = 0},
   shape = S{one_of = {"ring", "grid"}},
@@ -111,25 +127,8 @@ config.schemas[M.SCHEMA_NAME] = R{
   -- discriminator's denormal gradients otherwise slow its GEMMs ~3x, while Adam moves no
   -- weight measurably for them (lr g / (|g| + eps) < 1e-33 for g < 1e-38)
   flush_denormals = B(),
-}
+}, check_config)
 
--- What the schema cannot say.
-local function check_config(cfg)
-  local last = cfg.snapshots[#cfg.snapshots]
-  if last and last >= cfg.iterations then
-    error(("gan: snapshot at iteration %d, but iterations is %d (snapshots are 0-based "
-           .. "iteration indices below it)"):format(last, cfg.iterations), 0)
-  end
-  if cfg.mixup.variant == "demo" and cfg.mixup.alpha > 1 then
-    error(("gan: mixup.alpha is %g, the demo variant draws lambda ~ U(0, alpha) and needs "
-           .. "alpha <= 1"):format(cfg.mixup.alpha), 0)
-  end
-  if cfg.net.role ~= nil or cfg.net.n_latent ~= nil then
-    error("gan: net must not set role or n_latent (the config's n_latent is the generator's)",
-          0)
-  end
-end
-M.check_config = check_config
 
 -- ============================================================================================
 -- Training state.
@@ -141,8 +140,9 @@ local function net_opts(cfg, role)
 end
 
 -- Nets, optimisers, generators and batch buffers of a run; nothing else allocates later.
-function M.build(cfg, threads)
-  check_config(cfg)
+-- env: {threads =} (the lifecycle's; other fields are ignored).
+function M.build(cfg, env)
+  local threads = env.threads
   egan.flush_denormals(cfg.flush_denormals)
   local ctor = require("nets." .. cfg.net.family)
   local b, p = cfg.batch, cfg.snapshot_points
@@ -175,6 +175,9 @@ function M.build(cfg, threads)
   st.xb, st.tb = st.x:view(0, {b, DATA_DIM}), st.t:view(0, {b}) -- the paper variant's rows
   st.dz = tensor.new(2 * b, 1)
   st.dg = tensor.new(b, DATA_DIM)
+  st.snaps = {} -- {iteration =, generated = Tensor, metrics = {...}} per snapshot taken
+  st.want = {}
+  for _, it in ipairs(cfg.snapshots) do st.want[it] = true end
   return st
 end
 
@@ -270,46 +273,49 @@ function M.snapshot(st)
 end
 
 -- ============================================================================================
--- Results files.
+-- The task's step.
 
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
+function M.units(cfg) return cfg.iterations end
+
+function M.describe(st, cfg)
+  return ("%s, mixup %s alpha %g, %d iterations x %d D steps, batch %d, %d + %d params")
+         :format(cfg.shape, cfg.mixup.variant, cfg.mixup.alpha, cfg.iterations, cfg.d_steps,
+                 cfg.batch, st.d:num_params(), st.g:num_params())
 end
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
+local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+
+local function metrics_line(m)
+  return ("modes %d/%d, high-quality %.1f%%, energy %.4f, mmd2 %.4f, outside %d"):format(
+         m.modes_covered, m.n_modes, 100 * m.high_quality, m.energy, m.mmd2, m.outside)
 end
 
-local function ensure_dir(path)
-  local dir = path:match("^(.*)/[^/]*$")
-  if dir and not file_exists(dir) and not os.execute("mkdir -p " .. shell_quote(dir)) then
-    error(("gan: cannot create directory %s (check permissions and free space)"):format(dir), 0)
+function M.step(st, it, ctx)
+  -- the losses refuse non-finite logits: their message is the detail
+  local ok, d_loss, g_loss = pcall(M.iteration, st)
+  if not ok then ctx.diverged(tostring(d_loss)) end
+  if not (finite(d_loss) and finite(g_loss)) then
+    ctx.diverged(("d_loss %s, g_loss %s"):format(tostring(d_loss), tostring(g_loss)))
   end
+  local row = {iteration = it, d_loss = d_loss, g_loss = g_loss}
+  if st.want[it] then
+    local points, m = M.snapshot(st)
+    st.snaps[#st.snaps + 1] = {iteration = it, generated = points, metrics = m}
+    return row, ("  iteration %d: d_loss %.4f g_loss %.4f; %s"):format(it, d_loss, g_loss,
+                                                                     metrics_line(m))
+  elseif (it + 1) % LOG_EVERY == 0 then
+    return row, ("  iteration %d: d_loss %.4f g_loss %.4f"):format(it, d_loss, g_loss)
+  end
+  return row
 end
 
-local function say(fmt, ...)
-  io.stdout:write(fmt:format(...), "\n")
-  io.stdout:flush()
-end
+-- ============================================================================================
+-- Results files.
 
 local function f64(values)
   local v = {}
   for i, x in ipairs(values) do v[i] = x + 0.0 end
   return {kind = "f64", values = v}
-end
-
-local function config_tree(cfg)
-  local attrs = results.flatten(cfg)
-  attrs[results.CONFIG_LUA_ATTR] = results.serialize(cfg)
-  return {attrs = attrs}
-end
-
-local function curves_tree(curves)
-  local ds = {}
-  for _, k in ipairs(M.CURVES) do ds[k] = f64(curves[k]) end
-  return {datasets = ds}
 end
 
 -- One group per snapshot, named by its iteration.
@@ -329,43 +335,10 @@ local function read_snapshots(groups, iterations, need_all)
     if g and g.datasets.generated then
       snaps[#snaps + 1] = {iteration = it, generated = g.datasets.generated, metrics = g.attrs}
     elseif need_all then
-      error(("snapshots/%d is missing"):format(it), 0)
+      results.bad("snapshots/%d is missing", it)
     end
   end
   return snaps
-end
-
--- The HDF5 tree of a finished run (see the header).
-local function run_tree(r)
-  local cfg = r.config
-  local gm = {iteration = {}}
-  for _, k in ipairs(M.METRICS) do gm[k] = {} end
-  for i, s in ipairs(r.snapshots) do
-    gm.iteration[i] = s.iteration
-    for _, k in ipairs(M.METRICS) do gm[k][i] = s.metrics[k] end
-  end
-  local gm_ds = {}
-  for k, v in pairs(gm) do gm_ds[k] = f64(v) end
-  local first = r.snapshots[1] and r.snapshots[1].metrics or {}
-  return {
-    attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_RUN,
-             experiment = r.experiment, run_id = r.run_id, status = M.STATUS_COMPLETE},
-    groups = {
-      config = config_tree(cfg),
-      provenance = {attrs = r.provenance},
-      curves = curves_tree(r.curves),
-      snapshots = {datasets = {real = r.snap_real, noise = r.snap_noise},
-                   groups = snapshot_groups(r.snapshots)},
-      gan_metrics = {
-        attrs = {n_modes = egan.num_modes(cfg.shape), std = cfg.data_std,
-                 cover_percent = egan.COVER_PERCENT, quality_stds = egan.QUALITY_STDS,
-                 mmd_bandwidth = egan.MMD_BANDWIDTH, frame_margin = egan.FRAME_MARGIN,
-                 frame_lo = first.frame_lo or 0.0, frame_hi = first.frame_hi or 0.0},
-        datasets = gm_ds},
-      summary = {attrs = r.summary},
-      weights = {datasets = {d_params = r.d_params, g_params = r.g_params}},
-    },
-  }
 end
 
 local function summarize(snapshots, seconds, iterations, n_d, n_g)
@@ -379,34 +352,53 @@ local function summarize(snapshots, seconds, iterations, n_d, n_g)
   return s
 end
 
+-- The HDF5 tree of a finished run (see the header); r as the lifecycle's task.result.
+function M.result(st, r)
+  local cfg = r.config
+  local snaps = st.snaps
+  local gm = {iteration = {}}
+  for _, k in ipairs(M.METRICS) do gm[k] = {} end
+  for i, s in ipairs(snaps) do
+    gm.iteration[i] = s.iteration
+    for _, k in ipairs(M.METRICS) do gm[k][i] = s.metrics[k] end
+  end
+  local gm_ds = {}
+  for k, v in pairs(gm) do gm_ds[k] = f64(v) end
+  local first = snaps[1] and snaps[1].metrics or {}
+  return {
+    attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_RUN,
+             experiment = r.experiment, run_id = r.run_id, status = M.STATUS_COMPLETE},
+    groups = {
+      config = results.config_tree(cfg),
+      provenance = {attrs = r.provenance},
+      curves = results.curves_tree(r.curves),
+      snapshots = {datasets = {real = st.snap_real, noise = st.snap_noise},
+                   groups = snapshot_groups(snaps)},
+      gan_metrics = {
+        attrs = {n_modes = egan.num_modes(cfg.shape), std = cfg.data_std,
+                 cover_percent = egan.COVER_PERCENT, quality_stds = egan.QUALITY_STDS,
+                 mmd_bandwidth = egan.MMD_BANDWIDTH, frame_margin = egan.FRAME_MARGIN,
+                 frame_lo = first.frame_lo or 0.0, frame_hi = first.frame_hi or 0.0},
+        datasets = gm_ds},
+      summary = {attrs = summarize(snaps, r.seconds, cfg.iterations, st.d:num_params(),
+                                   st.g:num_params())},
+      weights = {datasets = {d_params = st.d:params(), g_params = st.g:params()}},
+    },
+  }
+end
+
 -- Reads a GAN results file: the run, or nil and "<path>: <what>; <fix>".
 function M.read_run(path)
-  if not file_exists(path) then return nil, path .. ": missing" end
-  local ok_c, why = h5.is_complete(path)
-  if not ok_c then
-    why = tostring(why):gsub("^h5io_open: ", "")
-    if not why:find(M.FIX, 1, true) then why = ("%s: %s; %s"):format(path, why, M.FIX) end
-    return nil, why
-  end
-  local ok, res = pcall(function()
-    local tree = h5.read(path)
+  return results.read_checked(path, M.SCHEMA_RUN, "a GAN results file", function(tree)
     local a = tree.attrs
-    if a.format_version ~= M.FORMAT_VERSION then
-      error(("format_version is %s, this harness reads %d"):format(tostring(a.format_version),
-            M.FORMAT_VERSION), 0)
-    end
-    if a.schema ~= M.SCHEMA_RUN then
-      error(("schema is %s, expected %q"):format(tostring(a.schema), M.SCHEMA_RUN), 0)
-    end
     if a.status ~= M.STATUS_COMPLETE then
-      error(("status is %s, expected %q"):format(tostring(a.status), M.STATUS_COMPLETE), 0)
+      results.bad("status is %s, expected %q", tostring(a.status), M.STATUS_COMPLETE)
     end
     for _, g in ipairs{"config", "provenance", "curves", "snapshots", "gan_metrics", "summary"}
     do
-      if not tree.groups[g] then error(("group '%s' is missing"):format(g), 0) end
+      if not tree.groups[g] then results.bad("group '%s' is missing", g) end
     end
-    local cfg, err = results.deserialize(tree.groups.config.attrs[results.CONFIG_LUA_ATTR] or "")
-    if type(cfg) ~= "table" then error("config.lua: " .. tostring(err), 0) end
+    local cfg = results.read_config(tree.groups.config)
     local sg = tree.groups.snapshots
     local snaps = read_snapshots(sg.groups, cfg.snapshots, true)
     return {path = path, experiment = a.experiment, run_id = a.run_id, config = cfg,
@@ -414,197 +406,50 @@ function M.read_run(path)
             snapshots = snaps, snap_real = sg.datasets.real, snap_noise = sg.datasets.noise,
             gan_metrics = tree.groups.gan_metrics, summary = tree.groups.summary.attrs}
   end)
-  if ok then return res end
-  return nil, ("%s: %s; %s"):format(path, tostring(res), M.FIX)
+end
+M.read_result = M.read_run
+
+function M.summary_line(s)
+  return ("final modes %d, high-quality %.1f%%, energy %.4f, mmd2 %.4f, outside %d"):format(
+         s.final_modes_covered, 100 * s.final_high_quality, s.final_energy, s.final_mmd2,
+         s.final_outside)
 end
 
 -- Every GAN results file under dir (other schemas are left out, not reported): runs sorted
 -- by path, and the unreadable ones {path =, reason =}.
 function M.scan(dir)
-  local p = assert(io.popen("find " .. shell_quote(dir) .. " -type f -name '*"
-                            .. M.RUN_EXT .. "' 2>/dev/null | LC_ALL=C sort"))
   local runs, bad = {}, {}
-  for path in p:lines() do
+  for _, path in ipairs(results.list_h5(dir)) do
     local ok, attrs = pcall(h5.read_attrs, path)
     if not ok or attrs.schema == M.SCHEMA_RUN then
       local r, why = M.read_run(path)
       if r then runs[#runs + 1] = r else bad[#bad + 1] = {path = path, reason = why} end
     end
   end
-  p:close()
   return runs, bad
 end
 
 -- ============================================================================================
--- Checkpoints.
+-- Checkpoint state.
 
-local function save_checkpoint(path, st, run, p)
-  local ds = {}
+function M.state(st)
+  local ds = {d_params = st.d:params(), g_params = st.g:params()}
   for _, name in ipairs(RNG_NAMES) do
     ds["rng_" .. name] = {kind = "bytes", value = st.rng[name]:state()}
   end
-  h5.write(path, {
-    attrs = {format_version = results.CHECKPOINT_VERSION, schema = M.SCHEMA_CHECKPOINT,
-             run_id = run.id,
-             iterations_done = p.done, threads = p.threads, seconds = p.seconds + 0.0},
-    datasets = ds,
-    groups = {config = config_tree(run.config), curves = curves_tree(p.curves),
-              snapshots = {groups = snapshot_groups(p.snaps)},
-              weights = {datasets = {d_params = st.d:params(), g_params = st.g:params()}},
-              optim_d = st.opt_d:state(), optim_g = st.opt_g:state()},
-  })
+  -- each optimiser's group: attrs kind and step, float32 datasets (portable; lua_train.c)
+  return {datasets = ds, groups = {snapshots = {groups = snapshot_groups(st.snaps)},
+                                   optim_d = st.opt_d:state(), optim_g = st.opt_g:state()}}
 end
 
--- Restores st from the checkpoint at path when it belongs to this run; returns {done =,
--- seconds =, curves =, snaps =}, or nil (no usable checkpoint: a damaged one is removed).
-local function resume(path, st, run, threads)
-  if not file_exists(path) then return nil end
-  local ok, res = pcall(function()
-    local tree = h5.read(path)
-    if tree.attrs.schema ~= M.SCHEMA_CHECKPOINT then error("not a GAN checkpoint", 0) end
-    return tree
-  end)
-  if ok then results.check_checkpoint_version(path, res.attrs) end
-  if ok and res.attrs.format_version ~= results.CHECKPOINT_VERSION then
-    ok, res = false, "format_version is missing"
-  end
-  if not ok then
-    say("checkpoint %s is unusable (%s); starting %s from iteration 0", path, tostring(res),
-        run.id)
-    os.remove(path)
-    return nil
-  end
-  local tree, a = res, res.attrs
-  local cfg = results.deserialize(tree.groups.config.attrs[results.CONFIG_LUA_ATTR] or "")
-  if a.run_id ~= run.id or type(cfg) ~= "table"
-     or results.serialize(cfg) ~= results.serialize(run.config) then
-    error(("gan: %s: the checkpoint %s belongs to another config (run id %s); delete it or "
-           .. "rerun with --force"):format(run.id, path, tostring(a.run_id)), 0)
-  end
-  if a.threads ~= threads then
-    error(("gan: %s: the checkpoint was written with %s threads, this run has %d; resume with "
-           .. "--threads %s (the bits depend on the thread count) or rerun with --force")
-          :format(run.id, tostring(a.threads), threads, tostring(a.threads)), 0)
-  end
-  local w = tree.groups.weights.datasets
-  st.d:params():copy(w.d_params)
-  st.g:params():copy(w.g_params)
-  for _, o in ipairs{{name = "optim_d", opt = st.opt_d}, {name = "optim_g", opt = st.opt_g}} do
-    local opt_ok, why = pcall(o.opt.load_state, o.opt, tree.groups[o.name])
-    if not opt_ok then
-      error(("gan: %s: the checkpoint %s: %s; delete it or rerun with --force")
-            :format(run.id, path, tostring(why)), 0)
-    end
-  end
-  for _, name in ipairs(RNG_NAMES) do st.rng[name]:set_state(tree.datasets["rng_" .. name]) end
-  local curves = {}
-  for _, k in ipairs(M.CURVES) do curves[k] = tree.groups.curves.datasets[k] end
-  if #curves.iteration ~= a.iterations_done then
-    error(("gan: %s: the checkpoint %s has %d curve entries for %d iterations; delete it")
-          :format(run.id, path, #curves.iteration, a.iterations_done), 0)
-  end
-  say("resuming %s after iteration %d of %d (checkpoint %s)", run.id, a.iterations_done - 1,
-      run.config.iterations, path)
-  return {done = a.iterations_done, seconds = a.seconds, curves = curves,
-          snaps = read_snapshots(tree.groups.snapshots.groups, run.config.snapshots, false)}
-end
-
--- ============================================================================================
--- A run.
-
-local function check_existing(run, path, force)
-  if not file_exists(path) then return "run" end
-  if force then
-    os.remove(path)
-    return "run"
-  end
-  local r, why = M.read_run(path)
-  if not r then
-    os.rename(path, path .. DAMAGED_SUFFIX)
-    say("results file %s is damaged (%s); moved to %s%s, rerunning %s", path, why, path,
-        DAMAGED_SUFFIX, run.id)
-    return "run"
-  end
-  if results.serialize(r.config) ~= results.serialize(run.config) then
-    error(("gan: %s holds another config under the same run id; delete it or rerun with "
-           .. "--force"):format(path), 0)
-  end
-  return "skip", r
-end
-
-local function metrics_line(m)
-  return ("modes %d/%d, high-quality %.1f%%, energy %.4f, mmd2 %.4f, outside %d"):format(
-         m.modes_covered, m.n_modes, 100 * m.high_quality, m.energy, m.mmd2, m.outside)
-end
-
--- o: {experiment =, out =, threads =, force =, command =, index =, total =,
--- checkpoint_every = (default M.CHECKPOINT_EVERY), stop_after = (tests: return "stopped"
--- after this many iterations of this session, as a kill would, leaving the checkpoint)}.
-function M.run(run, o)
-  local cfg = run.config
-  local base = ("%s/%s/%s"):format(o.out, o.experiment, run.id)
-  local path, ckpt = base .. M.RUN_EXT, base .. M.CKPT_EXT
-  local tag = ("[%d/%d]"):format(o.index or 1, o.total or 1)
-  local action, done = check_existing(run, path, o.force)
-  if action == "skip" then
-    say("%s skip %s: complete (final %s); --force reruns it", tag, run.id,
-        metrics_line(done.snapshots[#done.snapshots].metrics))
-    return "skipped"
-  end
-  if o.force then os.remove(ckpt) end
-  local start_time = provenance.now()
-  local st = M.build(cfg, o.threads)
-  local every = o.checkpoint_every or M.CHECKPOINT_EVERY
-  say("%s run %s: %s, mixup %s alpha %g, %d iterations x %d D steps, batch %d, %d threads",
-      tag, run.id, cfg.shape, cfg.mixup.variant, cfg.mixup.alpha, cfg.iterations, cfg.d_steps,
-      cfg.batch, o.threads)
-  local p = resume(ckpt, st, run, o.threads)
-        or {done = 0, seconds = 0.0, curves = {iteration = {}, d_loss = {}, g_loss = {}},
-            snaps = {}}
-  local curves, snaps, first = p.curves, p.snaps, p.done
-  local want = {}
-  for _, it in ipairs(cfg.snapshots) do want[it] = true end
-  local t0 = sys.clock()
-  for it = first, cfg.iterations - 1 do
-    local ok, d_loss, g_loss = pcall(M.iteration, st)
-    if not ok then
-      error(("gan: %s: iteration %d: %s; the run is stopped (a changed recipe gets a new run "
-             .. "id)"):format(run.id, it, tostring(d_loss)), 0)
-    end
-    curves.iteration[it + 1], curves.d_loss[it + 1], curves.g_loss[it + 1] = it, d_loss, g_loss
-    if want[it] then
-      local points, m = M.snapshot(st)
-      snaps[#snaps + 1] = {iteration = it, generated = points, metrics = m}
-      say("  iteration %d: d_loss %.4f g_loss %.4f; %s", it, d_loss, g_loss, metrics_line(m))
-    elseif (it + 1) % LOG_EVERY == 0 then
-      local rate = (sys.clock() - t0) / (it + 1 - first)
-      say("  iteration %d: d_loss %.4f g_loss %.4f (%.3f s/iteration, ETA %ds)", it, d_loss,
-          g_loss, rate, math.floor(rate * (cfg.iterations - it - 1)))
-    end
-    local done_now = it + 1
-    if done_now % every == 0 and done_now < cfg.iterations then
-      ensure_dir(ckpt)
-      save_checkpoint(ckpt, st, run, {done = done_now, threads = o.threads, curves = curves,
-                                      snaps = snaps, seconds = p.seconds + sys.clock() - t0})
-    end
-    if o.stop_after and done_now - first >= o.stop_after and done_now < cfg.iterations then
-      return "stopped"
-    end
-  end
-  local seconds = p.seconds + sys.clock() - t0
-  ensure_dir(path)
-  local prov = provenance.collect{threads = o.threads, seed = cfg.seed, scale = cfg.scale,
-                                  command = o.command or "", start_time = start_time}
-  h5.write(path, run_tree{
-    config = cfg, experiment = o.experiment, run_id = run.id, provenance = prov,
-    curves = curves, snapshots = snaps, snap_real = st.snap_real, snap_noise = st.snap_noise,
-    summary = summarize(snaps, seconds, cfg.iterations, st.d:num_params(), st.g:num_params()),
-    d_params = st.d:params(), g_params = st.g:params(),
-  })
-  os.remove(ckpt)
-  say("%s done %s in %.0fs (%.4f s/iteration) -> %s", tag, run.id, seconds,
-      seconds / cfg.iterations, path)
-  return "done"
+function M.restore(st, tree)
+  local ds = tree.datasets
+  st.d:params():copy(ds.d_params)
+  st.g:params():copy(ds.g_params)
+  st.opt_d:load_state(tree.groups.optim_d)
+  st.opt_g:load_state(tree.groups.optim_g)
+  for _, name in ipairs(RNG_NAMES) do st.rng[name]:set_state(ds["rng_" .. name]) end
+  st.snaps = read_snapshots(tree.groups.snapshots.groups or {}, st.cfg.snapshots, false)
 end
 
 return M

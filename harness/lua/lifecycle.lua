@@ -1,0 +1,312 @@
+-- lifecycle.lua: the one run lifecycle of every experiment kind. A run is {id =, config =}
+-- (harness/lua/grid.lua); its kind is a task table (harness/lua/tasks.lua maps the config
+-- schema to one: the image classifier, the toy GAN, ...). This loop owns everything that is
+-- not the task's own numbers: the existing-result check, resume and its checks, checkpoints,
+-- divergence, the results file and the log.
+--
+--   local lifecycle = require "harness.lua.lifecycle"
+--   local status = lifecycle.run(task, {id = ..., config = ...}, {experiment = "table2_cifar",
+--       out = "results", threads = 2, force = false, command = "...", progress = false,
+--       index = 1, total = 4, data_cache = {}, log = nil, checkpoint_every = nil,
+--       stop_after = nil})       -- -> "done" | "skipped" | "no_data" | "stopped"
+--   (log: a function receiving each line, default: print to stdout; checkpoint_every:
+--   units between checkpoints, default the task's; stop_after: tests only, return "stopped"
+--   after that many units of this session, as a kill would, leaving the last checkpoint)
+--   lifecycle.paths(out, experiment, id) -> results path, checkpoint path
+--   lifecycle.stdout_is_tty()            -> whether a live progress bar makes sense
+--   lifecycle.duration(seconds)          -> "45s", "12m", "2h05m"
+--
+-- The task table (fields and signatures; st is the task's own state, u a 0-based unit):
+--   name              "classifier": the checkpoint's task attr and the messages' prefix
+--   schema            the config spec a run config is validated against (config.lua)
+--   unit              "epoch" | "iteration" | ...: one step of the loop, for messages
+--   curves            {"epoch", "lr", ...}: the names of the numbers step returns per unit
+--   checkpoint_every  units between checkpoints
+--   divergence_fix    what to change when ctx.diverged is called, for the message
+--   units(cfg)        -> the number of units of the run
+--   available(cfg)    -> true, or false and why (optional: e.g. data files absent)
+--   build(cfg, env)   -> st; env = {threads =, data_cache =}
+--   describe(st, cfg) -> the text after "run <id>: " (sizes, method)
+--   step(st, u, ctx)  -> row {curve = number}, line (optional, logged with an ETA);
+--                        ctx = {progress = bool, diverged = function(detail)}: diverged
+--                        raises the run's "not finite" error and does not return
+--   state(st)         -> the engine.h5 tree of everything a resume needs besides the
+--                        curves (weights, optimiser and Rng states as bytes, ...)
+--   restore(st, tree) loads a state tree that the loop checked against state(st)
+--   result(st, r)     -> the results file's engine.h5 tree, with a summary group;
+--                        r = {experiment =, run_id =, config =, provenance =, curves =,
+--                        seconds = training time over all sessions}
+--   read_result(path) -> r with r.config and r.summary, or nil and why (a complete file)
+--   summary_line(s)   -> a short text of a summary group's attrs (the skip and done lines)
+--
+-- A run: the results file is read back first (task.read_result checks it): a complete one
+-- with the same config is skipped unless forced, another config under the same id is an
+-- error, a damaged file is reported, moved to <path>.damaged and the run starts again. Then
+-- the task builds its state and the checkpoint, if any, is checked and restored: it must be
+-- this task's and this run's (id and config), have at most units(cfg) units done, come from
+-- the same thread count (reductions are fixed-order per thread count, so the bits would
+-- change), and hold every dataset of state(st) with the same kind and size; a damaged one
+-- is reported and removed; the run's start time and training seconds carry over. Each unit
+-- is a step; every checkpoint_every units (not after the last) a checkpoint is written (by
+-- <path>.tmp and rename, as every file). When the step calls ctx.diverged (a loss that is not
+-- finite), the run stops with an error naming the unit and the fix, keeping the last
+-- checkpoint. At the end the results file is written and the checkpoint removed. So a run
+-- killed anywhere (kill -9 included) resumes from its last checkpoint and ends bit-identical
+-- to an uninterrupted run at the same thread count, for every task.
+-- Non-goals: grids and ids (grid.lua), the command line (experiments/run.lua), file formats
+-- (results.lua and the tasks).
+
+local sys = require "engine.sys"
+local options = require "harness.lua.options"
+local provenance = require "harness.lua.provenance"
+local results = require "harness.lua.results"
+
+local M = {}
+
+M.DAMAGED_SUFFIX = ".damaged"
+local TENSOR_T = "engine.Tensor"
+
+-- The task table's fields and their types (M.check_task); `available` is optional.
+M.TASK_FIELDS = {
+  name = "string", schema = "table", unit = "string", curves = "table",
+  checkpoint_every = "integer", divergence_fix = "string", units = "function",
+  build = "function", describe = "function", step = "function", state = "function",
+  restore = "function", result = "function", read_result = "function",
+  summary_line = "function",
+}
+
+-- Raises "lifecycle: task <name>: missing required option 'state'" (or a wrong type) for a
+-- task table that lacks a field, before anything runs.
+function M.check_task(task)
+  if type(task) ~= "table" then options.fail("lifecycle", "task", task, "a task table") end
+  local where = "lifecycle: task " .. tostring(task.name)
+  local names = {}
+  for k in pairs(M.TASK_FIELDS) do names[#names + 1] = k end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    local want, v = M.TASK_FIELDS[k], task[k]
+    if v == nil then options.missing(where, k) end
+    if (want == "integer" and (math.type(v) ~= "integer" or v < 1))
+       or (want ~= "integer" and type(v) ~= want) then
+      options.fail(where, k, v, want == "integer" and "an integer >= 1" or "a " .. want)
+    end
+  end
+  if task.available ~= nil and type(task.available) ~= "function" then
+    options.fail(where, "available", task.available, "a function or nil")
+  end
+end
+
+local function print_line(line)
+  io.stdout:write(line, "\n")
+  io.stdout:flush()
+end
+
+function M.duration(s)
+  if s < 60 then return ("%ds"):format(math.floor(s + 0.5)) end
+  if s < 3600 then return ("%dm"):format(math.floor(s / 60 + 0.5)) end
+  local m = math.floor(s / 60 + 0.5)
+  return ("%dh%02dm"):format(m // 60, m % 60)
+end
+
+function M.paths(out, experiment, id)
+  local base = ("%s/%s/%s"):format(out, experiment, id)
+  return base .. results.RUN_EXT, base .. results.CKPT_EXT
+end
+
+-- Whether stdout is a terminal that can redraw a line: TERM set (and not "dumb") and fd 1 a tty.
+function M.stdout_is_tty()
+  local term = os.getenv("TERM")
+  if term == nil or term == "" or term == "dumb" then return false end
+  return sys.isatty(1)
+end
+
+-- ============================================================================================
+-- The existing result and the checkpoint.
+
+-- "skip" and the complete run, or "run" (after reporting and moving a damaged file aside, or
+-- removing it when forced).
+local function check_existing(task, run, o)
+  if not sys.exists(o.path) then return "run" end
+  if o.force then
+    os.remove(o.path)
+    return "run"
+  end
+  local r, why = task.read_result(o.path)
+  if not r then
+    local aside = o.path .. M.DAMAGED_SUFFIX
+    os.rename(o.path, aside)
+    o.say("results file %s is damaged (%s); moved to %s, rerunning %s", o.path, why, aside,
+          run.id)
+    return "run"
+  end
+  if results.serialize(r.config) ~= results.serialize(run.config) then
+    error(("%s: %s holds another config under the same run id; delete it or rerun with "
+           .. "--force"):format(task.name, o.path), 0)
+  end
+  return "skip", r
+end
+
+local function is_tensor(v)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return mt and mt.__name == TENSOR_T or false
+end
+
+-- The first way the saved state tree differs from the run's own (fresh) one: every dataset
+-- of fresh present with the same kind (and size, for tensors), every group of fresh present.
+-- Returns nil when it fits.
+local function state_misfit(fresh, saved, where)
+  for name, v in pairs(fresh.datasets or {}) do
+    local got, p = (saved.datasets or {})[name], where .. name
+    if is_tensor(v) then
+      if not is_tensor(got) then return p .. " is missing or not float32" end
+      if got:size() ~= v:size() then
+        return ("%s holds %d values, the run has %d"):format(p, got:size(), v:size())
+      end
+    elseif type(v) == "table" and v.kind == "bytes" then
+      if type(got) ~= "string" then return p .. " is missing or not bytes" end
+    elseif type(got) ~= "table" then
+      return p .. " is missing or not a list of numbers"
+    end
+  end
+  for name, g in pairs(fresh.groups or {}) do
+    local sg = (saved.groups or {})[name]
+    if type(sg) ~= "table" then return ("group %s%s is missing"):format(where, name) end
+    local why = state_misfit(g, sg, where .. name .. "/")
+    if why then return why end
+  end
+  return nil
+end
+
+-- Restores st and prog from the checkpoint when there is a usable one; reports and removes a
+-- damaged one. Returns the number of units done.
+local function resume(task, st, run, o, prog)
+  if not sys.exists(o.ckpt_path) then return 0 end
+  local ck, why = results.read_checkpoint(o.ckpt_path)
+  if not ck then
+    o.say("checkpoint %s is damaged (%s); starting %s from the beginning", o.ckpt_path, why,
+          run.id)
+    os.remove(o.ckpt_path)
+    return 0
+  end
+  local function refuse(fmt, ...)
+    error(("%s: %s: the checkpoint %s %s; delete it or rerun with --force"):format(task.name,
+          run.id, o.ckpt_path, fmt:format(...)), 0)
+  end
+  if ck.task ~= task.name or ck.run_id ~= run.id
+     or results.serialize(ck.config) ~= results.serialize(run.config) then
+    refuse("belongs to another run (task %s, run id %s, or another config)", ck.task, ck.run_id)
+  end
+  local total = task.units(run.config)
+  if ck.done > total then
+    refuse("has %d %ss done, the config asks for %d", ck.done, task.unit, total)
+  end
+  if ck.provenance.threads ~= o.threads then
+    error(("%s: %s: the checkpoint was written with %d threads, this run has %d; resume with "
+           .. "--threads %d (the bits depend on the thread count) or rerun with --force")
+          :format(task.name, run.id, ck.provenance.threads, o.threads, ck.provenance.threads), 0)
+  end
+  for _, name in ipairs(task.curves) do
+    if not ck.curves[name] then refuse("has no curve %s", name) end
+  end
+  local misfit = state_misfit(task.state(st), ck.state, "state/")
+  if misfit then refuse("does not fit this run: %s", misfit) end
+  local restored, err = pcall(task.restore, st, ck.state)
+  if not restored then refuse("cannot be restored: %s", tostring(err)) end
+  for _, name in ipairs(task.curves) do prog.curves[name] = ck.curves[name] end
+  prog.start_time, prog.seconds = ck.provenance.start_time, ck.provenance.seconds
+  prog.ckpt_done = ck.done
+  o.say("resuming %s: %d of %d %ss done (checkpoint %s)", run.id, ck.done, total, task.unit,
+        o.ckpt_path)
+  return ck.done
+end
+
+local function save_checkpoint(task, st, run, o, prog, done)
+  results.write_checkpoint(o.ckpt_path, {
+    task = task.name, run_id = run.id, done = done, config = run.config,
+    curves = prog.curves, curve_names = task.curves, state = task.state(st),
+    provenance = {start_time = prog.start_time, threads = o.threads, seconds = prog.seconds},
+  })
+  prog.ckpt_done = done
+end
+
+-- ============================================================================================
+-- A run.
+
+local function diverged(task, run, o, prog, u, total, detail)
+  local where = prog.ckpt_done > 0
+      and ("the checkpoint after %s %d is kept in %s and the same command resumes from it")
+          :format(task.unit, prog.ckpt_done, o.ckpt_path)
+      or ("no checkpoint exists yet (it diverged before the first one)")
+  error(("%s: %s: the training loss is not finite at %s %d/%d (%s); the run is stopped: %s. "
+         .. "Fix: %s; a changed recipe gets a new run id"):format(task.name, run.id, task.unit,
+         u + 1, total, detail, where, task.divergence_fix), 0)
+end
+
+function M.run(task, run, o)
+  M.check_task(task)
+  local cfg = run.config
+  local opts = {}
+  for k, v in pairs(o) do opts[k] = v end
+  o = opts
+  local log = o.log or print_line
+  o.say = function(fmt, ...) log(fmt:format(...)) end
+  o.path, o.ckpt_path = M.paths(o.out, o.experiment, run.id)
+  local tag = ("[%d/%d]"):format(o.index or 1, o.total or 1)
+  if task.available then
+    local have, why = task.available(cfg)
+    if not have then
+      o.say("%s skip %s: %s", tag, run.id, why)
+      return "no_data"
+    end
+  end
+  local action, done = check_existing(task, run, o)
+  if action == "skip" then
+    o.say("%s skip %s: complete (%s); --force reruns it", tag, run.id,
+          task.summary_line(done.summary))
+    return "skipped"
+  end
+  if o.force then os.remove(o.ckpt_path) end
+
+  local st = task.build(cfg, {threads = o.threads, data_cache = o.data_cache})
+  local total = task.units(cfg)
+  -- ckpt_done: the units done in the last checkpoint written or restored
+  local prog = {start_time = provenance.now(), seconds = 0.0, curves = {}, ckpt_done = 0}
+  for _, name in ipairs(task.curves) do prog.curves[name] = {} end
+  o.say("%s run %s: %s, %d threads", tag, run.id, task.describe(st, cfg), o.threads)
+  local first = resume(task, st, run, o, prog)
+  local every = o.checkpoint_every or task.checkpoint_every
+  local ctx = {progress = o.progress or false}
+  local session_s = 0.0
+  for u = first, total - 1 do
+    ctx.diverged = function(detail) diverged(task, run, o, prog, u, total, detail) end
+    local t0 = sys.clock()
+    local row, line = task.step(st, u, ctx)
+    local secs = sys.clock() - t0
+    for _, name in ipairs(task.curves) do
+      local c = prog.curves[name]
+      c[#c + 1] = row[name] + 0.0
+    end
+    prog.seconds = prog.seconds + secs
+    session_s = session_s + secs
+    if line then
+      local mean = session_s / (u + 1 - first)
+      o.say("%s ETA %s", line, M.duration(mean * (total - u - 1)))
+    end
+    local n = u + 1
+    if n < total and n % every == 0 then save_checkpoint(task, st, run, o, prog, n) end
+    if o.stop_after and n - first >= o.stop_after and n < total then return "stopped" end
+  end
+
+  local prov = provenance.collect{threads = o.threads, seed = cfg.seed, scale = cfg.scale,
+                                  command = o.command or "", start_time = prog.start_time}
+  local tree = task.result(st, {experiment = o.experiment, run_id = run.id, config = cfg,
+                                provenance = prov, curves = prog.curves,
+                                seconds = prog.seconds})
+  results.write_tree(o.path, tree)
+  os.remove(o.ckpt_path)
+  o.say("%s done %s: %s -> %s", tag, run.id, task.summary_line(tree.groups.summary.attrs),
+        o.path)
+  return "done"
+end
+
+return M

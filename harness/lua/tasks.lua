@@ -1,0 +1,32 @@
+-- tasks.lua: the experiment kinds: a config schema name (an experiment script's `schema`)
+-- and the task module that runs it through the one lifecycle (harness/lua/lifecycle.lua
+-- documents the task table). A new kind is one entry here plus its file in harness/lua/tasks/.
+--
+--   local tasks = require "harness.lua.tasks"
+--   tasks.get("image_classification") -> the task table (its .schema validates configs)
+--   tasks.names()                      -> the schema names, sorted
+
+local M = {}
+
+M.MODULES = {
+  image_classification = "harness.lua.tasks.classifier", -- Tables 1 and 2 of the paper
+  gan_toy = "harness.lua.tasks.gan",                      -- Figure 5
+}
+
+function M.names()
+  local names = {}
+  for k in pairs(M.MODULES) do names[#names + 1] = k end
+  table.sort(names)
+  return names
+end
+
+function M.get(schema)
+  local mod = M.MODULES[schema]
+  if not mod then
+    error(("tasks: no task for schema '%s' (known: %s)"):format(tostring(schema),
+          table.concat(M.names(), ", ")), 0)
+  end
+  return require(mod)
+end
+
+return M

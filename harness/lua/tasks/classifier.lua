@@ -1,0 +1,289 @@
+-- tasks/classifier.lua: the image-classification task (Tables 1 and 2 of the mixup paper):
+-- config schema "image_classification", one unit = one epoch of SGD with mixup then an
+-- evaluation of the test set; run by harness/lua/lifecycle.lua (which documents the task
+-- table), results file through harness/lua/results.lua (schema "mixup-repro/run").
+--
+-- One epoch e (0-based; printed and stored 1-based), as facebookresearch/mixup-cifar10
+-- train.py does it: the loader shuffles and augments from (seed, e); each batch is mixed with
+-- train.mixup (alpha = 0: ERM, the batch unchanged and one-hot targets), forwarded in training
+-- mode, and trained on the soft-target cross-entropy with SGD at the schedule's lr(e, step);
+-- then the whole test set is evaluated in inference mode (BN running statistics).
+-- Per-epoch numbers: train_loss is the mean over the epoch's examples of the batch losses
+-- (each batch weighted by its size); train_error is 100 (1 - sum_n t~[n, argmax z_n] / N)
+-- (train.count_correct), i.e. for mixup lambda [pred = y_a] + (1 - lambda) [pred = y_b] as
+-- the official code counts it, and the plain error for ERM; test_loss and test_error are over
+-- the test set; seconds is the wall time of training plus evaluation; lr is the rate of the
+-- epoch's first step.
+--
+-- Randomness, all from the run seed (harness/core/rng.h streams): net init (stream init), data
+-- order and augmentation (the loader: seed and epoch), mixup's lambda and partners (stream
+-- mixup), dropout (stream dropout). The state a checkpoint holds: the weights, BN buffers,
+-- optimiser state (momentum and step count) and the mixup and dropout generators; the loader
+-- needs only the epoch number. A loss that is not finite (or logits the loss refuses) stops
+-- the run through the lifecycle's ctx.diverged.
+-- Non-goals: the data files (harness/lua/sources.lua), the loop (lifecycle.lua).
+
+local data = require "engine.data"
+local nn = require "engine.nn"
+local sys = require "engine.sys"
+local tensor = require "engine.tensor"
+local train = require "engine.train"
+local config = require "harness.lua.config"
+local results = require "harness.lua.results"
+local sources = require "harness.lua.sources"
+
+local M = {}
+
+M.name = "classifier"
+M.unit = "epoch"
+M.curves = results.CURVES
+M.checkpoint_every = 1
+M.divergence_fix = "lower schedule.base_lr (or check data.mean/std and mixup) in the "
+                   .. "experiment's recipe"
+
+local PROGRESS_WIDTH = 30       -- characters of the bar
+local PROGRESS_INTERVAL = 0.25  -- seconds between redraws of the bar
+local RNG_NAMES = {"mixup", "dropout"} -- the generators a checkpoint carries (stream names)
+
+-- ============================================================================================
+-- Config schema.
+
+local I, N, S, B, L, R = config.integer, config.number, config.string, config.boolean,
+                         config.list, config.record
+
+-- An image classifier trained with SGD and (optionally) mixup, evaluated every epoch.
+-- mixup.alpha = 0 is ERM (harness/train/mixup.h: lambda = 1, no partner drawn).
+M.schema = R{
+  scale = S{one_of = {"paper", "cpu", "smoke", "test"}},
+  dataset = S{one_of = {"cifar10", "cifar100"}},
+  seed = I{min = 0},
+  epochs = I{min = 1},
+  batch = I{min = 1},
+  eval_batch = I{min = 1},
+  net = config.net{"preact_resnet", "wrn", "densenet"},
+  data = R{
+    source = S{one_of = {"cifar", "synthetic"}},   -- synthetic: engine.data.synthetic, tests
+    train_examples = I{min = 1, or_all = true},     -- a class-balanced subset, or "all"
+    test_examples = I{min = 1, or_all = true},
+    subset_seed = I{min = 0},                       -- the subsets' draw, shared by all runs
+    augment = B(),                                  -- random crop with `pad`, flip if `flip`
+    pad = I{min = 0, max = 16},
+    flip = B(),
+    mean = L{len = 3},
+    std = L{len = 3, min = 1e-6},
+  },
+  mixup = R{alpha = N{min = 0}, per_example = B()},
+  optim = R{
+    kind = S{one_of = {"sgd"}},
+    momentum = N{min = 0, max = 1},
+    weight_decay = N{min = 0},
+    nesterov = B(),
+    decay_all_params = B(),  -- true: BN and biases decay too, as the official code
+  },
+  schedule = R{
+    base_lr = N{above = 0},
+    factor = N{above = 0},
+    milestones = L{increasing = true, integers = true, min = 1, may_be_empty = true},
+    lr_drop_late = B(),      -- true: facebookresearch/mixup-cifar10's one-epoch-late drops
+  },
+}
+
+-- ============================================================================================
+-- Build.
+
+function M.units(cfg) return cfg.epochs end
+
+M.available = sources.available
+
+local function copy_opts(t, skip)
+  local o = {}
+  for k, v in pairs(t) do if k ~= skip then o[k] = v end end
+  return o
+end
+
+-- Batch tensors of capacity `cap` rows and views of them for n rows, made once per size.
+local function batch_buffers(cap, shape_tail)
+  local full_shape = {cap}
+  for i, s in ipairs(shape_tail) do full_shape[i + 1] = s end
+  local full = tensor.new(full_shape)
+  local views = {[cap] = full}
+  return function(n)
+    local v = views[n]
+    if not v then
+      local shape = {n}
+      for i, s in ipairs(shape_tail) do shape[i + 1] = s end
+      v = full:view(0, shape)
+      views[n] = v
+    end
+    return v
+  end
+end
+
+function M.build(cfg, env)
+  local st = {cfg = cfg}
+  st.train_set, st.test_set = sources.load(cfg, env.data_cache)
+  local k = st.train_set:num_classes()
+  if cfg.net.num_classes ~= k then
+    error(("classifier: net.num_classes is %s but %s has %d classes"):format(
+          tostring(cfg.net.num_classes), cfg.dataset, k), 0)
+  end
+  st.k = k
+  local shape = sources.shape(cfg.dataset)
+  local desc = require("nets." .. cfg.net.family)(copy_opts(cfg.net, "family"))
+  st.net = nn.build(desc, shape, {batch = math.max(cfg.batch, cfg.eval_batch),
+                                  threads = env.threads})
+  st.net:init(train.rng(cfg.seed, train.stream.init))
+  st.n_params = st.net:num_params()
+  local o = cfg.optim
+  st.opt = train.sgd{params = st.net:params(), grads = st.net:grads(), momentum = o.momentum,
+                     weight_decay = o.weight_decay, nesterov = o.nesterov,
+                     decay_mask = (not o.decay_all_params) and st.net:decay_mask() or nil}
+  local s = cfg.schedule
+  st.sched = train.schedule{base_lr = s.base_lr, factor = s.factor, milestones = s.milestones,
+                            late = s.lr_drop_late}
+  st.rng = {}
+  for _, name in ipairs(RNG_NAMES) do st.rng[name] = train.rng(cfg.seed, train.stream[name]) end
+  local d = cfg.data
+  st.train_ld = data.loader(st.train_set, {batch = cfg.batch, train = true, seed = cfg.seed,
+                                           shuffle = true, augment = d.augment, pad = d.pad,
+                                           flip = d.flip, drop_last = false, mean = d.mean,
+                                           std = d.std})
+  st.test_ld = data.loader(st.test_set, {batch = cfg.eval_batch, train = false, mean = d.mean,
+                                         std = d.std})
+  st.mix_opts = {alpha = cfg.mixup.alpha, per_example = cfg.mixup.per_example, n_classes = k}
+  st.xm = batch_buffers(cfg.batch, {shape.c, shape.h, shape.w})
+  st.t = batch_buffers(math.max(cfg.batch, cfg.eval_batch), {k})
+  st.dz = batch_buffers(cfg.batch, {k})
+  return st
+end
+
+function M.describe(st, cfg)
+  return ("%s %s, %d params, %d train / %d test images, batch %d, %d epochs"):format(
+         cfg.dataset, cfg.net.family, st.n_params, st.train_set:size(), st.test_set:size(),
+         cfg.batch, cfg.epochs)
+end
+
+-- ============================================================================================
+-- Progress.
+
+local function progress_bar(p, step, steps, loss, t0)
+  if not p.on then return end
+  local now = sys.clock()
+  if step < steps and now - p.last < PROGRESS_INTERVAL then return end
+  p.last = now
+  local filled = math.floor(PROGRESS_WIDTH * step / steps)
+  io.stdout:write(("\r  [%s%s] %d/%d loss %.3f %ds"):format(("="):rep(filled),
+                  (" "):rep(PROGRESS_WIDTH - filled), step, steps, loss,
+                  math.floor(now - t0 + 0.5)))
+  io.stdout:flush()
+end
+
+local function progress_clear(p)
+  if not p.on then return end
+  io.stdout:write("\r\27[2K")
+  io.stdout:flush()
+end
+
+-- ============================================================================================
+-- One epoch.
+
+local function train_epoch(st, e, ctx)
+  local ld, net = st.train_ld, st.net
+  ld:epoch(e)
+  local steps = ld:batches()
+  local loss_sum, correct, seen, step = 0.0, 0.0, 0, 0
+  local t0 = sys.clock()
+  local p = {on = ctx.progress, last = -math.huge}
+  for x, y in ld:each() do
+    local n = x:shape()[1]
+    local xm, t, dz = st.xm(n), st.t(n), st.dz(n)
+    train.mixup(xm, t, x, y, st.mix_opts, st.rng.mixup)
+    st.opt:zero_grad()
+    local z = net:forward(xm, true, st.rng.dropout)
+    -- the engine's loss refuses non-finite logits; its message or the loss is the detail
+    local ok, loss = pcall(train.softmax_xent, z, t, dz)
+    if not ok or loss ~= loss or loss == math.huge or loss == -math.huge then
+      progress_clear(p)
+      ctx.diverged(("step %d of %d: %s"):format(step + 1, steps,
+                   ok and ("loss " .. tostring(loss)) or tostring(loss)))
+    end
+    correct = correct + train.count_correct(z, t)
+    net:backward(dz)
+    st.opt:step(st.sched:lr(e, step, steps))
+    loss_sum = loss_sum + loss * n
+    seen = seen + n
+    step = step + 1
+    progress_bar(p, step, steps, loss_sum / seen, t0)
+  end
+  progress_clear(p)
+  return loss_sum / seen, 100.0 * (1.0 - correct / seen)
+end
+
+local function evaluate(st)
+  local ld, net = st.test_ld, st.net
+  ld:epoch(0)
+  local loss_sum, errors, seen = 0.0, 0, 0
+  for x, y in ld:each() do
+    local n = x:shape()[1]
+    local z = net:forward(x, false)
+    local t = st.t(n)
+    t:fill(0)
+    for i = 1, n do t:set(1, i, math.tointeger(y:get(i)) + 1) end
+    loss_sum = loss_sum + train.softmax_xent(z, t) * n
+    errors = errors + train.count_errors(z, y)
+    seen = seen + n
+  end
+  return loss_sum / seen, 100.0 * errors / seen
+end
+
+function M.step(st, e, ctx)
+  local cfg = st.cfg
+  local t0 = sys.clock()
+  local lr = st.sched:lr(e, 0, st.train_ld:batches())
+  local train_loss, train_error = train_epoch(st, e, ctx)
+  local test_loss, test_error = evaluate(st)
+  local secs = sys.clock() - t0
+  local row = {epoch = e + 1.0, lr = lr, train_loss = train_loss, train_error = train_error,
+               test_loss = test_loss, test_error = test_error, seconds = secs}
+  return row, ("epoch %d/%d loss %.3f err %.1f%% test %.1f%% lr %g %.1fs"):format(e + 1,
+         cfg.epochs, train_loss, train_error, test_error, lr, secs)
+end
+
+-- ============================================================================================
+-- Checkpoint state and results.
+
+function M.state(st)
+  local ds = {params = st.net:params(), buffers = st.net:buffers()}
+  for _, name in ipairs(RNG_NAMES) do
+    ds["rng_" .. name] = {kind = "bytes", value = st.rng[name]:state()}
+  end
+  -- the optimiser's group: attrs kind and step, float32 datasets (portable; lua_train.c)
+  return {datasets = ds, groups = {optim = st.opt:state()}}
+end
+
+function M.restore(st, tree)
+  local ds = tree.datasets
+  st.net:params():copy(ds.params)
+  st.net:buffers():copy(ds.buffers)
+  st.opt:load_state(tree.groups.optim)
+  for _, name in ipairs(RNG_NAMES) do st.rng[name]:set_state(ds["rng_" .. name]) end
+end
+
+function M.result(st, r)
+  return results.run_tree{
+    experiment = r.experiment, run_id = r.run_id, config = r.config, provenance = r.provenance,
+    curves = r.curves, summary = results.summarize(r.curves, st.n_params),
+    weights = {params = st.net:params(), buffers = st.net:buffers()},
+  }
+end
+
+function M.read_result(path)
+  return results.read_run(path, {weights = false})
+end
+
+function M.summary_line(s)
+  return ("median test error of the last %d epochs %.2f%%"):format(
+         math.min(results.MEDIAN_LAST, s.epochs), s.test_error_median_last10)
+end
+
+return M

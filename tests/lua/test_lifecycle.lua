@@ -1,0 +1,275 @@
+-- test_lifecycle.lua: the one run lifecycle (harness/lua/lifecycle.lua) with a toy task
+-- defined here, as a new experiment kind would be (e.g. training with noisy labels and extra
+-- metrics): the loop runs it, writes its results file, skips it when complete, checkpoints,
+-- resumes after a stop or a crash bit-identically, refuses checkpoints that do not fit, and
+-- stops on divergence keeping the last checkpoint, all without a line of the loop knowing the
+-- task. Also the option reader's grammar (harness/lua/options.lua).
+-- Run as `./mixup tests/lua/test_lifecycle.lua [filter]`.
+local check = require "tests.lua.check"
+local config = require "harness.lua.config"
+local lifecycle = require "harness.lua.lifecycle"
+local options = require "harness.lua.options"
+local results = require "harness.lua.results"
+local h5 = require "engine.h5"
+local sys = require "engine.sys"
+local tensor = require "engine.tensor"
+local train = require "engine.train"
+
+local suite = check.suite(...)
+
+local tmp_root = os.tmpname()
+os.remove(tmp_root)
+assert(sys.mkdir_p(tmp_root))
+
+-- ============================================================================================
+-- The toy task: a vector w pulled towards 0 and pushed by Gaussian noise from the run's Rng;
+-- per step the curves step, loss (|w|^2) and flips (an extra metric: signs changed). Hooks
+-- for the tests: toy.crash_at (raise in that step, as a crash would), toy.diverge_at (a
+-- non-finite loss there).
+local TOY_SCHEMA_RUN = "mixup-repro/toy-run"
+local toy = {
+  name = "toy", unit = "step", curves = {"step", "loss", "flips"}, checkpoint_every = 2,
+  divergence_fix = "lower noise",
+  schema = config.record{scale = config.string{}, seed = config.integer{min = 0},
+                         steps = config.integer{min = 1}, size = config.integer{min = 1},
+                         noise = config.number{min = 0}},
+}
+
+function toy.units(cfg) return cfg.steps end
+
+function toy.build(cfg)
+  local st = {cfg = cfg, w = tensor.new(cfg.size), rng = train.rng(cfg.seed, train.stream.labels)}
+  for i = 1, cfg.size do st.w:set(i, i) end
+  return st
+end
+
+function toy.describe(st, cfg)
+  return ("toy of %d values, %d steps"):format(st.w:size(), cfg.steps)
+end
+
+function toy.step(st, u, ctx)
+  if toy.crash_at == u then error("toy: crashed in step " .. u, 0) end
+  local loss, flips = 0.0, 0
+  for i = 1, st.w:size() do
+    local old = st.w:get(i)
+    local new = 0.9 * old + st.cfg.noise * st.rng:normal()
+    if (old < 0) ~= (new < 0) then flips = flips + 1 end
+    st.w:set(new, i)
+    loss = loss + new * new
+  end
+  if toy.diverge_at == u then loss = 0 / 0 end
+  if loss ~= loss then ctx.diverged("loss " .. tostring(loss)) end
+  return {step = u + 1, loss = loss, flips = flips}, ("step %d loss %.4f"):format(u + 1, loss)
+end
+
+function toy.state(st)
+  return {datasets = {w = st.w, rng = {kind = "bytes", value = st.rng:state()}}}
+end
+
+function toy.restore(st, tree)
+  st.w:copy(tree.datasets.w)
+  st.rng:set_state(tree.datasets.rng)
+end
+
+function toy.result(st, r)
+  local last = #r.curves.loss
+  return {
+    attrs = {format_version = results.FORMAT_VERSION, schema = TOY_SCHEMA_RUN,
+             experiment = r.experiment, run_id = r.run_id, status = results.STATUS_COMPLETE},
+    groups = {config = results.config_tree(r.config), provenance = {attrs = r.provenance},
+              curves = results.curves_tree(r.curves),
+              summary = {attrs = {final_loss = r.curves.loss[last], steps = last}},
+              weights = {datasets = {w = st.w}}},
+  }
+end
+
+function toy.read_result(path)
+  return results.read_checked(path, TOY_SCHEMA_RUN, "a toy results file", function(tree)
+    if not tree.groups.summary then results.bad("group 'summary' is missing") end
+    return {config = results.read_config(tree.groups.config), summary = tree.groups.summary.attrs,
+            curves = tree.groups.curves.datasets, w = tree.groups.weights.datasets.w}
+  end)
+end
+
+function toy.summary_line(s) return ("final loss %.4f"):format(s.final_loss) end
+
+-- ============================================================================================
+
+local function toy_config(over)
+  return config.validate(config.merge({scale = "test", seed = 5, steps = 6, size = 4,
+                                       noise = 0.5}, over or {}), toy.schema)
+end
+
+-- Runs the toy through the lifecycle; returns ok, status (or the error), the log.
+local function run_toy(task, cfg, out, opts)
+  local lines = {}
+  local o = {experiment = "toy", out = out, threads = 1, force = false, command = "test",
+             log = function(l) lines[#lines + 1] = l end}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local ok, status = pcall(lifecycle.run, task, {id = "toy-run", config = cfg}, o)
+  return ok, status, table.concat(lines, "\n")
+end
+
+local function same_result(a, b, what)
+  for _, name in ipairs(toy.curves) do
+    check.eq(#a.curves[name], #b.curves[name], what .. ": " .. name .. " length")
+    for i = 1, #a.curves[name] do
+      check.eq(a.curves[name][i], b.curves[name][i], ("%s: %s[%d]"):format(what, name, i))
+    end
+  end
+  check.same_bits(a.w, b.w, what .. ": w")
+end
+
+local ref -- the uninterrupted run's results
+
+suite:test("toy_runs_writes_skips", function()
+  local out = tmp_root .. "/whole"
+  local ok, status, log = run_toy(toy, toy_config(), out)
+  check.truthy(ok, "run: " .. tostring(status))
+  check.eq(status, "done", "status")
+  local path, ckpt = lifecycle.paths(out, "toy", "toy-run")
+  check.truthy(not sys.exists(ckpt), "checkpoint removed at the end")
+  ref = assert(toy.read_result(path))
+  check.eq(#ref.curves.loss, 6, "one curve entry per step")
+  check.eq(ref.summary.steps, 6, "summary")
+  check.truthy(log:find("step 6 loss", 1, true) and log:find("ETA", 1, true), "step lines")
+  local attrs = h5.read_attrs(path)
+  check.eq(attrs.schema, TOY_SCHEMA_RUN, "the task's schema")
+  ok, status, log = run_toy(toy, toy_config(), out)
+  check.eq(status, "skipped", "complete: skipped")
+  check.truthy(log:find("skip toy-run: complete (final loss", 1, true), "skip line: " .. log)
+  check.eq(select(2, run_toy(toy, toy_config(), out, {force = true})), "done", "--force")
+  same_result(assert(toy.read_result(path)), ref, "forced rerun")
+  ok, status = run_toy(toy, toy_config{noise = 0.25}, out)
+  check.truthy(not ok and tostring(status):find("holds another config under the same run id",
+               1, true), "another config under the id: " .. tostring(status))
+end)
+
+suite:test("toy_stop_and_resume", function()
+  local out = tmp_root .. "/stopped"
+  local cfg = toy_config()
+  local path, ckpt = lifecycle.paths(out, "toy", "toy-run")
+  check.eq(select(2, run_toy(toy, cfg, out, {stop_after = 3})), "stopped", "first session")
+  local ck = assert(results.read_checkpoint(ckpt))
+  check.eq(ck.done, 2, "checkpoint after step 2 (every 2)")
+  check.eq(ck.task, "toy", "task attr")
+  check.eq(#ck.curves.flips, 2, "the extra curve is checkpointed")
+  local ok, status, log = run_toy(toy, cfg, out)
+  check.truthy(ok, "resumed: " .. tostring(status))
+  check.truthy(log:find("resuming toy-run: 2 of 6 steps done", 1, true), "resume line: " .. log)
+  same_result(assert(toy.read_result(path)), ref, "stopped and resumed")
+end)
+
+suite:test("toy_crash_and_resume", function()
+  local out = tmp_root .. "/crashed"
+  local cfg = toy_config()
+  local path, ckpt = lifecycle.paths(out, "toy", "toy-run")
+  toy.crash_at = 4
+  local ok, status = run_toy(toy, cfg, out)
+  toy.crash_at = nil
+  check.truthy(not ok and tostring(status):find("crashed in step 4", 1, true), "crash raised")
+  check.truthy(not sys.exists(path), "no results file")
+  check.eq(assert(results.read_checkpoint(ckpt)).done, 4, "the last checkpoint is kept")
+  ok, status = run_toy(toy, cfg, out)
+  check.truthy(ok, "resumed: " .. tostring(status))
+  same_result(assert(toy.read_result(path)), ref, "crashed and resumed")
+end)
+
+suite:test("toy_resume_checks", function()
+  local out = tmp_root .. "/checks"
+  local cfg = toy_config()
+  local _, ckpt = lifecycle.paths(out, "toy", "toy-run")
+  local function stopped()
+    os.remove(ckpt)
+    check.eq(select(2, run_toy(toy, cfg, out, {stop_after = 2})), "stopped", "stopped")
+  end
+  local function refused(task, needle, what, opts)
+    local ok, status = run_toy(task, cfg, out, opts)
+    check.truthy(not ok and tostring(status):find(needle, 1, true), what .. ": "
+                 .. tostring(status))
+    check.truthy(sys.exists(ckpt), what .. ": the checkpoint is left for the user")
+  end
+  local function variant(fields)
+    local t = {}
+    for k, v in pairs(toy) do t[k] = v end
+    for k, v in pairs(fields) do t[k] = v end
+    return t
+  end
+  local no_state = variant{}
+  no_state.state = nil
+  check.raises(function() lifecycle.run(no_state, {id = "x", config = cfg}, {}) end,
+               "lifecycle: task toy: missing required option 'state'", "incomplete task")
+  check.raises(function() lifecycle.check_task(variant{checkpoint_every = 0}) end,
+               "lifecycle: task toy: option 'checkpoint_every' is integer 0, expected an "
+               .. "integer >= 1", "bad task field")
+  stopped()
+  refused(toy, "the checkpoint was written with 1 threads, this run has 2", "threads",
+          {threads = 2})
+  refused(variant{name = "toy2"}, "belongs to another run", "another task")
+  refused(variant{units = function() return 1 end}, "has 2 steps done, the config asks for 1",
+          "more done than asked")
+  refused(variant{build = function(c)
+            local st = toy.build(c)
+            st.w = tensor.new(5)
+            return st
+          end}, "does not fit this run: state/w holds 4 values, the run has 5", "state size")
+  refused(variant{state = function(st)
+            local tree = toy.state(st)
+            tree.datasets.momentum = {kind = "bytes", value = "x"}
+            return tree
+          end}, "does not fit this run: state/momentum is missing or not bytes", "state entry")
+  -- a damaged checkpoint is reported, removed, and the run starts over (same bits)
+  local f = assert(io.open(ckpt, "r+b"))
+  f:seek("set", f:seek("end") // 2)
+  f:write("garbage")
+  f:close()
+  local ok, status, log = run_toy(toy, cfg, out)
+  check.truthy(ok, "damaged checkpoint: " .. tostring(status))
+  check.truthy(log:find("is damaged", 1, true) and log:find("from the beginning", 1, true),
+               "reported: " .. log)
+  same_result(assert(toy.read_result((lifecycle.paths(out, "toy", "toy-run")))), ref,
+              "after a damaged checkpoint")
+end)
+
+suite:test("toy_diverges", function()
+  local out = tmp_root .. "/diverged"
+  local path, ckpt = lifecycle.paths(out, "toy", "toy-run")
+  toy.diverge_at = 4
+  local ok, status = run_toy(toy, toy_config(), out)
+  toy.diverge_at = nil
+  local msg = tostring(status)
+  check.truthy(not ok, "the run must stop")
+  check.truthy(msg:find("toy: toy-run: the training loss is not finite at step 5/6 (loss ", 1,
+               true), "names the unit: " .. msg)
+  check.truthy(msg:find("the checkpoint after step 4 is kept", 1, true), "checkpoint: " .. msg)
+  check.truthy(msg:find("Fix: lower noise", 1, true), "the task's fix: " .. msg)
+  check.truthy(not sys.exists(path), "no results file")
+  check.eq(assert(results.read_checkpoint(ckpt)).done, 4, "the last checkpoint is kept")
+  toy.diverge_at = 0
+  ok, status = run_toy(toy, toy_config(), tmp_root .. "/diverged0")
+  toy.diverge_at = nil
+  check.truthy(tostring(status):find("no checkpoint exists yet", 1, true), "first unit: "
+               .. tostring(status))
+end)
+
+suite:test("options_grammar", function()
+  local spec = {k = function(v, key)
+    if math.type(v) ~= "integer" then options.fail("toy", key, v, "an integer") end
+    return v
+  end, name = function(v) return v end}
+  check.raises(function() options.read("toy", {k = 1.5, name = "a"}, spec) end,
+               "toy: option 'k' is float 1.5, expected an integer", "bad value")
+  check.raises(function() options.read("toy", {k = 1, name = "a", x = 1}, spec) end,
+               "toy: unknown option 'x' (known: k, name)", "unknown")
+  check.raises(function() options.read("toy", {name = "a"}, spec) end,
+               "toy: missing required option 'k'", "missing")
+  check.eq(options.read("toy", {k = 2, name = "a"}, spec).k, 2, "read")
+  check.eq(options.show("0.9"), 'string "0.9"', "show string")
+  check.eq(options.show(0 / 0), "float nan", "show nan")
+  check.eq(options.show(true), "boolean true", "show boolean")
+  check.raises(function() options.known_keys("grid", {zz = 1}, {"a", "b"}) end,
+               "grid: unknown option 'zz' (known: a, b)", "known_keys with a list")
+end)
+
+assert(sys.remove_tree(tmp_root))
+suite:finish()

@@ -31,6 +31,8 @@
 
 local results = require "harness.lua.results"
 local stats = require "harness.lua.stats"
+local sources = require "harness.lua.sources"
+local sys = require "engine.sys"
 
 local M = {}
 
@@ -45,8 +47,8 @@ M.PIPELINE_ONLY = {smoke = "its runs are too short to learn anything: its verdic
 M.NOT_RUN = "not run"
 M.DAGGER = "\u{2020}" -- marks numbers that are not comparable in magnitude
 
--- Tables of the paper the harness reproduces. net_files: the nets/ file a net needs;
--- data: the directory under the data dir and the command that fetches it.
+-- Tables of the paper the harness reproduces. net_files: the nets/ file a net needs (a
+-- dataset's folder and the command that fetches it come from harness/lua/sources.lua).
 M.TABLES = {
   {tag = "T2", experiment = "table2_cifar", metric = "test_err_pct",
    command = "make reproduce-table2",
@@ -69,10 +71,12 @@ local function norm(s)
   return (tostring(s):lower():gsub("[^%w]", ""))
 end
 
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
+-- The data source (harness/lua/sources.lua) whose published name is dataset ("CIFAR-10").
+local function source_of(dataset)
+  for _, d in pairs(sources.DATASETS) do
+    if d.name == dataset then return d end
+  end
+  return nil
 end
 
 local function sign(x)
@@ -251,7 +255,7 @@ end
 
 local function not_run_reason(spec, cell, scale, opts)
   local file = spec.net_files and spec.net_files[cell.net]
-  if file and not file_exists(opts.root .. "/" .. file) then
+  if file and not sys.exists(opts.root .. "/" .. file) then
     return string.format("%s is not implemented yet (%s absent)", cell.net, file)
   end
   local exp = experiment_of(spec, opts)
@@ -268,9 +272,9 @@ local function not_run_reason(spec, cell, scale, opts)
     return string.format("%s is not in the grid of experiments/%s.lua", cell.dataset,
                          spec.experiment)
   end
-  local d = spec.data and spec.data[cell.dataset]
-  if d and not file_exists(opts.data .. "/" .. d.dir) then
-    return string.format("%s data absent (`%s`)", cell.dataset, d.fetch)
+  local d = source_of(cell.dataset)
+  if d and not sys.exists(opts.data .. "/" .. d.dir .. "/" .. d.probe) then
+    return string.format("%s data absent (`%s`)", cell.dataset, d.fix)
   end
   if not scale then
     return spec.command and string.format("no results yet (`%s`)", spec.command) or nil

@@ -45,6 +45,7 @@ os.remove(tmp)
 assert(os.execute("mkdir -p " .. shell_quote(tmp .. "/results/table2_cifar") .. " "
                   .. shell_quote(tmp .. "/data/cifar-10-batches-bin") .. " "
                   .. shell_quote(tmp .. "/root/nets")))
+spit(tmp .. "/data/cifar-10-batches-bin/data_batch_1.bin", "") -- the probe sources.lua reads
 spit(tmp .. "/root/nets/preact_resnet.lua", "")
 spit(tmp .. "/root/nets/densenet.lua", "")
 local RES = tmp .. "/results"

@@ -34,13 +34,7 @@ end
 
 local function mkdir(dir) plot_tool.mkdir(dir, "plots") end
 
-local function write_file(path, lines)
-  local tmp = path .. ".tmp"
-  local f = assert(io.open(tmp, "w"))
-  f:write(table.concat(lines, "\n"), "\n")
-  f:close()
-  assert(os.rename(tmp, path))
-end
+local function write_lines(path, lines) plot_tool.write_lines(path, lines, "plots") end
 
 local function num(x)
   return x == nil and MISSING or string.format("%.6g", x)
@@ -81,7 +75,7 @@ local function export_curves(path, row, what)
     lines[#lines + 1] = string.format("%d %s %s %s %d %s", e, num(sum / n), num(lo), num(hi), n,
                                       table.concat(cols, " "))
   end
-  write_file(path, lines)
+  write_lines(path, lines)
 end
 
 -- Epochs after which the learning rate went down (from the first run's lr curve).
@@ -110,7 +104,7 @@ local function export_published(path, sec, what)
                                       num(row.mean), num(std), row.n, num(row.replacement),
                                       short_label(row))
   end
-  write_file(path, lines)
+  write_lines(path, lines)
 end
 
 -- }==================================================================================

@@ -15,6 +15,7 @@
 -- Non-goals: training, reading other schemas.
 
 local gan = require "harness.lua.tasks.gan"
+local plot_tool = require "harness.lua.plot_tool"
 
 local M = {}
 
@@ -286,19 +287,13 @@ end
 -- Tables for the figure
 -- ===================================================================================
 
-local function write_file(path, lines)
-  local tmp = path .. ".tmp"
-  local f = assert(io.open(tmp, "w"))
-  f:write(table.concat(lines, "\n"), "\n")
-  f:close()
-  assert(os.rename(tmp, path))
-end
+local function write_lines(path, lines) plot_tool.write_lines(path, lines, "figure5") end
 
 local function write_points(path, t, header)
   local v = t:to_table()
   local lines = {"# " .. header, "# x y"}
   for i = 1, #v, 2 do lines[#lines + 1] = ("%.7g %.7g"):format(v[i], v[i + 1]) end
-  write_file(path, lines)
+  write_lines(path, lines)
 end
 
 -- For each scale: the points of one seed's runs (want_seed when given and every drawn cell
@@ -371,7 +366,7 @@ function M.export(model, dir, methods, want_seed)
         end
         fig.iterations = its
       end
-      write_file(fig.panels, inc)
+      write_lines(fig.panels, inc)
       fig.files[#fig.files + 1] = fig.panels
       figures[#figures + 1] = fig
     end

@@ -43,6 +43,18 @@ end
 -- Runs `<gnuplot> -e "k1='v1'; k2=..." <scripts>/<script>` with vars (strings are quoted for
 -- gnuplot, integers given as numbers, names sorted); raises naming the tool and the command
 -- when gnuplot fails.
+-- Writes lines (joined by newlines, one at the end) to path through path .. ".tmp" and a
+-- rename, so a reader never sees half a table; raises "<tool>: <path>: <reason>".
+function M.write_lines(path, lines, tool)
+  local tmp = path .. ".tmp"
+  local f, why = io.open(tmp, "w")
+  if not f then error(("%s: %s"):format(tool or "plots", why), 0) end
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+  local ok, err = os.rename(tmp, path)
+  if not ok then error(("%s: %s"):format(tool or "plots", err), 0) end
+end
+
 function M.gnuplot(opts, tool, script, vars)
   local names = {}
   for k in pairs(vars) do names[#names + 1] = k end

@@ -2,7 +2,8 @@
 -- ring (8 Gaussians) and grid (25 Gaussians) toy data, ERM GAN versus mixup GAN, snapshots at
 -- iterations 10, 100, 1,000, 10,000 and 20,000, as a grid shape x method x seed. Beyond the
 -- paper, every snapshot is measured (modes covered, high-quality fraction, energy distance,
--- MMD; harness/metrics/gan_metrics.h) so that "mixup stabilises GAN training" becomes a number with a
+-- MMD; harness/metrics/gan_metrics.h) so that "mixup stabilises GAN training" becomes a
+-- number with a
 -- spread over seeds.
 -- Run it with `make reproduce-figure5 [SCALE=cpu|smoke|paper]` or
 -- `./mixup experiments/run.lua figure5_gan --scale cpu [shape=ring method=erm seed=1]`.

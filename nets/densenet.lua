@@ -36,6 +36,7 @@
 -- engine.nn.build with input {c = 3, h = 32, w = 32}.
 
 local c = require "nets.containers"
+local options = require "harness.lua.options"
 
 local DEFAULTS = {depth = 190, growth = 40, compression = 0.5, num_classes = 10,
                   init = "he_normal", shared_memory = true}
@@ -89,16 +90,14 @@ local function check_options(opts)
   local o = c.merge_options("densenet", opts, DEFAULTS)
   for _, k in ipairs{"growth", "num_classes"} do
     if math.type(o[k]) ~= "integer" or o[k] < 1 then
-      error(("densenet: %s is %s, expected an integer >= 1"):format(k, tostring(o[k])), 3)
+      options.fail("densenet", k, o[k], "an integer >= 1")
     end
   end
   if not (o.compression > 0 and o.compression <= 1) then
-    error(("densenet: compression is %s, expected 0 < c <= 1"):format(
-          tostring(o.compression)), 3)
+    options.fail("densenet", "compression", o.compression, "a number in (0, 1]")
   end
   if not INITS[o.init] then
-    error(("densenet: init is '%s' (known: %s)"):format(o.init,
-          table.concat(c.sorted_keys(INITS), ", ")), 3)
+    options.fail("densenet", "init", o.init, "one of " .. table.concat(c.sorted_keys(INITS), ", "))
   end
   local depths = c.sorted_keys(LAYERS)
   assert(LAYERS[o.depth], ("densenet: depth is %s, valid depths: %s"):format(

@@ -15,6 +15,7 @@
 -- uses 2) and is ignored by the discriminator. Every option has the paper's value as default.
 
 local c = require "nets.containers"
+local options = require "harness.lua.options"
 
 local DATA_DIM = 2 -- points in the plane
 local DEFAULTS = {role = "discriminator", n_latent = 2, hidden = 512, layers = 3,
@@ -25,11 +26,11 @@ local ROLES = {discriminator = {name = "gan_d", out = 1}, generator = {name = "g
 local function check_options(opts)
   local o = c.merge_options("gan_small", opts, DEFAULTS)
   if not ROLES[o.role] then
-    error(("gan_small: role is '%s' (known: discriminator, generator)"):format(o.role), 3)
+    options.fail("gan_small", "role", o.role, "one of discriminator, generator")
   end
   for _, k in ipairs{"n_latent", "hidden", "layers"} do
     if math.type(o[k]) ~= "integer" or o[k] < 1 then
-      error(("gan_small: %s is %s, expected an integer >= 1"):format(k, tostring(o[k])), 3)
+      options.fail("gan_small", k, o[k], "an integer >= 1")
     end
   end
   return o

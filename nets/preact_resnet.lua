@@ -18,6 +18,7 @@
 -- {c = 3, h = 32, w = 32}.
 
 local c = require "nets.containers"
+local options = require "harness.lua.options"
 
 local DEFAULTS = {variant = "official", num_classes = 10, width = 64, depth = 18,
                   init = "torch_default"}
@@ -68,11 +69,11 @@ end
 local function check_options(opts)
   local o = c.merge_options("preact_resnet", opts, DEFAULTS)
   if not VARIANTS[o.variant] then
-    error(("preact_resnet: variant is '%s' (known: kuangliu, official)"):format(o.variant), 3)
+    options.fail("preact_resnet", "variant", o.variant, "one of kuangliu, official")
   end
   for _, k in ipairs{"num_classes", "width"} do
     if math.type(o[k]) ~= "integer" or o[k] < 1 then
-      error(("preact_resnet: %s is %s, expected an integer >= 1"):format(k, tostring(o[k])), 3)
+      options.fail("preact_resnet", k, o[k], "an integer >= 1")
     end
   end
   local depths = c.sorted_keys(BLOCKS)

@@ -27,6 +27,7 @@
 -- w = 32}. base_width (16 in the reference) exists so that tests can build a narrow net.
 
 local c = require "nets.containers"
+local options = require "harness.lua.options"
 
 local DEFAULTS = {depth = 28, widen_factor = 10, num_classes = 10, dropout = 0.0,
                   init = "he_normal", base_width = 16}
@@ -79,15 +80,14 @@ local function check_options(opts)
   local o = c.merge_options("wrn", opts, DEFAULTS)
   for _, k in ipairs{"widen_factor", "num_classes", "base_width"} do
     if math.type(o[k]) ~= "integer" or o[k] < 1 then
-      error(("wrn: %s is %s, expected an integer >= 1"):format(k, tostring(o[k])), 3)
+      options.fail("wrn", k, o[k], "an integer >= 1")
     end
   end
   if not (o.dropout >= 0 and o.dropout < 1) then
-    error(("wrn: dropout is %s, expected 0 <= p < 1"):format(tostring(o.dropout)), 3)
+    options.fail("wrn", "dropout", o.dropout, "a number in [0, 1)")
   end
   if not INITS[o.init] then
-    error(("wrn: init is '%s' (known: %s)"):format(o.init,
-          table.concat(c.sorted_keys(INITS), ", ")), 3)
+    options.fail("wrn", "init", o.init, "one of " .. table.concat(c.sorted_keys(INITS), ", "))
   end
   local depths = c.sorted_keys(BLOCKS)
   assert(BLOCKS[o.depth], ("wrn: depth is %s, valid depths: %s"):format(

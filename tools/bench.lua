@@ -11,7 +11,8 @@ local preact_resnet = require "nets.preact_resnet"
 local width, threads, batch, steps = ...
 width, threads = math.tointeger(tonumber(width)), math.tointeger(tonumber(threads))
 batch, steps = math.tointeger(tonumber(batch)), math.tointeger(tonumber(steps))
-assert(width and threads and batch and steps, "usage: mixup tools/bench.lua WIDTH THREADS BATCH STEPS")
+assert(width and threads and batch and steps,
+       "usage: mixup tools/bench.lua WIDTH THREADS BATCH STEPS")
 
 local function peak_rss_mib()
   local f = assert(io.open("/proc/self/status"))

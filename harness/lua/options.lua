@@ -1,7 +1,7 @@
 -- options.lua: the one strict option reader of the Lua side. Every table of named options
 -- that the harness checks (run configs through config.lua's specs, experiment tables in
--- grid.lua, results trees in results.lua) reports a problem in the grammar of the C side
--- (lua_check_options in harness/bind/lua_tensor.c, the option readers of bind/lua_nn.c):
+-- grid.lua, results trees in results.lua, the nets' options in nets/*.lua) reports a problem
+-- in the grammar of the C side (harness/bind/lua_opt.c):
 --
 --   "<where>: option 'k' is <got>, expected <what>"
 --   "<where>: unknown option 'x' (known: a, b, c)"

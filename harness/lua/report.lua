@@ -9,7 +9,8 @@
 -- (name and options from the run config), reproduced - published, and mixup - ERM over seeds
 -- with its 95 % interval and a verdict against the published difference (harness/lua/stats.lua:
 -- "reproduced" when the interval lies on the paper's side of zero, "contradicted" on the other
--- side, else "inconclusive"; paired by seed when both methods ran the same seeds). Cells without runs say "not run" and why when the reason is known (net not
+-- side, else "inconclusive"; paired by seed when both methods ran the same seeds). Cells
+-- without runs say "not run" and why when the reason is known (net not
 -- written yet or not in the experiment's grid, data absent). Scales other than "paper" are
 -- labelled as not comparable in magnitude.
 --

@@ -53,7 +53,7 @@ typedef struct Ctx {
 /* Initialisation schemes; recorded by name in the run config. */
 typedef enum {
     INIT_TORCH_DEFAULT = 0, /* PyTorch's reset_parameters(): kaiming_uniform(a=sqrt 5) etc. */
-    INIT_HE_NORMAL,         /* N(0, sqrt(2 / (kh kw K))), fan_out, as the official ResNet/DenseNet */
+    INIT_HE_NORMAL,         /* N(0, sqrt(2 / (kh kw K))), fan_out, as official ResNet/DenseNet */
     INIT_HE_NORMAL_FAN_IN,  /* N(0, sqrt(2 / (kh kw C))) */
     INIT_ZERO               /* all zeros (tests) */
 } InitScheme;

@@ -3,7 +3,8 @@
  *
  * Checks:
  *   - kernels: conv_forward (conv_simd or im2col + GEMM) against conv_forward_direct and the
- *     double reference tests/engine/ref.c, and conv_backward (dx, dw, db) against the double reference, on
+ *     double reference tests/engine/ref.c, and conv_backward (dx, dw, db) against the double
+ *     reference, on
  *     shapes covering odd sizes, stride 1-2, pad 0-2, kernels 1/3/5 and non-square, groups
  *     1/2/4, bias on/off, batch 1 and 3, 1 and 2 threads, each block layout of conv.c's GEMM
  *     path (multi-image blocks, row bands, the 1x1 direct path) and, on AVX-512 builds, each

@@ -1,5 +1,6 @@
 /*
- * test_data_files.c: getting CIFAR into memory: the binary files (harness/data/data_cifar.c) and the
+ * test_data_files.c: getting CIFAR into memory: the binary files (harness/data/data_cifar.c) and
+ * the
  * npm PNG converter (tools/cifar_png2bin.c, compiled in below). The loader, augmentation,
  * subsets and corruption are in test_data.c.
  *

@@ -68,7 +68,7 @@ static int test_attrs_round_trip(void)
     TL_OK(h5io_attr_str(&f, "config", "empty", "", &e), e);
     TL_OK(h5io_attr_bool(&f, "config", "nesterov", 0, &e), e);
     TL_OK(h5io_attr_bool(&f, "config", "mixup", 7, &e), e); /* any non-zero is TRUE */
-    H5Value v = h5io_value_f64(f64s, nf);
+       H5Value v = h5io_value_f64(f64s, nf);
     TL_OK(h5io_attr(&f, "config", "f64s", &v, &e), e);
     v = h5io_value_i64(i64s, ni);
     TL_OK(h5io_attr(&f, "config", "milestones", &v, &e), e);
@@ -111,7 +111,7 @@ static int test_attrs_round_trip(void)
     TL_OK(h5io_read_attr(&f, "config", "f64s", &r, &e), e);
     /* bitwise, so -0.0 and NaN count */
     TL_CHECK(r.kind == H5IO_F64 && r.is_array && r.n == nf && !memcmp(r.f64, f64s, sizeof f64s),
-          "f64s differ");
+             "f64s differ");
     h5io_value_free(&r);
     TL_OK(h5io_read_attr(&f, "config", "milestones", &r, &e), e);
     TL_CHECK(r.kind == H5IO_I64 && r.n == ni && !memcmp(r.i64, i64s, sizeof i64s), "i64s");
@@ -170,7 +170,7 @@ static int test_attrs_round_trip(void)
     H5Aclose(a);
     H5Fclose(file);
     TL_CHECK(is_enum && no == 0 && yes == 1 && raw == 1, "bool type: enum %d FALSE=%d TRUE=%d "
-          "stored %d", is_enum, no, yes, raw);
+             "stored %d", is_enum, no, yes, raw);
     return 0;
 }
 
@@ -280,10 +280,10 @@ static int test_nested_groups(void)
     TL_OK(h5io_create(&f, path, FORMAT_VERSION, &e), e);
     TL_OK(h5io_group(&f, "a/b/c/d", &e), e);
     TL_OK(h5io_group(&f, "a/b", &e), e); /* existing: fine */
-    TL_OK(h5io_attr_str(&f, "a/b/c/d", "where", "deep", &e), e);
+       TL_OK(h5io_attr_str(&f, "a/b/c/d", "where", "deep", &e), e);
     H5Value v = h5io_value_i64(&one, 1);
     TL_OK(h5io_write_array(&f, "/a/b/c/d/e/leaf", &v, &e), e); /* creates e */
-    v = h5io_value_i64(&two, 1);
+       v = h5io_value_i64(&two, 1);
     TL_OK(h5io_write_array(&f, "a/mid", &v, &e), e);
     TL_OK(h5io_group(&f, "a/z", &e), e);
     TL_OK(h5io_commit(&f, &e), e);
@@ -373,9 +373,9 @@ static int test_large_chunked(void)
     H5Dclose(d);
     H5Fclose(file);
     TL_CHECK(layout == H5D_CHUNKED && rank == 2 && nfilters == 2, "layout %d rank %d filters %d",
-          layout, rank, nfilters);
+             layout, rank, nfilters);
     TL_CHECK(chunk[1] == BIG_COLS && chunk[0] * chunk[1] * sizeof(float) <= H5IO_CHUNK_BYTES,
-          "chunk (%llu, %llu)", (unsigned long long)chunk[0], (unsigned long long)chunk[1]);
+             "chunk (%llu, %llu)", (unsigned long long)chunk[0], (unsigned long long)chunk[1]);
     return 0;
 }
 

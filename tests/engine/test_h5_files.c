@@ -62,11 +62,11 @@ static int test_atomic_commit(void)
     snprintf(tmp, sizeof tmp, "%s%s", path, H5IO_TMP_SUFFIX);
     TL_OK(h5io_create(&f, path, 1, &e), e);
     TL_OK(h5io_attr_str(&f, "", "which", "first", &e), e);
-    TL_CHECK(!(tl_file_size(path) >= 0) && (tl_file_size(tmp) >= 0), "before commit: final %d tmp %d", (tl_file_size(path) >= 0),
-          (tl_file_size(tmp) >= 0));
+    TL_CHECK(!tl_exists(path) && tl_exists(tmp), "before commit: final %d tmp %d", tl_exists(path),
+             tl_exists(tmp));
     TL_OK(h5io_commit(&f, &e), e);
-    TL_CHECK((tl_file_size(path) >= 0) && !(tl_file_size(tmp) >= 0), "after commit: final %d tmp %d", (tl_file_size(path) >= 0),
-          (tl_file_size(tmp) >= 0));
+    TL_CHECK(tl_exists(path) && !tl_exists(tmp), "after commit: final %d tmp %d", tl_exists(path),
+             tl_exists(tmp));
     /* a rewrite leaves the old file readable until its own commit */
     TL_OK(h5io_create(&f, path, 2, &e), e);
     TL_OK(h5io_attr_str(&f, "", "which", "second", &e), e);
@@ -104,8 +104,8 @@ static int test_failed_write_leaves_nothing(void)
                         "cannot create dataset 'loss'"))
         return 1;
     h5io_close(&f); /* the caller gives up */
-    TL_CHECK(!(tl_file_size(path) >= 0) && !(tl_file_size(tmp) >= 0), "after a failed write: final %d tmp %d", (tl_file_size(path) >= 0),
-          (tl_file_size(tmp) >= 0));
+    TL_CHECK(!tl_exists(path) && !tl_exists(tmp), "after a failed write: final %d tmp %d",
+             tl_exists(path), tl_exists(tmp));
     /* no directory: nothing is created and the message names the path */
     char nodir[160];
     snprintf(nodir, sizeof nodir, "%s/no/such/dir/x.h5", tdir);
@@ -268,8 +268,8 @@ static int test_garbage_and_missing(void)
                         "no format_version attribute at the root"))
         return 1;
     TL_OK(h5io_open(&f, path, &e), e); /* opens; the reader sees version 0, unverified */
-    TL_CHECK(f.format_version == 0 && !f.verified, "format_version %" PRId64 ", verified %d",
-          f.format_version, f.verified);
+       TL_CHECK(f.format_version == 0 && !f.verified, "format_version %" PRId64 ", verified %d",
+             f.format_version, f.verified);
     h5io_close(&f);
     /* format_version but no checksum block: another writer's, or a damaged first line */
     file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);

@@ -398,3 +398,5 @@ long tl_file_size(const char *path)
     struct stat st;
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
+
+int tl_exists(const char *path) { return tl_file_size(path) >= 0; }

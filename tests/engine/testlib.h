@@ -49,8 +49,9 @@ int tl_expect_error(const char *what, int failed, const Err *err, const char *wa
 int tl_tmpdir(char *dir, size_t len, const char *name);
 void tl_tmpdir_remove(const char *dir);
 const char *tl_path(char *buf, size_t len, const char *dir, const char *name);
-/* A file's size in bytes; -1 when it does not exist. */
+/* A file's size in bytes; -1 when it does not exist. tl_exists: 1 when path names anything. */
 long tl_file_size(const char *path);
+int tl_exists(const char *path);
 /* Early returns for tests: TL_CHECK(cond, fmt, ...) fails with the message when cond is false;
  * TL_OK(call, err) fails with the call's text and err.msg when call returns non-zero. */
 #define TL_CHECK(cond, ...)                                                                     \

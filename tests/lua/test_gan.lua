@@ -73,10 +73,11 @@ suite:test("nets_layout", function()
   local paper = nn.build(gan_small{role = "generator"}, {c = 2, h = 1, w = 1}, {batch = 1})
   -- 2*512+512 + 2*(512*512+512) + 512*2+2 = PyTorch's count for the demo's generator
   check.eq(paper:num_params(), 2 * 512 + 512 + 2 * (512 * 512 + 512) + 512 * 2 + 2, "paper G")
-  check.raises(function() gan_small{role = "critic"} end, "role is 'critic'", "role")
+  check.raises(function() gan_small{role = "critic"} end, "gan_small: option 'role' is string "
+               .. "\"critic\", expected one of discriminator, generator", "role")
   check.raises(function() gan_small{width = 3} end, "unknown option 'width'", "unknown")
-  check.raises(function() gan_small{hidden = 0} end, "hidden is 0, expected an integer >= 1",
-               "hidden")
+  check.raises(function() gan_small{hidden = 0} end,
+               "gan_small: option 'hidden' is integer 0, expected an integer >= 1", "hidden")
 end)
 
 -- A fresh run state whose nets hold the fixture's initial weights.

@@ -1,4 +1,5 @@
--- test_h5.lua: the engine.h5 Lua module (harness/bind/lua_h5.c). Run as `./mixup tests/lua/test_h5.lua`.
+-- test_h5.lua: the engine.h5 Lua module (harness/bind/lua_h5.c).
+-- Run as `./mixup tests/lua/test_h5.lua`.
 -- Round trip of every kind (compared exactly: storage is lossless), atomic writes (a failed
 -- write leaves neither the file nor its .tmp), truncated / bit-flipped / garbage / missing
 -- files, header-only reads, and the documented error messages. Checkpoints: SGD (momentum) and

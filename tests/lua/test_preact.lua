@@ -49,9 +49,10 @@ suite:test("options_are_strict", function()
   check.raises(function() preact{widht = 4} end, "preact_resnet: unknown option 'widht' " ..
                "(known: depth, init, num_classes, variant, width)", "unknown option")
   check.raises(function() preact{depth = 34} end, "depth is 34, valid depths: 18", "depth")
-  check.raises(function() preact{variant = "v2"} end, "variant is 'v2'", "variant")
-  check.raises(function() preact{width = 2.5} end, "width is 2.5, expected an integer",
-               "width")
+  check.raises(function() preact{variant = "v2"} end, "preact_resnet: option 'variant' is "
+               .. "string \"v2\", expected one of kuangliu, official", "variant")
+  check.raises(function() preact{width = 2.5} end,
+               "preact_resnet: option 'width' is float 2.5, expected an integer >= 1", "width")
   check.raises(function() preact{num_classes = "10"} end,
                "option 'num_classes' is string \"10\", expected a number", "type")
   check.raises(function() nn.build(preact{init = "xavier"}, INPUT, {batch = 1}) end,

@@ -69,7 +69,8 @@ suite:test("no_interval", function()
   check.near(one.mean, -1, 1e-12, "but a mean")
   check.eq(stats.verdict(one, -1), "inconclusive", "one seed is never a reproduction")
   -- identical per-seed differences: sd 0 claims certainty it does not have
-  local flat = stats.difference({values = {2, 3}, seeds = {1, 2}}, {values = {3, 4}, seeds = {1, 2}})
+  local flat = stats.difference({values = {2, 3}, seeds = {1, 2}},
+                                {values = {3, 4}, seeds = {1, 2}})
   check.eq(flat.lo, nil, "zero spread: no interval")
   check.eq(stats.verdict(flat, -1), "inconclusive", "zero spread")
   check.eq(stats.format(one), "-1.00 (no interval)", "format")

@@ -130,7 +130,9 @@ suite:test("schedule", function()
   check.near(wu:lr(5, 0, 100), 0.4, 1e-12, "warm-up end")
   check.raises(function() train.schedule{base_lr = 0.1, factor = 0.1, milestones = {150, 100}} end,
                "train.schedule: milestone 2 is epoch 100, expected > 150", "order")
-  check.raises(function() train.schedule{base_lr = 0.1, factor = 0.1, milestones = {1}, late = 1} end,
+  check.raises(function()
+                 train.schedule{base_lr = 0.1, factor = 0.1, milestones = {1}, late = 1}
+               end,
                "train.schedule: option 'late' is 1, expected a boolean", "late")
   check.raises(function() train.schedule{base_lr = 0.1, factor = 0.1, milestones = {1, 2.5}} end,
                "train.schedule: option 'milestones[2]' is 2.5, expected an integer epoch",
@@ -166,7 +168,9 @@ suite:test("mixup", function()
                "train.mixup: labels[2] is 1.5, expected an integer", "label integer")
   check.raises(function() train.mixup(xm, t, x, {0}, {alpha = 1, n_classes = 3}, r) end,
                "train.mixup: 1 labels, expected 2", "label count")
-  check.raises(function() train.mixup(xm, t, x, {0, 1}, {alpha = 1, n_classes = 3, beta = 2}, r) end,
+  check.raises(function()
+                 train.mixup(xm, t, x, {0, 1}, {alpha = 1, n_classes = 3, beta = 2}, r)
+               end,
                "train.mixup: unknown option 'beta'", "unknown option")
   check.raises(function() train.mixup(xm, t, x, {0, 1}, {alpha = 1, n_classes = 3}, nil) end,
                "engine.Rng expected", "rng type")

@@ -70,11 +70,12 @@ suite:test("options_are_strict", function()
   check.raises(function() wrn{depth = 20} end,
                "wrn: depth is 20, valid depths: 10, 16, 22, 28, 34, 40", "wrn depth")
   check.raises(function() wrn{widen_factor = 2.5} end,
-               "wrn: widen_factor is 2.5, expected an integer >= 1", "widen_factor")
-  check.raises(function() wrn{dropout = 1} end, "wrn: dropout is 1, expected 0 <= p < 1",
-               "dropout")
+               "wrn: option 'widen_factor' is float 2.5, expected an integer >= 1", "widen_factor")
+  check.raises(function() wrn{dropout = 1} end,
+               "wrn: option 'dropout' is integer 1, expected a number in [0, 1)", "dropout")
   check.raises(function() wrn{init = "xavier"} end,
-               "wrn: init is 'xavier' (known: he_normal, torch_default)", "wrn init")
+               "wrn: option 'init' is string \"xavier\", expected one of he_normal, "
+               .. "torch_default", "wrn init")
   check.raises(function() densenet{growth_rate = 12} end, "densenet: unknown option " ..
                "'growth_rate' (known: compression, depth, growth, init, num_classes, " ..
                "shared_memory)",
@@ -83,7 +84,8 @@ suite:test("options_are_strict", function()
                "densenet: depth is 121, valid depths: 10, 16, 22, 40, 100, 190, 250",
                "densenet depth")
   check.raises(function() densenet{compression = 1.5} end,
-               "densenet: compression is 1.5, expected 0 < c <= 1", "compression")
+               "densenet: option 'compression' is float 1.5, expected a number in (0, 1]",
+               "compression")
   check.raises(function() densenet{num_classes = "10"} end,
                "densenet: option 'num_classes' is string \"10\", expected a number", "type")
 end)

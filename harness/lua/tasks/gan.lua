@@ -51,7 +51,8 @@
 --   weights      float32 datasets d_params and g_params (parameters() order)
 -- Checkpoint state (the lifecycle's checkpoint, every CHECKPOINT_EVERY iterations): datasets
 -- d_params, g_params and rng_gan, rng_order, rng_mixup (rng:state()); groups optim_d, optim_g
--- (optim:state(): attrs kind and step, float32 datasets) and snapshots (those taken so far). The fixed snapshot points are redrawn
+-- (optim:state(): attrs kind and step, float32 datasets) and snapshots (those taken so far).
+-- The fixed snapshot points are redrawn
 -- from the seed by build.
 -- Non-goals: other GAN losses (non-saturating, WGAN).
 

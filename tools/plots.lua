@@ -95,7 +95,7 @@ end
 local function export_published(path, sec, what)
   local lines = {
     "# published versus reproduced test error (%): " .. what,
-    "# reproduced: mean and sample std over n seeds of the median of the last 10 epochs",
+    "# reproduced: mean and sample std over n seeds of the median of the last 5 % of epochs",
     "# index published mean std n replacement label",
   }
   for k, row in ipairs(sec.rows) do
@@ -163,7 +163,7 @@ for _, t in ipairs(model.tables) do
                       ttl = string.format("%s: published vs reproduced, scale %s", t.spec.title,
                                           sec.scale),
                       sub = sec.comparable and "reproduced: mean of the per-run median of the "
-                            .. "last 10 epochs" or sec.scale .. ": " .. report.NOT_COMPARABLE}
+                            .. "last 5 % of epochs" or sec.scale .. ": " .. report.NOT_COMPARABLE}
         for _, f in ipairs(gnuplot("published.gp", vars, out)) do
           drawn[#drawn + 1] = f
         end

@@ -39,6 +39,8 @@
 --                                   {start_time = string, threads = integer, seconds = number}}
 --   M.read_checkpoint(path)         -> ckpt (the same fields, path added) or nil, reason
 --   M.summarize(curves, n_params)   -> the summary table; M.median_last(values, k)
+--   M.median_final(curves)          -> the report's statistic (median over the last 5 % of the
+--                                   epochs, M.final_window) and its window
 --   M.serialize(v), M.deserialize(s), M.flatten(config)
 -- Shared with the other tasks' files (harness/lua/tasks/): M.config_tree(config),
 -- M.curves_tree(curves), M.read_config(group), M.write_tree(path, tree) (makes the folder),
@@ -65,6 +67,10 @@ M.SCHEMA_CHECKPOINT = "mixup-repro/checkpoint"
 M.OLD_CHECKPOINT_SCHEMAS = {["mixup-repro/gan-checkpoint"] = true}
 M.STATUS_COMPLETE = "complete"
 M.MEDIAN_LAST = 10 -- the paper's statistic: median test error of the last 10 epochs
+-- ... of 200: the last 5 % of training, all at the final learning rate. At a reduced scale the
+-- same fraction is taken (never fewer than one epoch), so that the statistic never reaches back
+-- into an earlier learning-rate phase: 16 epochs give 1, 100 give 5, 200 give the paper's 10.
+M.FINAL_FRACTION = 0.05
 M.FIX = "delete it to rerun"
 M.RUN_EXT = ".h5"
 M.CKPT_EXT = ".ckpt.h5"
@@ -155,6 +161,17 @@ function M.median_last(values, k)
 end
 
 -- The summary attrs of a run from its curves (non-empty, already validated).
+-- The number of final epochs the statistic takes from a run of `epochs` epochs.
+function M.final_window(epochs)
+  return math.max(1, math.floor(M.FINAL_FRACTION * epochs + 0.5))
+end
+
+-- The statistic of a run: the median test error over its final window; returns it and k.
+function M.median_final(curves)
+  local k = M.final_window(#curves.test_error)
+  return M.median_last(curves.test_error, k), k
+end
+
 function M.summarize(curves, n_params)
   local te = curves.test_error
   local best = math.huge

@@ -106,14 +106,16 @@ local function run(o)
   return r
 end
 
--- 12 epochs; the last 10 sorted: 10 12 14 16 20 30 40 50 60 70, median 25 (+ offset).
+-- 12 epochs; the last 10 sorted: 10 12 14 16 20 30 40 50 60 70, median 25 (+ offset): the
+-- summary's median_last10. The report's statistic takes the last 5 % of 12 epochs, rounded,
+-- at least one: the last epoch, 16 (+ offset).
 local LONG = {90, 80, 70, 60, 50, 40, 30, 20, 10, 12, 14, 16}
 -- 3 epochs (fewer than 10: the median of all three): median 45 (+ offset).
 local SHORT_ERM = {50, 40, 45}
-local SHORT_MIX = {60, 55, 50} -- median 55
+local SHORT_MIX = {60, 50, 55} -- median 55, last 55 (3 epochs: a window of one)
 
 local RUNS = {
-  -- smoke: ERM 25, 27 (mean 26, std sqrt 2); mixup 20, 22 (mean 21): mixup - ERM = -5, as
+  -- smoke: ERM 16, 18 (mean 17, std sqrt 2); mixup 11, 13 (mean 12): mixup - ERM = -5, as
   -- published (-1.7)
   {id = "smoke-erm-s1", scale = "smoke", seed = 1, alpha = 0.0, test_error = LONG, offset = 0},
   {id = "smoke-erm-s2", scale = "smoke", seed = 2, alpha = 0.0, test_error = LONG, offset = 2},
@@ -133,7 +135,7 @@ local RUNS = {
   {id = "cpu-mix-s3", scale = "cpu", seed = 3, alpha = 1.0, test_error = SHORT_MIX, offset = 2},
   -- paper: one WRN ERM run (n = 1: no std)
   {id = "paper-wrn-erm-s1", scale = "paper", seed = 1, alpha = 0.0, family = "wrn",
-   test_error = LONG, offset = -21},
+   test_error = LONG, offset = -12},
 }
 
 for _, o in ipairs(RUNS) do results.write_run(EXP .. "/" .. o.id .. ".h5", run(o)) end
@@ -178,6 +180,20 @@ suite:test("read_run_round_trip", function()
   check.eq(got.summary.n_params, 7, "n_params")
   check.eq(got.weights.params:data_string(), want.weights.params:data_string(), "params")
   check.eq(got.weights.buffers:data_string(), want.weights.buffers:data_string(), "buffers")
+end)
+
+suite:test("final_window", function()
+  -- the paper's 10 of 200 epochs is 5 %; the same fraction at every scale, at least one epoch
+  check.eq(results.final_window(200), 10, "paper: 10 of 200")
+  check.eq(results.final_window(100), 5, "100 epochs")
+  check.eq(results.final_window(16), 1, "16 epochs: 0.8 rounds to 1")
+  check.eq(results.final_window(30), 2, "30 epochs: 1.5 rounds up")
+  check.eq(results.final_window(3), 1, "never fewer than one")
+  local c = {test_error = {}}
+  for e = 1, 100 do c.test_error[e] = e <= 95 and 50 or 10 + e - 96 end -- last 5: 10..14
+  local v, k = results.median_final(c)
+  check.eq(k, 5, "window")
+  check.eq(v, 12, "median of 10..14, none of the earlier phase")
 end)
 
 suite:test("median_last", function()
@@ -326,12 +342,13 @@ suite:test("report_rows_smoke", function()
   local erm = row(sec, "CIFAR-10", "PreAct ResNet-18", "ERM")
   local mix = row(sec, "CIFAR-10", "PreAct ResNet-18", "mixup")
   check.eq(erm.n, 2, "ERM n")
-  check.near(erm.mean, 26, STAT_RTOL, "ERM mean")
+  check.near(erm.mean, 17, STAT_RTOL, "ERM mean (the last epoch: 5 % of 12, rounded)")
+  check.eq(erm.window, 1, "window of the statistic")
   check.near(erm.std, SQRT2, STAT_RTOL, "ERM std (sample, n - 1)")
   check.eq(erm.other_recipes, 1, "the batch-64 run is another recipe")
-  check.near(erm.diff, 26 - 5.6, STAT_RTOL, "ERM reproduced - published")
+  check.near(erm.diff, 17 - 5.6, STAT_RTOL, "ERM reproduced - published")
   check.eq(mix.n, 2, "mixup n")
-  check.near(mix.mean, 21, STAT_RTOL, "mixup mean")
+  check.near(mix.mean, 12, STAT_RTOL, "mixup mean")
   check.near(mix.delta_reproduced, -5, STAT_RTOL, "mixup - ERM reproduced")
   check.near(mix.delta_published, 3.9 - 5.6, STAT_RTOL, "mixup - ERM published")
   check.eq(mix.delta_interval.method, "paired", "both methods ran seeds 1 and 2: paired")
@@ -340,7 +357,7 @@ suite:test("report_rows_smoke", function()
   check.eq(mix.published, 3.9, "the v1 value is shown")
   check.eq(mix.note, "unverified, superseded", "with its note")
   check.eq(mix.replacement, 4.24, "and the README's value")
-  check.near(mix.replacement_diff, 21 - 4.24, STAT_RTOL, "difference to the README value")
+  check.near(mix.replacement_diff, 12 - 4.24, STAT_RTOL, "difference to the README value")
   check.eq(erm.net_run, "preact_resnet (depth=18, init=torch_default, variant=official, "
            .. "width=16)", "the net that stands for PreAct ResNet-18")
   check.eq(sec.comparable, false, "smoke is not comparable")
@@ -393,11 +410,11 @@ suite:test("report_markdown", function()
   has("## Table 2: CIFAR-10 and CIFAR-100 test error (%), scale `smoke`", "smoke heading")
   has("> **Scale `cpu`: \u{2020} not comparable in magnitude with the paper", "cpu label")
   check.eq(md:find("Scale `paper`: ", 1, true), nil, "no label on the paper scale")
-  has("| CIFAR-10 | PreAct ResNet-18 | ERM | 5.6 | 26.00 \u{b1} 1.41 \u{2020} (1 other recipe "
+  has("| CIFAR-10 | PreAct ResNet-18 | ERM | 5.6 | 17.00 \u{b1} 1.41 \u{2020} (1 other recipe "
       .. "not shown) | 2 | smoke |", "smoke ERM row")
   has("| CIFAR-10 | PreAct ResNet-18 | mixup | 3.9 (unverified, superseded; author's README: "
-      .. "4.24) | 21.00 \u{b1} 1.41 \u{2020} | 2 | smoke |", "smoke mixup row")
-  has("| +17.10 (vs README: +16.76) | -1.70 (README: -1.36) / -5.00 | -5.00 (no interval) "
+      .. "4.24) | 12.00 \u{b1} 1.41 \u{2020} | 2 | smoke |", "smoke mixup row")
+  has("| +8.10 (vs README: +7.76) | -1.70 (README: -1.36) / -5.00 | -5.00 (no interval) "
       .. "(paired by seed, n = 2 + 2) | inconclusive |", "smoke verdict")
   has("| -1.70 (README: -1.36) / +11.00 | +11.00 [+6.70, +15.30] (paired by seed, n = 3 + 3) "
       .. "| contradicted |", "cpu verdict")
@@ -405,7 +422,8 @@ suite:test("report_markdown", function()
       .. "pipeline only", "smoke verdicts labelled")
   has("| CIFAR-10 | WRN-28-10 | ERM | 3.8 | 4.00 \u{b1} \u{2013} | 1 | paper |", "paper row")
   has("| not run: CIFAR-100 data absent (`make data-cifar100`) | 0 |", "not run")
-  has("seed 1: 25.00, seed 2: 27.00", "per-seed values")
+  has("seed 1: 16.00, seed 2: 18.00", "per-seed values")
+  has("(12 epochs, median of the last 1): seed 1: 16.00", "the window named")
   has("Scale note (experiments/table2_cifar.lua): smoke scale: 500 images.", "scale note")
   has("LR drops at the milestones, as the paper states (lr_drop_late = false).", "lr drop")
   has("`optim.weight_decay=0.0001`", "shared recipe")

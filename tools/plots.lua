@@ -107,6 +107,30 @@ local function export_published(path, sec, what)
   write_lines(path, lines)
 end
 
+-- mixup - ERM per pair of cells: the rows that carry a published difference (the mixup rows).
+local function export_differences(path, sec, what)
+  local lines = {
+    "# mixup - ERM test error (percentage points): " .. what,
+    "# reproduced: mean over seeds of the per-run statistic's difference, 95 % interval "
+    .. "(harness/lua/stats.lua)",
+    "# index published_delta reproduced_delta lo hi n_mixup n_erm label verdict",
+  }
+  local k = 0
+  for _, row in ipairs(sec.rows) do
+    if row.delta_published then
+      k = k + 1
+      local d = row.delta_interval or {}
+      lines[#lines + 1] = string.format("%d %s %s %s %s %s %s %q %q", k,
+                                        num(row.delta_published), num(d.mean), num(d.lo),
+                                        num(d.hi), num(d.n_a), num(d.n_b),
+                                        short_label(row):gsub(" mixup$", ""),
+                                        row.verdict or "not run")
+    end
+  end
+  write_lines(path, lines)
+  return k
+end
+
 -- }==================================================================================
 
 local model = report.collect{results = opts.results, data = opts.data}
@@ -165,6 +189,21 @@ for _, t in ipairs(model.tables) do
                       sub = sec.comparable and "reproduced: mean of the per-run median of the "
                             .. "last 5 % of epochs" or sec.scale .. ": " .. report.NOT_COMPARABLE}
         for _, f in ipairs(gnuplot("published.gp", vars, out)) do
+          drawn[#drawn + 1] = f
+        end
+      end
+      -- mixup - ERM: the claim, with its interval
+      path = string.format("%s/%s_differences.dat", opts.export, stem)
+      export_differences(path, sec, string.format("%s, scale %s", t.spec.title, sec.scale))
+      exported[#exported + 1] = path
+      if not opts.no_gnuplot and #sec.runs > 0 then
+        local out = string.format("%s/%s_differences", opts.out, stem)
+        local vars = {file = path, out = out,
+                      ttl = string.format("%s: mixup - ERM, scale %s", t.spec.title, sec.scale),
+                      sub = sec.comparable and "published vs reproduced (mean over seeds, 95 % "
+                            .. "interval)" or sec.scale .. ": only the side of zero compares "
+                            .. "with the paper"}
+        for _, f in ipairs(gnuplot("differences.gp", vars, out)) do
           drawn[#drawn + 1] = f
         end
       end

@@ -461,9 +461,17 @@ suite:test("plots_export_and_draw", function()
                "published table row:\n" .. tostring(pub))
   check.truthy(pub:find('7 25.6 ? ? 0 ? "C100 PreAct ResNet-18 ERM"', 1, true),
                "missing values are '?'")
+  -- mixup - ERM at cpu: paired, 11 +- t_0.975(2) x 1 (see RUNS), contradicted
+  local diff = slurp(out .. "/data/table2_cifar_cpu_differences.dat")
+  check.truthy(diff and diff:find('1 -1.7 11 6.69735 15.3027 3 3 "C10 PreAct ResNet-18" '
+                                  .. '"contradicted"', 1, true),
+               "difference row:\n" .. tostring(diff))
+  check.truthy(diff:find('4 -4.5 ? ? ? ? ? "C100 PreAct ResNet-18" "not run"', 1, true),
+               "a pair without runs")
   for _, name in ipairs{"smoke_curves_cifar10_preact_resnet18",
                         "cpu_curves_cifar10_preact_resnet18", "paper_curves_cifar10_wrn28_10",
-                        "smoke_published", "cpu_published", "paper_published"} do
+                        "smoke_published", "cpu_published", "paper_published",
+                        "smoke_differences", "cpu_differences"} do
     local png = slurp(out .. "/table2_cifar_" .. name .. ".png")
     check.truthy(png and #png > 1000 and png:sub(1, 8) == PNG_MAGIC, name .. ".png is a PNG")
     local svg = slurp(out .. "/table2_cifar_" .. name .. ".svg")

@@ -93,40 +93,11 @@ void act_backward(float *dx, const float *dy, const float *x, const float *y, si
 
 /* ---- module --------------------------------------------------------------------------- */
 
-/* x must be (N, m->in); dy (when given) the same size. */
-static int act_check(const Module *m, const Tensor *x, const Tensor *dy, int *n, Err *err)
-{
-    char buf[64];
-    if (module_check_input(m, x, n, err))
-        return -1;
-    if (dy && dy->size != x->size)
-        return err_set(err, "%s: dy is %s with %zu elements, expected %zu like the input",
-                       m->ops->kind, tensor_shape_str(dy, buf, sizeof buf), dy->size, x->size);
-    return 0;
-}
-
-static int act_setup(Module *m, Err *err)
-{
-    (void)err;
-    m->out = m->in;
-    m->n_params = 0;
-    m->n_decay = 0;
-    m->n_buffers = 0;
-    m->ws_floats = 0;
-    return 0;
-}
-
-static void act_init(Module *m, Rng *rng)
-{
-    (void)m;
-    (void)rng;
-}
-
 static int act_module_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
 {
     ActModule *am = (ActModule *)m;
     int n;
-    if (act_check(m, x, NULL, &n, err) || module_set_output(m, n, err))
+    if (module_check_elementwise(m, x, NULL, &n, err) || module_set_output(m, n, err))
         return -1;
     act_forward(m->y.data, x->data, x->size, am->kind, am->slope, ctx->nthreads);
     return 0;
@@ -136,7 +107,7 @@ static int act_module_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx
 {
     ActModule *am = (ActModule *)m;
     int n;
-    if (act_check(m, x, dy, &n, err))
+    if (module_check_elementwise(m, x, dy, &n, err))
         return -1;
     if (m->y.size != x->size)
         return err_set(err, "%s: backward for %zu elements but the last forward gave %zu",
@@ -150,12 +121,12 @@ static int act_module_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx
 
 static void act_destroy(Module *m) { free(m); }
 
-static const ModuleOps act_ops[] = {
-    {"relu", act_setup, act_init, act_module_forward, act_module_backward, act_destroy},
-    {"leaky_relu", act_setup, act_init, act_module_forward, act_module_backward, act_destroy},
-    {"tanh", act_setup, act_init, act_module_forward, act_module_backward, act_destroy},
-    {"sigmoid", act_setup, act_init, act_module_forward, act_module_backward, act_destroy},
-};
+#define ACT_OPS(kind)                                                                           \
+    {kind, module_setup_elementwise, module_init_none, act_module_forward, act_module_backward,  \
+     act_destroy}
+static const ModuleOps act_ops[] = {ACT_OPS("relu"), ACT_OPS("leaky_relu"), ACT_OPS("tanh"),
+                                    ACT_OPS("sigmoid")};
+#undef ACT_OPS
 
 Module *act_module_new(ActKind kind, double slope, Err *err)
 {

@@ -56,41 +56,12 @@ void dropout_backward(float *dx, const float *dy, const float *mask, size_t coun
 
 /* ---- module --------------------------------------------------------------------------- */
 
-/* x must be (N, m->in); dy (when given) the same size. */
-static int dropout_check(const Module *m, const Tensor *x, const Tensor *dy, int *n, Err *err)
-{
-    char buf[64];
-    if (module_check_input(m, x, n, err))
-        return -1;
-    if (dy && dy->size != x->size)
-        return err_set(err, "dropout: dy is %s with %zu elements, expected %zu like the input",
-                       tensor_shape_str(dy, buf, sizeof buf), dy->size, x->size);
-    return 0;
-}
-
-static int dropout_setup(Module *m, Err *err)
-{
-    (void)err;
-    m->out = m->in;
-    m->n_params = 0;
-    m->n_decay = 0;
-    m->n_buffers = 0;
-    m->ws_floats = 0;
-    return 0;
-}
-
-static void dropout_init(Module *m, Rng *rng)
-{
-    (void)m;
-    (void)rng;
-}
-
 static int dropout_module_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
 {
     DropoutModule *dm = (DropoutModule *)m;
     int n;
     dm->masked = 0;
-    if (dropout_check(m, x, NULL, &n, err) || module_set_output(m, n, err))
+    if (module_check_elementwise(m, x, NULL, &n, err) || module_set_output(m, n, err))
         return -1;
     if (!ctx->train || dm->p == 0.0) {
         memcpy(m->y.data, x->data, x->size * sizeof(float));
@@ -114,7 +85,7 @@ static int dropout_module_backward(Module *m, const Tensor *x, const Tensor *dy,
 {
     DropoutModule *dm = (DropoutModule *)m;
     int n;
-    if (dropout_check(m, x, dy, &n, err))
+    if (module_check_elementwise(m, x, dy, &n, err))
         return -1;
     if (dm->masked && dm->mask.size != x->size)
         return err_set(err, "dropout: backward for %zu elements but the mask of the last "
@@ -132,7 +103,7 @@ static void dropout_destroy(Module *m)
     free(m);
 }
 
-static const ModuleOps dropout_ops = {"dropout", dropout_setup, dropout_init,
+static const ModuleOps dropout_ops = {"dropout", module_setup_elementwise, module_init_none,
                                       dropout_module_forward, dropout_module_backward,
                                       dropout_destroy};
 

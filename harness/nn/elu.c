@@ -38,39 +38,10 @@ void elu_backward(float *dx, const float *dy, const float *x, size_t count, floa
 
 /* ---- module --------------------------------------------------------------------------- */
 
-/* x must be (N, m->in); dy (when given) the same size. */
-static int elu_check(const Module *m, const Tensor *x, const Tensor *dy, int *n, Err *err)
-{
-    char buf[64];
-    if (module_check_input(m, x, n, err))
-        return -1;
-    if (dy && dy->size != x->size)
-        return err_set(err, "elu: dy is %s with %zu elements, expected %zu like the input",
-                       tensor_shape_str(dy, buf, sizeof buf), dy->size, x->size);
-    return 0;
-}
-
-static int elu_setup(Module *m, Err *err)
-{
-    (void)err;
-    m->out = m->in;
-    m->n_params = 0;
-    m->n_decay = 0;
-    m->n_buffers = 0;
-    m->ws_floats = 0;
-    return 0;
-}
-
-static void elu_init(Module *m, Rng *rng)
-{
-    (void)m;
-    (void)rng;
-}
-
 static int elu_module_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
 {
     int n;
-    if (elu_check(m, x, NULL, &n, err) || module_set_output(m, n, err))
+    if (module_check_elementwise(m, x, NULL, &n, err) || module_set_output(m, n, err))
         return -1;
     elu_forward(m->y.data, x->data, x->size, ((EluModule *)m)->alpha, ctx->nthreads);
     return 0;
@@ -80,7 +51,7 @@ static int elu_module_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx
                                Err *err)
 {
     int n;
-    if (elu_check(m, x, dy, &n, err) || module_set_dx(m, n, err))
+    if (module_check_elementwise(m, x, dy, &n, err) || module_set_dx(m, n, err))
         return -1;
     elu_backward(m->dx.data, dy->data, x->data, x->size, ((EluModule *)m)->alpha,
                  ctx->nthreads);
@@ -89,8 +60,8 @@ static int elu_module_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx
 
 static void elu_destroy(Module *m) { free(m); }
 
-static const ModuleOps elu_ops = {"elu", elu_setup, elu_init, elu_module_forward,
-                                  elu_module_backward, elu_destroy};
+static const ModuleOps elu_ops = {"elu", module_setup_elementwise, module_init_none,
+                                  elu_module_forward, elu_module_backward, elu_destroy};
 
 Module *elu_module_new(const EluParams *p, Err *err)
 {

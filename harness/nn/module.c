@@ -38,3 +38,32 @@ int module_check_input(const Module *m, const Tensor *x, int *n, Err *err)
 int module_set_output(Module *m, int n, Err *err) { return tensor_set_nchw(&m->y, n, m->out, err); }
 
 int module_set_dx(Module *m, int n, Err *err) { return tensor_set_nchw(&m->dx, n, m->in, err); }
+
+int module_check_elementwise(const Module *m, const Tensor *x, const Tensor *dy, int *n,
+                             Err *err)
+{
+    char buf[64];
+    if (module_check_input(m, x, n, err))
+        return -1;
+    if (dy && dy->size != x->size)
+        return err_set(err, "%s: dy is %s with %zu elements, expected %zu like the input",
+                       m->ops->kind, tensor_shape_str(dy, buf, sizeof buf), dy->size, x->size);
+    return 0;
+}
+
+int module_setup_elementwise(Module *m, Err *err)
+{
+    (void)err;
+    m->out = m->in;
+    m->n_params = 0;
+    m->n_decay = 0;
+    m->n_buffers = 0;
+    m->ws_floats = 0;
+    return 0;
+}
+
+void module_init_none(Module *m, Rng *rng)
+{
+    (void)m;
+    (void)rng;
+}

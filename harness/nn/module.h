@@ -97,4 +97,13 @@ int module_set_output(Module *m, int n, Err *err);
 /* Sets m->dx to (n, m->in) within its capacity. */
 int module_set_dx(Module *m, int n, Err *err);
 
+/* Elementwise layers (activations, dropout): the output has the input's shape, there are no
+ * parameters, buffers or workspace. module_check_elementwise checks x as module_check_input
+ * does and dy (optional, NULL in forward) for x's size, naming m->ops->kind in its message;
+ * module_setup_elementwise and module_init_none are their ModuleOps setup and init. */
+int module_check_elementwise(const Module *m, const Tensor *x, const Tensor *dy, int *n,
+                             Err *err);
+int module_setup_elementwise(Module *m, Err *err);
+void module_init_none(Module *m, Rng *rng);
+
 #endif

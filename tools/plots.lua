@@ -128,7 +128,6 @@ local function export_differences(path, sec, what)
     end
   end
   write_lines(path, lines)
-  return k
 end
 
 -- }==================================================================================

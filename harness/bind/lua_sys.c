@@ -98,8 +98,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Entry names go onto the Lua stack's table as they are read, so no C memory can leak on a
- * Lua error; they are sorted afterwards through a temporary array of pointers into it. */
+/* The names are read into a Lua table first (so no C memory can leak on a Lua error), then
+ * sorted through an array of pointers into those strings, held by a userdata, and copied in
+ * order into the table returned. */
 static int l_listdir(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -107,29 +108,27 @@ static int l_listdir(lua_State *L)
     if (!d)
         return fail(L, "listdir", path, errno);
     lua_newtable(L);
+    int found = lua_gettop(L);
     lua_Integer k = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         lua_pushstring(L, e->d_name);
-        lua_seti(L, -2, ++k);
+        lua_seti(L, found, ++k);
     }
     closedir(d);
-    /* Sort in Lua's own table.sort would need the library; a C sort over the strings: */
-    const char **names = k ? lua_newuserdatauv(L, (size_t)k * sizeof *names, 0) : NULL;
+    const char **names = lua_newuserdatauv(L, (size_t)(k ? k : 1) * sizeof *names, 0);
     for (lua_Integer i = 0; i < k; i++) {
-        lua_geti(L, -1 - (names != NULL), i + 1);
-        names[i] = lua_tostring(L, -1);
-        lua_pop(L, 1); /* the table keeps the string alive */
+        lua_geti(L, found, i + 1);
+        names[i] = lua_tostring(L, -1); /* the table keeps the string alive */
+        lua_pop(L, 1);
     }
-    if (k) {
-        qsort(names, (size_t)k, sizeof *names, cmp_str);
-        lua_createtable(L, (int)k, 0);
-        for (lua_Integer i = 0; i < k; i++) {
-            lua_pushstring(L, names[i]);
-            lua_seti(L, -2, i + 1);
-        }
+    qsort(names, (size_t)k, sizeof *names, cmp_str);
+    lua_createtable(L, (int)k, 0);
+    for (lua_Integer i = 0; i < k; i++) {
+        lua_pushstring(L, names[i]);
+        lua_seti(L, -2, i + 1);
     }
     return 1;
 }

@@ -179,21 +179,12 @@ static int test_threads(void)
 
 /* ---- errors --------------------------------------------------------------------------- */
 
-static int expect_error(const char *what, int failed, const Err *err, const char *want)
-{
-    if (!failed)
-        return tl_fail("%s: succeeded, expected an error containing \"%s\"", what, want);
-    if (!strstr(err->msg, want))
-        return tl_fail("%s: error \"%s\", expected it to contain \"%s\"", what, err->msg, want);
-    return 0;
-}
-
 static int test_errors(void)
 {
     Err err;
     EluParams bad = {INFINITY};
-    if (expect_error("alpha", elu_module_new(&bad, &err) == NULL, &err,
-                     "elu: alpha is inf, expected a finite number"))
+    if (tl_expect_error("alpha", elu_module_new(&bad, &err) == NULL, &err,
+                        "elu: alpha is inf, expected a finite number"))
         return 1;
     Module *m = make_elu(1.0);
     Net *net = NULL;
@@ -208,8 +199,8 @@ static int test_errors(void)
     if (tensor_alloc(&x, 4, xs, &err))
         rc = tl_fail("%s", err.msg);
     if (!rc)
-        rc = expect_error("forward", net->root->ops->forward(net->root, &x, &ctx, &err) != 0,
-                          &err, "elu: input is (2, 4, 3, 2), expected (N, 4, 3, 3)");
+        rc = tl_expect_error("forward", net->root->ops->forward(net->root, &x, &ctx, &err) != 0,
+                             &err, "elu: input is (2, 4, 3, 2), expected (N, 4, 3, 3)");
     tensor_free(&x);
     net_free(net);
     return rc;

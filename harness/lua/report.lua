@@ -552,9 +552,12 @@ local function render_section(out, t, sec)
       if row.n > 0 then
         local s = {}
         for i, v in ipairs(row.values) do
-          s[#s + 1] = string.format("seed %s: %.2f", tostring(row.seeds[i]), v)
+          local tr = row.runs[i].summary.train_error_last
+          s[#s + 1] = string.format("seed %s: %.2f (training %.1f %%)", tostring(row.seeds[i]),
+                                    v, tr)
         end
-        seeds[#seeds + 1] = string.format("- %s %s %s (%d epochs, median of the last %d): %s",
+        seeds[#seeds + 1] = string.format("- %s %s %s (%d epochs, median of the last %d; the "
+                                          .. "last epoch's training error in brackets): %s",
                                           row.dataset, row.net, row.method, row.epochs,
                                           row.window, table.concat(s, ", "))
       end

@@ -422,8 +422,10 @@ suite:test("report_markdown", function()
       .. "pipeline only", "smoke verdicts labelled")
   has("| CIFAR-10 | WRN-28-10 | ERM | 3.8 | 4.00 \u{b1} \u{2013} | 1 | paper |", "paper row")
   has("| not run: CIFAR-100 data absent (`make data-cifar100`) | 0 |", "not run")
-  has("seed 1: 16.00, seed 2: 18.00", "per-seed values")
-  has("(12 epochs, median of the last 1): seed 1: 16.00", "the window named")
+  has("seed 1: 16.00 (training 11.0 %), seed 2: 18.00 (training 13.0 %)",
+      "per-seed values with the last training error")
+  has("(12 epochs, median of the last 1; the last epoch's training error in brackets): seed 1: 16.00",
+      "the window named")
   has("Scale note (experiments/table2_cifar.lua): smoke scale: 500 images.", "scale note")
   has("LR drops at the milestones, as the paper states (lr_drop_late = false).", "lr drop")
   has("`optim.weight_decay=0.0001`", "shared recipe")

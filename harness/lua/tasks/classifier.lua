@@ -282,8 +282,8 @@ function M.read_result(path)
 end
 
 function M.summary_line(s)
-  return ("median test error of the last %d epochs %.2f%%"):format(
-         math.min(results.MEDIAN_LAST, s.epochs), s.test_error_median_last10)
+  return ("median test error of the last %d epochs %.2f%%, last training error %.1f%%"):format(
+         math.min(results.MEDIAN_LAST, s.epochs), s.test_error_median_last10, s.train_error_last)
 end
 
 return M

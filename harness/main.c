@@ -15,9 +15,12 @@
  * nets/preact_resnet.lua. Binary chunks and C modules from disk are not loaded.
  * Threads: --threads N, else the environment variable MIXUP_THREADS, else DEFAULT_THREADS;
  * set with blas_set_threads before the script runs (engine.nn.set_threads changes it later).
- * Errors: the script runs under lua_pcall with lua.c's traceback handler; an error prints
- * "harness: <message>" and the traceback on stderr, and the exit status is 1 (2 for a usage
- * error). Only this file decides the exit status.
+ * Errors: the script runs under lua_pcall with lua.c's message handler; an error prints one
+ * line, "harness: <message>", on stderr, and the exit status is 1 (2 for a usage error). With
+ * --debug or MIXUP_DEBUG=1 the Lua traceback follows the message; without it, a message that
+ * starts with a source position ("file.lua:12: ...", a slip in the code rather than a user's
+ * error, which is raised without one) ends with a hint saying so. Only this file decides the
+ * exit status.
  */
 #include <errno.h>
 #include <limits.h>
@@ -47,13 +50,15 @@ typedef struct HostArgs {
     int argc;
     char **argv;
     int script; /* index in argv of the script */
+    int debug;  /* --debug or MIXUP_DEBUG=1: tracebacks on errors */
 } HostArgs;
 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: mixup [--threads N] SCRIPT.lua [args...]\n"
-            "  --threads N      OpenMP/OpenBLAS threads (default: $MIXUP_THREADS, else %d)\n",
+            "usage: mixup [--threads N] [--debug] SCRIPT.lua [args...]\n"
+            "  --threads N      OpenMP/OpenBLAS threads (default: $MIXUP_THREADS, else %d)\n"
+            "  --debug          Lua tracebacks on errors (also MIXUP_DEBUG=1)\n",
             DEFAULT_THREADS);
 }
 
@@ -191,7 +196,20 @@ static void preload(lua_State *L)
     lua_pop(L, 1);
 }
 
-/* lua.c's msghandler: adds a traceback to the error message. */
+/* Whether msg starts with a source position, "<chunk>:<digits>:". */
+static int has_position(const char *msg)
+{
+    const char *colon = strchr(msg, ':');
+    if (!colon || colon == msg || colon[1] < '0' || colon[1] > '9')
+        return 0;
+    const char *p = colon + 1;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return *p == ':';
+}
+
+/* lua.c's msghandler; upvalue 1 is the debug flag: with it, the traceback follows the message;
+ * without it, a message with a source position gets the hint instead. */
 static int msghandler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -200,7 +218,10 @@ static int msghandler(lua_State *L)
             return 1;
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
-    luaL_traceback(L, L, msg, 1);
+    if (lua_toboolean(L, lua_upvalueindex(1)))
+        luaL_traceback(L, L, msg, 1);
+    else if (has_position(msg))
+        lua_pushfstring(L, "%s (--debug or MIXUP_DEBUG=1 shows the traceback)", msg);
     return 1;
 }
 
@@ -222,7 +243,8 @@ static int pmain(lua_State *L)
     }
     int arg_idx = lua_gettop(L);
 
-    lua_pushcfunction(L, msghandler);
+    lua_pushboolean(L, a->debug);
+    lua_pushcclosure(L, msghandler, 1);
     int handler = lua_gettop(L);
     int status = luaL_loadfilex(L, script, "t");
     if (status == LUA_OK) {
@@ -282,6 +304,8 @@ int main(int argc, char **argv)
                 env, MAX_THREADS);
         return EXIT_USAGE;
     }
+    const char *debug_env = getenv("MIXUP_DEBUG");
+    int debug = debug_env && !strcmp(debug_env, "1");
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -291,6 +315,9 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             i += 2;
+        } else if (!strcmp(argv[i], "--debug")) {
+            debug = 1;
+            i++;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage();
             return 0;
@@ -311,7 +338,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot create the Lua state: out of memory\n", PROGNAME);
         return EXIT_SCRIPT_ERROR;
     }
-    HostArgs a = {argc, argv, i};
+    HostArgs a = {argc, argv, i, debug};
     lua_pushcfunction(L, pmain);
     lua_pushlightuserdata(L, &a);
     int status = lua_pcall(L, 1, 1, 0);

@@ -176,7 +176,17 @@ end
 suite:test("host_error_exit", function()
   local out, code = host("local function f() error('boom') end\nf()\n")
   check.eq(code, 1, "exit status")
-  check.truthy(out:find("^harness: [^\n]*:1: boom\nstack traceback:"), "message: " .. out)
+  check.eq(out:match("^harness: [^\n]*:1: boom %(%-%-debug or MIXUP_DEBUG=1 shows the "
+                     .. "traceback%)\n$") ~= nil, true, "one line with the hint: " .. out)
+  out, code = host("error('config: option x is 2, expected a string', 0)\n")
+  check.eq(code, 1, "user error exit status")
+  check.eq(out, "harness: config: option x is 2, expected a string\n", "a user error: one line")
+  for _, how in ipairs{{flags = "--debug"}, {env = "MIXUP_DEBUG=1"}} do
+    out, code = host("local function f() error('boom') end\nf()\n", how)
+    check.eq(code, 1, "exit status with " .. (how.flags or how.env))
+    check.truthy(out:find("^harness: [^\n]*:1: boom\nstack traceback:"),
+                 (how.flags or how.env) .. ": traceback: " .. out)
+  end
   out, code = host("print(undeclared)\n")
   check.eq(code, 1, "strict read exits 1")
   check.truthy(out:find("harness: [^\n]*:1: undeclared global 'undeclared'"), out)

@@ -16,10 +16,15 @@
 --
 -- Runs go in grid order, one at a time, each through the one run lifecycle
 -- (harness/lua/lifecycle.lua) with the task of the experiment's schema (harness/lua/tasks.lua);
--- complete ones are skipped, interrupted ones resume from their checkpoint. A run whose data
--- are absent (e.g. CIFAR-100 before `make data-cifar100`) is skipped with a message saying
--- so (task.available); any other error stops everything with a non-zero exit status
--- (rerunning the same command picks up where it stopped).
+-- complete ones are skipped, interrupted ones resume from their checkpoint, and a run claimed
+-- by another worker (its lock) is left to it, so any number of these commands can share one
+-- results folder. A run whose data are absent (e.g. CIFAR-100 before `make data-cifar100`) is
+-- skipped with a message saying so (task.available). A run that diverges is recorded as such
+-- and the grid goes on; a run that fails (a truncated data file, a full disk) prints one
+-- "failed" line and the grid goes on. The closing line counts done, already complete,
+-- diverged, failed, claimed by other workers and skipped for missing data; the command ends
+-- with an error (exit status 1) when any run diverged or failed, after every other run.
+-- Rerunning the same command picks up where it stopped.
 
 local nn = require "engine.nn"
 local sys = require "engine.sys"
@@ -102,17 +107,32 @@ print(("%s at scale %s: %d runs, %d threads, results in %s/%s"):format(exp.name,
 if note then print("  " .. note) end
 
 local task = tasks.get(exp.schema)
-local counts = {done = 0, skipped = 0, no_data = 0}
+local counts = {done = 0, skipped = 0, diverged = 0, failed = 0, claimed = 0, no_data = 0}
 local data_cache = {}
+local debug_on = os.getenv("MIXUP_DEBUG") == "1"
 local t0 = sys.clock()
 for i, r in ipairs(runs) do
-  local status = lifecycle.run(task, r, {experiment = exp.name, out = o.out, threads = threads,
-                                         force = o.force, command = command,
-                                         progress = progress, index = i, total = #runs,
-                                         data_cache = data_cache})
+  local ok, status = xpcall(lifecycle.run, function(e)
+    return debug_on and debug.traceback(tostring(e), 2) or tostring(e)
+  end, task, r, {experiment = exp.name, out = o.out, threads = threads, force = o.force,
+                 command = command, progress = progress, index = i, total = #runs,
+                 data_cache = data_cache})
+  if not ok then
+    io.stdout:flush()
+    io.stderr:write(("[%d/%d] failed %s: %s\n"):format(i, #runs, r.id, status))
+    io.stderr:flush()
+    status = "failed"
+  end
   counts[status] = (counts[status] or 0) + 1
   collectgarbage()
 end
-print(("%s at scale %s: %d done, %d already complete, %d skipped for missing data (%s)")
-      :format(exp.name, o.scale, counts.done, counts.skipped, counts.no_data,
-              lifecycle.duration(sys.clock() - t0)))
+print(("%s at scale %s: %d done, %d already complete, %d diverged, %d failed, %d claimed by "
+       .. "other workers, %d skipped for missing data (%s)")
+      :format(exp.name, o.scale, counts.done, counts.skipped, counts.diverged, counts.failed,
+              counts.claimed, counts.no_data, lifecycle.duration(sys.clock() - t0)))
+if counts.diverged + counts.failed > 0 then
+  io.stdout:flush()
+  error(("%s at scale %s: %d run%s diverged and %d failed (the lines above name them; the "
+         .. "other runs are complete)"):format(exp.name, o.scale, counts.diverged,
+         counts.diverged == 1 and "" or "s", counts.failed), 0)
+end

@@ -316,7 +316,8 @@ int main(int argc, char **argv)
             }
             i += 2;
         } else if (!strcmp(argv[i], "--debug")) {
-            debug = 1;
+            debug = 1; /* and for the scripts, which read MIXUP_DEBUG (run.lua, lifecycle) */
+            setenv("MIXUP_DEBUG", "1", 1);
             i++;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage();

@@ -5,6 +5,8 @@
 #                                  `make report` and `make plots` (SCALE=smoke: the whole
 #                                  pipeline in minutes)
 #   make reproduce-<name>          one experiment's runs, then `make report` and `make plots`
+#                                  (also when a run diverged or failed: the report shows it;
+#                                  the exit status is then the runs' non-zero one)
 #   make exp/<script>              the runs only
 #
 # Every experiments/<script>.lua except run.lua and published.lua is an experiment. <name> is
@@ -58,15 +60,16 @@ exp/$(1)/part-%: $(EXE)
 	MIXUP_DATA=$$(DATA) ./$$(EXE) --threads $$(strip $$(call exp_setting,$(1),THREADS)) \
 	    $$(strip experiments/run.lua $(1) $$(RUN_FLAGS) $$(call exp_part,$(1),$$*))
 
-reproduce-$(1) $(addprefix reproduce-,$(call exp_short,$(1))): exp/$(1)
-	@$$(MAKE) --no-print-directory report plots
+reproduce-$(1) $(addprefix reproduce-,$(call exp_short,$(1))): $(EXE) $(call exp_data,$(1))
+	@st=0; $$(MAKE) --no-print-directory exp/$(1) || st=$$$$?; \
+	    $$(MAKE) --no-print-directory report plots && exit $$$$st
 endef
 $(foreach e,$(EXPERIMENTS),$(eval $(call experiment_rules,$(e))))
 
 .PHONY: reproduce
 reproduce: $(EXE)
-	@set -e; for e in $(EXPERIMENTS); do $(MAKE) --no-print-directory exp/$$e; done
-	@$(MAKE) --no-print-directory report plots
+	@st=0; for e in $(EXPERIMENTS); do $(MAKE) --no-print-directory exp/$$e || st=$$?; done; \
+	    $(MAKE) --no-print-directory report plots && exit $$st
 
 # For `make help`: one line per experiment.
 .PHONY: help-experiments

@@ -211,6 +211,17 @@ for _, t in ipairs(model.tables) do
 end
 
 for _, b in ipairs(model.bad) do io.stderr:write("plots: skipped ", b.reason, "\n") end
+for _, t in ipairs(model.tables) do
+  for _, sec in ipairs(t.sections) do
+    for _, row in ipairs(sec.rows) do
+      if (row.diverged or 0) > 0 then
+        print(("plots: %s %s %s, scale %s: %d diverged run%s not drawn (results/REPORT.md "
+               .. "lists them)"):format(row.dataset, row.net, row.method, sec.scale,
+               row.diverged, row.diverged == 1 and "" or "s"))
+      end
+    end
+  end
+end
 for _, p in ipairs(exported) do print("exported " .. p) end
 for _, p in ipairs(drawn) do print("drew " .. p) end
 if #exported == 0 then print("plots: no complete runs under " .. opts.results) end

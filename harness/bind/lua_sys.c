@@ -13,6 +13,12 @@
  *   sys.remove_tree(p)   removes a file or a folder with everything below it (no link is
  *                        followed); true, or nil and a message
  *   sys.hostname(), sys.pid()
+ *   sys.create_exclusive(path, text)
+ *                        creates path with text in it only if nothing is there (O_CREAT |
+ *                        O_EXCL: atomic, also on NFS v3+), the primitive of run locks; true,
+ *                        or nil, a message and "exists" when path already exists
+ *   sys.pid_alive(pid)   whether a process pid exists on this host (kill(pid, 0); a process
+ *                        of another user counts as alive, a zombie as gone)
  *   sys.blas_info()      "OpenBLAS 0.3.21 ... (core Haswell, OpenMP)", for provenance
  *   sys.build_info()     {compiler, cflags, blas} for results' provenance
  *
@@ -21,7 +27,10 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -210,6 +219,69 @@ static int l_pid(lua_State *L)
     return 1;
 }
 
+static int l_create_exclusive(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t n;
+    const char *text = luaL_checklstring(L, 2, &n);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0) {
+        int e = errno;
+        fail(L, "create_exclusive", path, e);
+        lua_pushstring(L, e == EEXIST ? "exists" : "error");
+        return 3;
+    }
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, text + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            close(fd);
+            unlink(path);
+            fail(L, "create_exclusive", path, e);
+            lua_pushstring(L, "error");
+            return 3;
+        }
+        done += (size_t)w;
+    }
+    if (close(fd) != 0) {
+        int e = errno;
+        unlink(path);
+        fail(L, "create_exclusive", path, e);
+        lua_pushstring(L, "error");
+        return 3;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* A zombie (killed, not yet reaped by its parent) counts as gone: Linux's /proc/<pid>/stat
+ * gives the state after the command name in parentheses, which may itself hold ") ". */
+static int is_zombie(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close = strrchr(buf, ')');
+    return close && close[1] == ' ' && close[2] == 'Z';
+}
+
+static int l_pid_alive(lua_State *L)
+{
+    lua_Integer pid = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "not a process id");
+    int exists = kill((pid_t)pid, 0) == 0 || errno == EPERM;
+    lua_pushboolean(L, exists && !is_zombie((pid_t)pid));
+    return 1;
+}
+
 static int l_blas_info(lua_State *L)
 {
     char buf[256];
@@ -249,7 +321,8 @@ static const luaL_Reg sys_funcs[] = {
     {"isatty", l_isatty},       {"listdir", l_listdir},
     {"remove_tree", l_remove_tree}, {"hostname", l_hostname},
     {"pid", l_pid},             {"blas_info", l_blas_info},
-    {"build_info", l_build_info}, {NULL, NULL},
+    {"build_info", l_build_info}, {"create_exclusive", l_create_exclusive},
+    {"pid_alive", l_pid_alive}, {NULL, NULL},
 };
 
 int luaopen_engine_sys(lua_State *L)

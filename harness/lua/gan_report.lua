@@ -15,6 +15,7 @@
 -- Non-goals: training, reading other schemas.
 
 local gan = require "harness.lua.tasks.gan"
+local results = require "harness.lua.results"
 local plot_tool = require "harness.lua.plot_tool"
 
 local M = {}
@@ -65,6 +66,14 @@ function M.collect(o)
   local runs, bad = gan.scan(o.results or "results")
   local model = {results = o.results or "results", bad = bad, sections = {}, notes = {},
                  n_runs = #runs}
+  -- diverged records (harness/lua/lifecycle.lua) of GAN runs: named, never in a metric
+  local _, _, diverged = results.scan(o.results or "results")
+  for _, d in ipairs(diverged) do
+    if d.task == gan.name then
+      model.notes[#model.notes + 1] = ("%s diverged at %s %d/%d (%s): not in the metrics")
+                                      :format(d.run_id, d.unit, d.at, d.total, d.detail)
+    end
+  end
   local cells = {}
   for _, r in ipairs(runs) do
     local cfg = r.config

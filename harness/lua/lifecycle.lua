@@ -8,7 +8,8 @@
 --   local status = lifecycle.run(task, {id = ..., config = ...}, {experiment = "table2_cifar",
 --       out = "results", threads = 2, force = false, command = "...", progress = false,
 --       index = 1, total = 4, data_cache = {}, log = nil, checkpoint_every = nil,
---       stop_after = nil})       -- -> "done" | "skipped" | "no_data" | "stopped"
+--       stop_after = nil})
+--     -> "done" | "skipped" | "diverged" | "claimed" | "no_data" | "stopped"
 --   (log: a function receiving each line, default: print to stdout; checkpoint_every:
 --   units between checkpoints, default the task's; stop_after: tests only, return "stopped"
 --   after that many units of this session, as a kill would, leaving the last checkpoint)
@@ -41,7 +42,14 @@
 --
 -- A run: the results file is read back first (task.read_result checks it): a complete one
 -- with the same config is skipped unless forced, another config under the same id is an
--- error, a damaged file is reported, moved to <path>.damaged and the run starts again. Then
+-- error, a damaged file is reported, moved to <path>.damaged and the run starts again; a
+-- diverged record (below) is a result too, skipped unless forced. Then the run is claimed:
+-- <path>.lock is created atomically (engine.sys.create_exclusive) holding host, pid and start
+-- time, so that any number of workers, on one host or on several sharing the results folder,
+-- can run one grid: a run claimed by another live worker is left to it ("claimed"); a lock
+-- whose holder is gone on this host is taken over with a message; a lock from another host is
+-- reported with its age and left alone (delete it if that worker is gone). The lock goes when
+-- the run ends, also by an error. Then
 -- the task builds its state and the checkpoint, if any, is checked and restored: it must be
 -- this task's and this run's (id and config), have at most units(cfg) units done, come from
 -- the same thread count (reductions are fixed-order per thread count, so the bits would
@@ -49,8 +57,11 @@
 -- is reported and removed; the run's start time and training seconds carry over. Each unit
 -- is a step; every checkpoint_every units (not after the last) a checkpoint is written (by
 -- <path>.tmp and rename, as every file). When the step calls ctx.diverged (a loss that is not
--- finite), the run stops with an error naming the unit and the fix, keeping the last
--- checkpoint. At the end the results file is written and the checkpoint removed. So a run
+-- finite), the run stops and its diverged record takes the results file's place
+-- (results.write_diverged: the unit, the detail, the fix, the curves of the units completed);
+-- the checkpoint goes, and the grid goes on: divergence is deterministic, so the record is a
+-- result (Table 4 and Figure 5 show divergence), rerun only when forced. At the end the
+-- results file is written and the checkpoint removed. So a run
 -- killed anywhere (kill -9 included) resumes from its last checkpoint and ends bit-identical
 -- to an uninterrupted run at the same thread count, for every task.
 -- Non-goals: grids and ids (grid.lua), the command line (experiments/run.lua), file formats
@@ -62,6 +73,8 @@ local provenance = require "harness.lua.provenance"
 local results = require "harness.lua.results"
 
 local M = {}
+
+M.LOCK_EXT = ".lock"
 
 M.DAMAGED_SUFFIX = ".damaged"
 local TENSOR_T = "engine.Tensor"
@@ -123,13 +136,23 @@ end
 -- ============================================================================================
 -- The existing result and the checkpoint.
 
--- "skip" and the complete run, or "run" (after reporting and moving a damaged file aside, or
--- removing it when forced).
+local function other_config(task, o)
+  error(("%s: %s holds another config under the same run id; delete it or rerun with "
+         .. "--force"):format(task.name, o.path), 0)
+end
+
+-- "skip" and the complete run, "diverged" and its record, or "run" (after reporting and moving
+-- a damaged file aside, or removing it when forced).
 local function check_existing(task, run, o)
   if not sys.exists(o.path) then return "run" end
   if o.force then
     os.remove(o.path)
     return "run"
+  end
+  local d = results.read_diverged(o.path)
+  if d then
+    if results.serialize(d.config) ~= results.serialize(run.config) then other_config(task, o) end
+    return "diverged", d
   end
   local r, why = task.read_result(o.path)
   if not r then
@@ -139,11 +162,66 @@ local function check_existing(task, run, o)
           run.id)
     return "run"
   end
-  if results.serialize(r.config) ~= results.serialize(run.config) then
-    error(("%s: %s holds another config under the same run id; delete it or rerun with "
-           .. "--force"):format(task.name, o.path), 0)
-  end
+  if results.serialize(r.config) ~= results.serialize(run.config) then other_config(task, o) end
   return "skip", r
+end
+
+-- ============================================================================================
+-- Run locks: <results path>.lock, "host=<name>\npid=<n>\nstart=<ISO time>\nepoch=<s>\n".
+
+local function lock_text()
+  return ("host=%s\npid=%d\nstart=%s\nepoch=%d\n"):format(sys.hostname(), sys.pid(),
+         provenance.now(), os.time())
+end
+
+-- The holder of a lock file: {host, pid, start, epoch}, fields nil when unreadable.
+local function read_lock(path)
+  local f = io.open(path, "r")
+  if not f then return {} end
+  local text = f:read("a") or ""
+  f:close()
+  local h = {}
+  for k, v in text:gmatch("(%w+)=([^\n]*)") do h[k] = v end
+  h.pid = math.tointeger(tonumber(h.pid))
+  h.epoch = math.tointeger(tonumber(h.epoch))
+  return h
+end
+
+-- Claims the run: true, or false and why (the holder) after reporting nothing. A lock whose
+-- holder is gone on this host is taken over (said); another host's is left alone.
+local function claim(o, run_id)
+  local lock = o.path .. M.LOCK_EXT
+  local dir = o.path:match("^(.*)/[^/]*$")
+  if dir and not sys.isdir(dir) then
+    local made, why = sys.mkdir_p(dir)
+    if not made then
+      error(("lifecycle: cannot create the results folder of %s (%s); check permissions and "
+             .. "free space"):format(run_id, tostring(why)), 0)
+    end
+  end
+  for _ = 1, 2 do
+    local ok, msg, why = sys.create_exclusive(lock, lock_text())
+    if ok then return true end
+    if why ~= "exists" then
+      error(("lifecycle: cannot create the lock of %s (%s); check that the results folder is "
+             .. "writable"):format(run_id, msg), 0)
+    end
+    local h = read_lock(lock)
+    local age = h.epoch and M.duration(math.max(0, os.time() - h.epoch)) or "unknown"
+    local holder = ("%s pid %s since %s (%s ago)"):format(h.host or "?", tostring(h.pid),
+                   h.start or "?", age)
+    if h.host ~= sys.hostname() then
+      return false, ("claimed by %s on another host: left to it (delete %s if that worker "
+                     .. "is gone)"):format(holder, lock)
+    end
+    if h.pid and sys.pid_alive(h.pid) then
+      return false, ("claimed by %s: left to that worker"):format(holder)
+    end
+    o.say("taking over %s: its lock %s is held by %s, a process that is gone", run_id, lock,
+          holder)
+    os.remove(lock)
+  end
+  return false, "claimed by another worker that took the stale lock first"
 end
 
 local function is_tensor(v)
@@ -232,14 +310,32 @@ end
 -- ============================================================================================
 -- A run.
 
-local function diverged(task, run, o, prog, u, total, detail)
-  local where = prog.ckpt_done > 0
-      and ("the checkpoint after %s %d is kept in %s and the same command resumes from it")
-          :format(task.unit, prog.ckpt_done, o.ckpt_path)
-      or ("no checkpoint exists yet (it diverged before the first one)")
-  error(("%s: %s: the training loss is not finite at %s %d/%d (%s); the run is stopped: %s. "
-         .. "Fix: %s; a changed recipe gets a new run id"):format(task.name, run.id, task.unit,
-         u + 1, total, detail, where, task.divergence_fix), 0)
+-- The error object of ctx.diverged: caught around the step, never seen by the caller.
+local Diverged = {}
+
+-- Writes the diverged record in place of the results file and removes the checkpoint.
+local function record_diverged(task, run, o, prog, at, total, detail, tag)
+  local cfg = run.config
+  local prov = provenance.collect{threads = o.threads, seed = cfg.seed, scale = cfg.scale,
+                                  command = o.command or "", start_time = prog.start_time}
+  results.write_diverged(o.path, {
+    experiment = o.experiment, run_id = run.id, task = task.name, unit = task.unit, at = at,
+    total = total, detail = detail, fix = task.divergence_fix, config = cfg,
+    provenance = prov, curves = prog.curves,
+  })
+  os.remove(o.ckpt_path)
+  o.say("%s diverged %s: the training loss is not finite at %s %d/%d (%s); recorded in %s, "
+        .. "not rerun unless forced. Fix: %s; a changed recipe gets a new run id", tag, run.id,
+        task.unit, at, total, detail, o.path, task.divergence_fix)
+  return "diverged"
+end
+
+-- A step's error: the Diverged object as it is, anything else with the traceback when
+-- MIXUP_DEBUG=1 (the host's --debug sets it).
+local function step_error(e)
+  if getmetatable(e) == Diverged then return e end
+  if os.getenv("MIXUP_DEBUG") == "1" then return debug.traceback(tostring(e), 2) end
+  return e
 end
 
 function M.run(task, run, o)
@@ -259,12 +355,30 @@ function M.run(task, run, o)
       return "no_data"
     end
   end
-  local action, done = check_existing(task, run, o)
-  if action == "skip" then
-    o.say("%s skip %s: complete (%s); --force reruns it", tag, run.id,
-          task.summary_line(done.summary))
-    return "skipped"
+  local function existing()
+    local action, done = check_existing(task, run, o)
+    if action == "skip" then
+      o.say("%s skip %s: complete (%s); --force reruns it", tag, run.id,
+            task.summary_line(done.summary))
+      return "skipped"
+    elseif action == "diverged" then
+      o.say("%s skip %s: diverged at %s %d/%d (%s); --force reruns it", tag, run.id, done.unit,
+            done.at, done.total, done.detail)
+      return "diverged"
+    end
+    return nil
   end
+  local status = existing()
+  if status then return status end
+  local claimed, holder = claim(o, run.id)
+  if not claimed then
+    o.say("%s skip %s: %s", tag, run.id, holder)
+    return "claimed"
+  end
+  local _ <close> = setmetatable({}, {__close = function() os.remove(o.path .. M.LOCK_EXT) end})
+  -- another worker may have finished it between the check and the claim
+  status = existing()
+  if status then return status end
   if o.force then os.remove(o.ckpt_path) end
 
   local st = task.build(cfg, {threads = o.threads, data_cache = o.data_cache})
@@ -278,9 +392,17 @@ function M.run(task, run, o)
   local ctx = {progress = o.progress or false}
   local session_s = 0.0
   for u = first, total - 1 do
-    ctx.diverged = function(detail) diverged(task, run, o, prog, u, total, detail) end
+    ctx.diverged = function(detail)
+      error(setmetatable({detail = tostring(detail)}, Diverged), 0)
+    end
     local t0 = sys.clock()
-    local row, line = task.step(st, u, ctx)
+    local ok, row, line = xpcall(task.step, step_error, st, u, ctx)
+    if not ok then
+      if getmetatable(row) == Diverged then
+        return record_diverged(task, run, o, prog, u + 1, total, row.detail, tag)
+      end
+      error(row, 0)
+    end
     local secs = sys.clock() - t0
     for _, name in ipairs(task.curves) do
       local c = prog.curves[name]

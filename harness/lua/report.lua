@@ -49,6 +49,7 @@ M.NOT_COMPARABLE = "not comparable in magnitude with the paper (reduced data, wi
 M.PIPELINE_ONLY = {smoke = "its runs are too short to learn anything: its verdicts check the "
                            .. "pipeline only, not the paper's claim"}
 M.NOT_RUN = "not run"
+M.DIVERGED = "diverged" -- a cell whose every run diverged (harness/lua/lifecycle.lua)
 M.DAGGER = "\u{2020}" -- marks numbers that are not comparable in magnitude
 
 -- Tables of the paper the harness reproduces. net_files: the nets/ file a net needs (a
@@ -327,15 +328,18 @@ local function scale_rank(s)
 end
 
 -- One section: the rows of every cell of spec at one scale.
-local function section(spec, cells, runs_of, scale, opts)
+-- Diverged records count per cell (row.diverged, row.diverged_runs) and never enter a mean.
+local function section(spec, cells, runs_of, scale, opts, diverged_of)
   local sec = {scale = scale, comparable = scale == M.COMPARABLE_SCALE, rows = {}, runs = {}}
   local by_pair = {}
   for _, cell in ipairs(cells) do
     local runs = scale and runs_of[cell] and runs_of[cell][scale] or {}
+    local div = scale and diverged_of[cell] and diverged_of[cell][scale] or {}
     local row = {dataset = cell.dataset, net = cell.net, method = cell.method,
                  published = cell.row.value, verified = cell.row.verified,
                  note = cell.row.note ~= "" and cell.row.note or nil,
-                 source = cell.row.source, n = 0, scale = scale}
+                 source = cell.row.source, n = 0, scale = scale, diverged = #div,
+                 diverged_runs = div}
     if cell.replacement then
       row.replacement = cell.replacement.value
       row.replacement_source = cell.replacement.source
@@ -357,6 +361,8 @@ local function section(spec, cells, runs_of, scale, opts)
       row.epochs = chosen[1].summary.epochs
       row.diff = row.mean - row.published
       if row.replacement then row.replacement_diff = row.mean - row.replacement end
+    elseif #div > 0 then
+      row.status = M.DIVERGED
     else
       row.status = M.NOT_RUN
       row.reason = not_run_reason(spec, cell, scale, opts)
@@ -395,31 +401,35 @@ function M.collect(opts)
   local o = {results = opts.results or "results", data = opts.data or "data",
              root = opts.root or ".", published = opts.published or
              require "experiments.published", now = opts.now, experiments = opts.experiments}
-  local runs, bad = results.scan(o.results)
-  local model = {results = o.results, n_runs = #runs, bad = bad, tables = {}, unmatched = {},
-                 now = o.now or os.date("!%Y-%m-%dT%H:%M:%SZ")}
+  local runs, bad, diverged = results.scan(o.results)
+  local model = {results = o.results, n_runs = #runs, n_diverged = #diverged, bad = bad,
+                 tables = {}, unmatched = {}, now = o.now or os.date("!%Y-%m-%dT%H:%M:%SZ")}
   local matched = {}
   for _, spec in ipairs(M.TABLES) do
     local cells = M.cells(spec, o.published)
-    local runs_of, scales, scale_list = {}, {}, {}
-    for _, run in ipairs(runs) do
-      if run.experiment == spec.experiment then
-        local id = M.identify(run)
-        for _, cell in ipairs(cells) do
-          if cell_matches(spec, cell, id) then
-            runs_of[cell] = runs_of[cell] or {}
-            runs_of[cell][id.scale] = runs_of[cell][id.scale] or {}
-            table.insert(runs_of[cell][id.scale], run)
-            matched[run] = true
-            if not scales[id.scale] then
-              scales[id.scale] = true
-              scale_list[#scale_list + 1] = id.scale
+    local runs_of, diverged_of, scales, scale_list = {}, {}, {}, {}
+    local function place(list, into)
+      for _, run in ipairs(list) do
+        if run.experiment == spec.experiment then
+          local id = M.identify(run)
+          for _, cell in ipairs(cells) do
+            if cell_matches(spec, cell, id) then
+              into[cell] = into[cell] or {}
+              into[cell][id.scale] = into[cell][id.scale] or {}
+              table.insert(into[cell][id.scale], run)
+              matched[run] = true
+              if not scales[id.scale] then
+                scales[id.scale] = true
+                scale_list[#scale_list + 1] = id.scale
+              end
+              break
             end
-            break
           end
         end
       end
     end
+    place(runs, runs_of)
+    place(diverged, diverged_of)
     table.sort(scale_list, function(a, b)
       if scale_rank(a) ~= scale_rank(b) then return scale_rank(a) < scale_rank(b) end
       return a < b
@@ -427,7 +437,7 @@ function M.collect(opts)
     local t = {spec = spec, sections = {}}
     if #scale_list == 0 then scale_list = {false} end -- one section of "not run" rows
     for _, scale in ipairs(scale_list) do
-      t.sections[#t.sections + 1] = section(spec, cells, runs_of, scale or nil, o)
+      t.sections[#t.sections + 1] = section(spec, cells, runs_of, scale or nil, o, diverged_of)
     end
     model.tables[#model.tables + 1] = t
   end
@@ -467,8 +477,15 @@ local function reproduced_text(row, comparable)
   if row.status == M.NOT_RUN then
     return M.NOT_RUN .. (row.reason and ": " .. row.reason or "")
   end
+  if row.status == M.DIVERGED then
+    return string.format("%s (%d of %d seeds)", M.DIVERGED, row.diverged, row.diverged)
+  end
   local s = fmt(row.mean) .. " \u{b1} " .. fmt(row.std)
   if not comparable then s = s .. " " .. M.DAGGER end
+  if row.diverged > 0 then
+    s = s .. string.format("; %s (%d of %d seeds, left out of the mean)", M.DIVERGED,
+                           row.diverged, row.diverged + row.n)
+  end
   if row.other_recipes > 0 then
     s = s .. string.format(" (%d other recipe%s not shown)", row.other_recipes,
                            row.other_recipes > 1 and "s" or "")
@@ -549,17 +566,23 @@ local function render_section(out, t, sec)
   if sec.scale then
     local seeds = {}
     for _, row in ipairs(sec.rows) do
-      if row.n > 0 then
+      if row.n > 0 or row.diverged > 0 then
         local s = {}
-        for i, v in ipairs(row.values) do
+        for i, v in ipairs(row.values or {}) do
           local tr = row.runs[i].summary.train_error_last
           s[#s + 1] = string.format("seed %s: %.2f (training %.1f %%)", tostring(row.seeds[i]),
                                     v, tr)
         end
+        for _, d in ipairs(row.diverged_runs) do
+          s[#s + 1] = string.format("seed %s: diverged at %s %d/%d", tostring(d.provenance.seed),
+                                    d.unit, d.at, d.total)
+        end
+        local epochs = row.epochs or row.diverged_runs[1].total
         seeds[#seeds + 1] = string.format("- %s %s %s (%d epochs, median of the last %d; the "
                                           .. "last epoch's training error in brackets): %s",
-                                          row.dataset, row.net, row.method, row.epochs,
-                                          row.window, table.concat(s, ", "))
+                                          row.dataset, row.net, row.method, epochs,
+                                          row.window or results.final_window(epochs),
+                                          table.concat(s, ", "))
       end
     end
     out[#out + 1] = "Per-seed values:"
@@ -584,10 +607,10 @@ function M.render(model)
   local out = {}
   out[#out + 1] = "# Reproduction report"
   out[#out + 1] = ""
-  out[#out + 1] = string.format("Generated %s from `%s`: %d complete run%s, %d unreadable "
-                                .. "file%s.", model.now, model.results, model.n_runs,
-                                model.n_runs == 1 and "" or "s", #model.bad,
-                                #model.bad == 1 and "" or "s")
+  out[#out + 1] = string.format("Generated %s from `%s`: %d complete run%s, %d diverged, %d "
+                                .. "unreadable file%s.", model.now, model.results, model.n_runs,
+                                model.n_runs == 1 and "" or "s", model.n_diverged or 0,
+                                #model.bad, #model.bad == 1 and "" or "s")
   out[#out + 1] = ""
   out[#out + 1] = "Statistic: each run's median test error over its last 5 % of epochs (the "
                   .. "paper's last 10 of 200, all at the final learning rate; at a reduced "

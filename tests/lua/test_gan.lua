@@ -9,6 +9,8 @@ local config = require "harness.lua.config"
 local egan = require "engine.gan"
 local gan = require "harness.lua.tasks.gan"
 local lifecycle = require "harness.lua.lifecycle"
+local provenance = require "harness.lua.provenance"
+local results = require "harness.lua.results"
 local sys = require "engine.sys"
 local tensor = require "engine.tensor"
 local train = require "engine.train"
@@ -316,6 +318,20 @@ suite:test("report_export", function()
   check.truthy(md:find("Paired by seed, mixup versus erm", 1, true), "paired comparison")
   check.truthy(md:find("Summary at iteration 2: mixup covered ", 1, true),
                "a summary at the last snapshot")
+  -- a diverged GAN run (harness/lua/lifecycle.lua's record) is named, never in a metric
+  local dcfg = test_config{seed = 3, mixup = {alpha = 0.2}}
+  results.write_diverged(dir .. "/gan_test/t-div.h5", {
+    experiment = "gan_test", run_id = "t-div", task = gan.name, unit = "iteration", at = 2,
+    total = 2, detail = "d_loss nan, g_loss nan", fix = "lower the learning rates",
+    config = dcfg, provenance = provenance.collect{threads = 1,
+      seed = dcfg.seed, scale = dcfg.scale, command = "test"},
+    curves = {}})
+  local with_div = gr.collect{results = dir}
+  check.eq(table.concat(with_div.sections[1].cells[2].seeds, ","), "1,2", "not a seed of a cell")
+  check.truthy(gr.render(with_div):find("- note: t-div diverged at iteration 2/2 (d_loss nan, "
+                                        .. "g_loss nan): not in the metrics", 1, true),
+               "the note: " .. gr.render(with_div))
+  os.remove(dir .. "/gan_test/t-div.h5")
   local figs = gr.export(model, dir)
   check.eq(#figs, 1, "one figure")
   check.eq(figs[1].seed, 1, "the smallest common seed is drawn")

@@ -1,9 +1,9 @@
 -- test_lifecycle.lua: the one run lifecycle (harness/lua/lifecycle.lua) with a toy task
 -- defined here, as a new experiment kind would be (e.g. training with noisy labels and extra
 -- metrics): the loop runs it, writes its results file, skips it when complete, checkpoints,
--- resumes after a stop or a crash bit-identically, refuses checkpoints that do not fit, and
--- stops on divergence keeping the last checkpoint, all without a line of the loop knowing the
--- task. Also the option reader's grammar (harness/lua/options.lua).
+-- resumes after a stop or a crash bit-identically, refuses checkpoints that do not fit,
+-- records a divergence as a result, and claims each run with a lock (left to a live holder,
+-- taken over from a dead one), all without a line of the loop knowing the task. Also the option reader's grammar (harness/lua/options.lua).
 -- Run as `./mixup tests/lua/test_lifecycle.lua [filter]`.
 local check = require "tests.lua.check"
 local config = require "harness.lua.config"
@@ -235,21 +235,98 @@ suite:test("toy_diverges", function()
   local out = tmp_root .. "/diverged"
   local path, ckpt = lifecycle.paths(out, "toy", "toy-run")
   toy.diverge_at = 4
-  local ok, status = run_toy(toy, toy_config(), out)
+  local ok, status, log = run_toy(toy, toy_config(), out)
   toy.diverge_at = nil
-  local msg = tostring(status)
-  check.truthy(not ok, "the run must stop")
-  check.truthy(msg:find("toy: toy-run: the training loss is not finite at step 5/6 (loss ", 1,
-               true), "names the unit: " .. msg)
-  check.truthy(msg:find("the checkpoint after step 4 is kept", 1, true), "checkpoint: " .. msg)
-  check.truthy(msg:find("Fix: lower noise", 1, true), "the task's fix: " .. msg)
-  check.truthy(not sys.exists(path), "no results file")
-  check.eq(assert(results.read_checkpoint(ckpt)).done, 4, "the last checkpoint is kept")
+  check.truthy(ok, "a diverged run is a result, not an error: " .. tostring(status))
+  check.eq(status, "diverged", "status")
+  check.truthy(log:find("diverged toy-run: the training loss is not finite at step 5/6 (loss ",
+               1, true), "names the unit: " .. log)
+  check.truthy(log:find("Fix: lower noise", 1, true), "the task's fix: " .. log)
+  check.eq(sys.exists(ckpt), false, "the checkpoint goes")
+  check.eq(sys.exists(path .. lifecycle.LOCK_EXT), false, "the lock goes")
+  local d = assert(results.read_diverged(path))
+  check.eq(d.status, "diverged", "record status")
+  check.eq(d.at, 5, "the unit that diverged")
+  check.eq(d.total, 6, "units asked for")
+  check.eq(d.unit, "step", "unit name")
+  check.eq(d.task, "toy", "task")
+  check.truthy(d.detail:find("^loss "), "detail: " .. d.detail)
+  check.eq(d.fix, "lower noise", "fix")
+  check.eq(#d.curves.loss, 4, "the curves of the 4 units completed")
+  check.eq(d.curves.step[4], 4.0, "last completed unit")
+  check.eq(d.provenance.seed, 5, "provenance")
+  check.eq(results.serialize(d.config), results.serialize(toy_config()), "config")
+  local runs, bad, diverged = results.scan(out)
+  check.eq(#runs + #bad, 0, "not a complete run, not a bad file")
+  check.eq(#diverged, 1, "scan lists the record")
+  -- deterministic: the same command skips it; --force reruns it
+  ok, status, log = run_toy(toy, toy_config(), out)
+  check.eq(status, "diverged", "skipped as diverged: " .. tostring(status))
+  check.truthy(log:find("skip toy-run: diverged at step 5/6", 1, true), "skip line: " .. log)
+  ok, status = run_toy(toy, toy_config(), out, {force = true})
+  check.eq(status, "done", "forced: rerun (no divergence this time)")
+  check.truthy(toy.read_result(path), "a complete results file replaces the record")
+  -- before the first checkpoint too: nothing completed, an empty curve
   toy.diverge_at = 0
   ok, status = run_toy(toy, toy_config(), tmp_root .. "/diverged0")
   toy.diverge_at = nil
-  check.truthy(tostring(status):find("no checkpoint exists yet", 1, true), "first unit: "
-               .. tostring(status))
+  check.eq(status, "diverged", "first unit: " .. tostring(status))
+  d = assert(results.read_diverged((lifecycle.paths(tmp_root .. "/diverged0", "toy",
+                                                    "toy-run"))))
+  check.eq(d.at, 1, "at the first unit")
+  check.eq(#d.curves.loss, 0, "no unit completed")
+  -- another config under the same id is refused, as for complete files
+  ok, status = run_toy(toy, toy_config{noise = 0.25}, tmp_root .. "/diverged0")
+  check.truthy(not ok and tostring(status):find("holds another config", 1, true),
+               "another config: " .. tostring(status))
+end)
+
+suite:test("toy_crash_releases_lock", function()
+  local out = tmp_root .. "/crash_lock"
+  local path = lifecycle.paths(out, "toy", "toy-run")
+  toy.crash_at = 3
+  local ok, err = run_toy(toy, toy_config(), out)
+  toy.crash_at = nil
+  check.truthy(not ok and tostring(err):find("crashed in step 3", 1, true), tostring(err))
+  check.eq(sys.exists(path .. lifecycle.LOCK_EXT), false, "an error releases the lock")
+end)
+
+-- Writes a lock file as another worker would.
+local function plant_lock(path, host, pid, age_s)
+  assert(sys.mkdir_p(path:match("^(.*)/[^/]*$")))
+  check.spit(path .. lifecycle.LOCK_EXT, ("host=%s\npid=%d\nstart=2026-01-01T00:00:00Z\n"
+             .. "epoch=%d\n"):format(host, pid, os.time() - age_s))
+end
+
+suite:test("toy_locks", function()
+  local out = tmp_root .. "/locks"
+  local path = lifecycle.paths(out, "toy", "toy-run")
+  -- a live holder on this host (this very process stands for the other worker)
+  plant_lock(path, sys.hostname(), sys.pid(), 65)
+  local ok, status, log = run_toy(toy, toy_config(), out)
+  check.eq(status, "claimed", "left to the live holder: " .. tostring(status))
+  check.truthy(log:find("claimed by " .. sys.hostname() .. " pid " .. sys.pid(), 1, true)
+               and log:find("(1m ago)", 1, true), "names holder and age: " .. log)
+  check.eq(sys.exists(path), false, "not trained")
+  check.truthy(sys.exists(path .. lifecycle.LOCK_EXT), "the holder's lock stays")
+  -- another host: left alone, with its age and how to clear it
+  plant_lock(path, "elsewhere.invalid", 4242, 7200)
+  ok, status, log = run_toy(toy, toy_config(), out)
+  check.eq(status, "claimed", "another host's lock: " .. tostring(status))
+  check.truthy(log:find("elsewhere.invalid pid 4242", 1, true) and log:find("2h00m ago", 1, true)
+               and log:find("another host", 1, true) and log:find("delete ", 1, true),
+               "another host: " .. log)
+  -- a holder that is gone on this host: taken over, then the run trains
+  local p = assert(io.popen("sh -c 'echo $$'"))
+  local dead = math.tointeger(tonumber(p:read("l")))
+  p:close()
+  os.remove(path .. lifecycle.LOCK_EXT)
+  plant_lock(path, sys.hostname(), dead, 30)
+  ok, status, log = run_toy(toy, toy_config(), out)
+  check.eq(status, "done", "stale lock taken over: " .. tostring(status) .. "\n" .. log)
+  check.truthy(log:find("taking over toy-run", 1, true), "said so: " .. log)
+  check.eq(sys.exists(path .. lifecycle.LOCK_EXT), false, "released at the end")
+  same_result(assert(toy.read_result(path)), ref, "after a take-over")
 end)
 
 suite:test("options_grammar", function()

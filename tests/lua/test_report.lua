@@ -433,6 +433,68 @@ suite:test("report_markdown", function()
       "bad file listed")
 end)
 
+-- Diverged records (harness/lua/lifecycle.lua) count per cell and never enter a mean: the cpu
+-- ERM cell with 2 complete seeds and 1 diverged, the cpu mixup cell with every seed diverged.
+suite:test("report_diverged_cells", function()
+  local res = tmp .. "/results_div"
+  local exp = res .. "/table2_cifar"
+  local function diverged(o)
+    local r = run(o)
+    results.write_diverged(exp .. "/" .. o.id .. ".h5", {
+      experiment = r.experiment, run_id = r.run_id, task = "classifier", unit = "epoch",
+      at = 2, total = 3, detail = "step 4 of 20: loss nan", fix = "lower schedule.base_lr",
+      config = r.config, provenance = r.provenance,
+      curves = {epoch = {1.0}, test_error = {50.0}}})
+  end
+  for k = 1, 2 do
+    results.write_run(exp .. "/cpu-erm-s" .. k .. ".h5", run{id = "cpu-erm-s" .. k,
+      scale = "cpu", seed = k, alpha = 0.0, test_error = SHORT_ERM, offset = k})
+  end
+  diverged{id = "cpu-erm-s3", scale = "cpu", seed = 3, alpha = 0.0, test_error = SHORT_ERM}
+  for k = 1, 3 do
+    diverged{id = "cpu-mix-s" .. k, scale = "cpu", seed = k, alpha = 1.0, test_error = SHORT_MIX}
+  end
+  local m = report.collect{results = res, data = tmp .. "/data", root = tmp .. "/root",
+                           now = "2026-01-01T00:00:00Z",
+                           experiments = {table2_cifar = EXPERIMENT}}
+  check.eq(m.n_runs, 2, "complete runs")
+  check.eq(m.n_diverged, 4, "diverged records")
+  check.eq(#m.bad, 0, "no bad file")
+  local sec = m.tables[1].sections[1]
+  check.eq(sec.scale, "cpu", "one section")
+  local erm, mix
+  for _, r in ipairs(sec.rows) do
+    if r.dataset == "CIFAR-10" and r.net == "PreAct ResNet-18" then
+      if r.method == "ERM" then erm = r else mix = r end
+    end
+  end
+  check.eq(erm.n, 2, "ERM: 2 seeds averaged")
+  check.eq(erm.diverged, 1, "ERM: 1 diverged")
+  check.near(erm.mean, 46.5, 1e-12, "ERM mean of the complete seeds (46, 47)")
+  check.eq(mix.status, report.DIVERGED, "mixup: every seed diverged")
+  check.eq(mix.verdict, nil, "no verdict without mixup values")
+  local md = report.render(m)
+  local function has(str, what)
+    check.truthy(md:find(str, 1, true), what .. ": missing " .. str .. "\n" .. md)
+  end
+  has("2 complete runs, 4 diverged, 0 unreadable files.", "counts")
+  has("46.50 \u{b1} 0.71 \u{2020}; diverged (1 of 3 seeds, left out of the mean)", "ERM cell")
+  has("| diverged (3 of 3 seeds) |", "mixup cell")
+  has("seed 3: diverged at epoch 2/3", "per-seed line")
+  check.eq(md:find("nan", 1, true), nil, "no NaN anywhere")
+  -- plots draw the complete runs and name the diverged ones
+  local log = tmp .. "/plots_div.log"
+  local cmd = ("%s tools/plots.lua --results %s --data %s --out %s --no-gnuplot > %s 2>&1")
+              :format(HOST, shell_quote(res), shell_quote(tmp .. "/data"),
+                      shell_quote(tmp .. "/plots_div"), shell_quote(log))
+  check.truthy(os.execute(cmd), "tools/plots.lua failed: " .. tostring(slurp(log)))
+  local text = slurp(log)
+  check.truthy(text:find("plots: CIFAR-10 PreAct ResNet-18 mixup, scale cpu: 3 diverged runs "
+                         .. "not drawn", 1, true), "the note:\n" .. text)
+  check.truthy(text:find("table2_cifar_cpu_cifar10_preact_resnet18_erm.dat", 1, true),
+               "the complete ERM runs exported:\n" .. text)
+end)
+
 suite:test("report_cli", function()
   local out = tmp .. "/out/REPORT.md"
   local cmd = ("%s tools/report.lua --results %s --data %s --out %s --quiet 2>/dev/null")
@@ -440,7 +502,8 @@ suite:test("report_cli", function()
   check.truthy(os.execute(cmd), "tools/report.lua failed: " .. cmd)
   local md = slurp(out)
   check.truthy(md and md:find("# Reproduction report", 1, true), "REPORT.md written")
-  check.truthy(md:find(#RUNS .. " complete runs, 1 unreadable file.", 1, true), "counts")
+  check.truthy(md:find(#RUNS .. " complete runs, 0 diverged, 1 unreadable file.", 1, true),
+               "counts")
 end)
 
 -- }==================================================================================

@@ -5,7 +5,10 @@
 --   grid_*        product order, ids, hashes, per-level overrides, filters and their errors
 --   median_*      the paper's statistic on known arrays
 --   tiny_*        in-process runs on synthetic data: repeatable bits, skip when complete,
---                 damaged or truncated results reported and rerun, NaN loss stops the run
+--                 damaged or truncated results reported and rerun, a NaN loss recorded
+--   grid_*        experiments/run.lua as child processes on a synthetic grid: diverged runs
+--                 recorded while the grid goes on (exit status 1), two workers on one
+--                 results folder training each run once, bit-identical to one worker
 --   resume_kill9  a smoke run of table2_cifar as a child process, killed with kill -9
 --                 mid-epoch after its first checkpoint, then rerun: the results must be
 --                 bit-identical (curves and weights) to an uninterrupted run (needs
@@ -393,23 +396,24 @@ suite:test("tiny_damaged_results_rerun", function()
   end
 end)
 
-suite:test("tiny_nan_stops", function()
+suite:test("tiny_nan_recorded", function()
   local out = tmp_root .. "/tiny3"
   -- Epoch 1 trains normally; the drop "factor" then multiplies the rate by 1e37 and the
   -- weights overflow in epoch 2.
   local r = tiny_run({epochs = 3, schedule = {factor = 1e37}}, out)
-  check.truthy(not r.ok, "the run must fail")
-  local msg = tostring(r.status)
-  check.truthy(msg:find("the training loss is not finite", 1, true), "names the loss: " .. msg)
-  check.truthy(msg:find("at epoch 2/3", 1, true), "message names the epoch: " .. msg)
-  check.truthy(msg:find("lower schedule.base_lr", 1, true), "message gives the fix: " .. msg)
-  check.truthy(msg:find("checkpoint after epoch 1 is kept", 1, true), "checkpoint: " .. msg)
-  check.truthy(not exists(r.path), "no results file")
-  local ck = assert(results.read_checkpoint(r.ckpt))
-  check.eq(ck.done, 1, "the last good checkpoint is kept")
-  check.eq(ck.task, "classifier", "the checkpoint names its task")
+  check.truthy(r.ok, "a diverged run is a result, not an error: " .. tostring(r.status))
+  check.eq(r.status, "diverged", "status")
+  check.truthy(r.log:find("the training loss is not finite at epoch 2/3", 1, true),
+               "names the loss and the epoch: " .. r.log)
+  check.truthy(r.log:find("lower schedule.base_lr", 1, true), "gives the fix: " .. r.log)
+  check.eq(exists(r.ckpt), false, "the checkpoint goes")
+  local d = assert(results.read_diverged(r.path))
+  check.eq(d.at, 2, "diverged in epoch 2")
+  check.eq(d.task, "classifier", "the record names its task")
+  check.eq(#d.curves.test_error, 1, "the curves of epoch 1")
+  check.truthy(d.detail:find("^step %d+ of %d+: "), "the step: " .. d.detail)
+  check.eq(results.read_run(r.path), nil, "not a complete run")
 end)
-
 suite:test("tiny_provenance", function()
   local p = provenance.collect{threads = 2, seed = 1, scale = "test", command = "x"}
   for name, kind in pairs(results.PROVENANCE) do
@@ -471,6 +475,8 @@ suite:test("resume_kill9", function()
   local log = slurp(cut_log)
   check.truthy(log:find(("resuming %s: %d of %d epochs done"):format(id, ck.done, total), 1,
                         true), "resumed from the checkpoint:\n" .. log)
+  check.truthy(log:find(("taking over %s: its lock "):format(id), 1, true),
+               "the killed worker's lock taken over:\n" .. log)
   check.truthy(not exists(ckpt), "checkpoint removed after the results file")
   local got = assert(results.read_run(path))
   local want = assert(results.read_run(lifecycle.paths(ref_out, "table2_cifar", id)))
@@ -504,5 +510,90 @@ suite:test("run_lua_errors", function()
                "--list prints ids")
 end)
 
-assert(sys.remove_tree(tmp_root))
+-- ============================================================================================
+-- run.lua on a synthetic grid, as child processes (an experiment file in a scratch folder:
+-- the host looks for modules in the repository, then in the current folder)
+
+local REPO = (EXE:match("^(.*)/[^/]*$") or ".")
+if REPO:sub(1, 1) ~= "/" then
+  local p = assert(io.popen("pwd"))
+  REPO = p:read("l") .. "/" .. REPO
+  p:close()
+end
+local EXE_ABS = REPO .. "/" .. EXE:match("[^/]*$")
+
+-- A grid of 2 methods x 2 learning-rate recipes ("blowup" overflows in epoch 2) x 2 seeds.
+local function grid_dir()
+  local dir = tmp_root .. "/grid"
+  if exists(dir .. "/experiments/tiny_grid.lua") then return dir end
+  assert(sys.mkdir_p(dir .. "/experiments"))
+  local base = tiny_config{}
+  base.scale, base.seed = nil, nil
+  spit(dir .. "/experiments/tiny_grid.lua", ([[
+return {
+  name = "tiny_grid", schema = "image_classification",
+  base = %s,
+  axes = {
+    {name = "method", levels = {{id = "erm", set = {mixup = {alpha = 0}}},
+                                {id = "mixup_a1", set = {mixup = {alpha = 1}}}}},
+    {name = "lr", levels = {{id = "fine", set = {}},
+                            {id = "blowup", set = {epochs = 3, schedule = {factor = 1e37}}}}},
+  },
+  scales = {test = {seeds = {1, 2}, set = {}}},
+}
+]]):format(results.serialize(base)))
+  return dir
+end
+
+-- `run.lua tiny_grid` in the grid folder; returns ok (exit status 0) and the output.
+local function grid_cmd(out, filters, log)
+  return ("cd %s && %s --threads 1 %s/experiments/run.lua tiny_grid --scale test --out %s %s "
+          .. "> %s 2>&1"):format(grid_dir(), EXE_ABS, REPO, out, filters or "", log)
+end
+
+suite:test("grid_diverged_runs_recorded", function()
+  local out, log = tmp_root .. "/grid_div", tmp_root .. "/grid_div.log"
+  check.eq(sh(grid_cmd(out, "", log)), false, "exit status non-zero when runs diverged")
+  local text = slurp(log)
+  check.truthy(text:find("4 done, 0 already complete, 4 diverged, 0 failed", 1, true),
+               "closing line:\n" .. text)
+  check.truthy(text:find("harness: tiny_grid at scale test: 4 runs diverged and 0 failed", 1,
+               true), "one error line at the end:\n" .. text)
+  local _, div_count = text:gsub("%] diverged test%-", "")
+  check.eq(div_count, 4, "a line per diverged run")
+  check.eq(text:find("stack traceback", 1, true), nil, "no traceback")
+  local runs, bad, diverged = results.scan(out)
+  check.eq(#runs, 4, "the 4 other runs complete")
+  check.eq(#bad, 0, "no bad file")
+  check.eq(#diverged, 4, "4 diverged records")
+  for _, d in ipairs(diverged) do
+    check.truthy(d.run_id:find("blowup", 1, true), "the blowup runs diverged: " .. d.run_id)
+  end
+  -- again: nothing trains, the records stand
+  check.eq(sh(grid_cmd(out, "", log)), false, "still non-zero")
+  check.truthy(slurp(log):find("0 done, 4 already complete, 4 diverged", 1, true), slurp(log))
+end)
+
+suite:test("grid_two_workers_one_folder", function()
+  local ref, out = tmp_root .. "/grid_one", tmp_root .. "/grid_two"
+  local log = tmp_root .. "/grid_one.log"
+  check.truthy(sh(grid_cmd(ref, "lr=fine", log)), "one worker:\n" .. slurp(log))
+  local l1, l2 = tmp_root .. "/w1.log", tmp_root .. "/w2.log"
+  check.truthy(sh(("(%s) & (%s) & wait"):format(grid_cmd(out, "lr=fine", l1),
+                                                 grid_cmd(out, "lr=fine", l2))), "two workers")
+  local both = slurp(l1) .. "\n" .. slurp(l2)
+  local runs = results.scan(ref)
+  check.eq(#runs, 4, "4 runs")
+  for _, want in ipairs(runs) do
+    local _, n = both:gsub("done " .. want.run_id:gsub("%-", "%%-") .. ":", "")
+    check.eq(n, 1, want.run_id .. " trained exactly once:\n" .. both)
+    local got = assert(results.read_run(lifecycle.paths(out, "tiny_grid", want.run_id)))
+    same_run(got, assert(results.read_run(want.path)), "two workers vs one: " .. want.run_id)
+  end
+  check.eq(#sys.listdir(out .. "/tiny_grid"), 4, "4 files, no lock or checkpoint left")
+  check.truthy(both:find("claimed by ", 1, true) or both:find("already complete", 1, true),
+               "the workers met:\n" .. both)
+end)
+
+if os.getenv("KEEP_TMP") ~= "1" then assert(sys.remove_tree(tmp_root)) end
 suite:finish()

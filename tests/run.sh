@@ -1,17 +1,22 @@
 #!/bin/sh
 # run.sh BUILD EXE: runs every C test binary and every Lua test, sums their closing
-# "N passed, M failed" lines and prints the total the same way. Exits non-zero on any failure,
-# and counts a binary that crashed or printed no closing line as one failure.
+# "N passed, M failed[, K skipped]" lines and prints the total as "N passed, M failed, K skipped"
+# after the list of skipped tests with their reasons (a skip is never counted as a pass).
+# Exits non-zero on any failure, and counts a binary that crashed or printed no closing line as
+# one failure.
 build=$1
 exe=$2
 total_pass=0
 total_fail=0
+total_skip=0
 log=$(mktemp)
+skips=$(mktemp)
 run_one() {
     name=$1; shift
     "$@" >"$log" 2>&1
     rc=$?
     cat "$log"
+    grep -E '^skip ' "$log" | sed "s|^skip |skip $name: |" >>"$skips"
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
     if [ -z "$line" ]; then
         echo "FAIL $name: exited $rc without a closing line"
@@ -20,8 +25,10 @@ run_one() {
     fi
     p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
     f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+    s=$(echo "$line" | sed -E -n 's/^[0-9]+ passed, [0-9]+ failed, ([0-9]+) skipped.*/\1/p')
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
+    total_skip=$((total_skip + ${s:-0}))
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "FAIL $name: exited $rc"
         total_fail=$((total_fail + 1))
@@ -40,7 +47,12 @@ for t in tests/lua/test_*.lua tests/e2e/test_*.lua; do
     echo "== $t"
     run_one "$t" "./$exe" "$t"
 done
-rm -f "$log"
 echo
-echo "$total_pass passed, $total_fail failed"
+if [ -s "$skips" ]; then
+    echo "Skipped (not counted as passed):"
+    cat "$skips"
+    echo
+fi
+rm -f "$log" "$skips"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" -eq 0 ]

@@ -4,7 +4,7 @@
  * npm PNG converter (tools/cifar_png2bin.c, compiled in below). The loader, augmentation,
  * subsets and corruption are in test_data.c.
  *
- *   - real data (skipped with a visible message when `make data` has not run): the official
+ *   - real data (a counted skip, with its reason, when `make data` has not run): the official
  *     md5s, 5000 train / 1000 test images per class, the first records (frog, cat);
  *   - generated files: CIFAR-10 batch order across five files, CIFAR-100 coarse and fine
  *     labels, and the errors for missing, truncated, too long and malformed files;
@@ -86,6 +86,7 @@ static int file_exists(const char *path)
 
 /* ---- real data (skipped when absent) ------------------------------------------------------ */
 
+/* 1 when the real CIFAR-10 is there; else 0, with the skip reason recorded (tl_skip). */
 static int real_present(char *dir, size_t len)
 {
     snprintf(dir, len, "%s/cifar-10-batches-bin", data_dir());
@@ -93,7 +94,7 @@ static int real_present(char *dir, size_t len)
     snprintf(probe, sizeof probe, "%s/test_batch.bin", dir);
     if (file_exists(probe))
         return 1;
-    printf("  skipped: %s absent; run `make data` to test on the real CIFAR-10\n", probe);
+    tl_skip("%s absent; run `make data` to test on the real CIFAR-10", probe);
     return 0;
 }
 
@@ -108,7 +109,7 @@ static int test_real_md5(void)
         {"test_batch.bin", "803d5f7f4d78ea53de84dbe85f74fb6d"}};
     char dir[1024];
     if (!real_present(dir, sizeof dir))
-        return 0;
+        return TL_SKIPPED;
     if (strchr(dir, '\''))
         return tl_fail("data directory %s contains a quote", dir);
     for (size_t i = 0; i < sizeof sums / sizeof sums[0]; i++) {
@@ -129,7 +130,7 @@ static int test_real_contents(void)
 {
     char dir[1024];
     if (!real_present(dir, sizeof dir))
-        return 0;
+        return TL_SKIPPED;
     CifarSet tr, te;
     Err err;
     if (data_cifar_load(&tr, dir, CIFAR_10, CIFAR_TRAIN, &err))

@@ -18,6 +18,7 @@
 uint64_t tl_seed = 20171025; /* arXiv v1 date; any fixed value */
 
 static char fail_msg[1024];
+static char skip_msg[1024];
 
 int tl_fail(const char *fmt, ...)
 {
@@ -26,6 +27,15 @@ int tl_fail(const char *fmt, ...)
     vsnprintf(fail_msg, sizeof fail_msg, fmt, ap);
     va_end(ap);
     return 1;
+}
+
+int tl_skip(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(skip_msg, sizeof skip_msg, fmt, ap);
+    va_end(ap);
+    return TL_SKIPPED;
 }
 
 int tl_expect_msg(const char *what, const char *msg, const char *want)
@@ -58,22 +68,30 @@ int tl_main(int argc, char **argv, const TestCase *tests, size_t n)
         }
     }
     printf("seed %" PRIu64 " (rerun with --seed %" PRIu64 ")\n", tl_seed, tl_seed);
-    int pass = 0, fail = 0;
+    int pass = 0, fail = 0, skip = 0;
     for (size_t i = 0; i < n; i++) {
         if (filter && !strstr(tests[i].name, filter))
             continue;
         fail_msg[0] = 0;
+        skip_msg[0] = 0;
         int rc = tests[i].fn();
         if (rc == 0) {
             printf("ok %s\n", tests[i].name);
             pass++;
+        } else if (rc == TL_SKIPPED && !fail_msg[0]) {
+            printf("skip %s: %s\n", tests[i].name, skip_msg);
+            skip++;
         } else {
             printf("FAIL %s: %s\n", tests[i].name, fail_msg[0] ? fail_msg : "(no reason)");
             fail++;
         }
         fflush(stdout);
     }
-    printf("%d passed, %d failed\n", pass, fail);
+    if (filter && pass + fail + skip == 0) {
+        printf("FAIL filter '%s': it selects no test\n", filter);
+        fail++;
+    }
+    printf("%d passed, %d failed, %d skipped\n", pass, fail, skip);
     return fail ? 1 : 0;
 }
 

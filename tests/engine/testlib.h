@@ -7,8 +7,10 @@
  *         static const TestCase tests[] = {{"x", test_x}, ...};
  *         return tl_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
  *     }
- * tl_main prints "ok name" / "FAIL name: reason", then "N passed, M failed", and returns
- * non-zero on any failure. `--seed S` sets tl_seed (printed in every run), `name` filters.
+ * tl_main prints "ok name" / "FAIL name: reason" / "skip name: reason", then "N passed, M
+ * failed, K skipped", and returns non-zero on any failure; a test that cannot run here (an
+ * optional tool or data set absent) returns tl_skip("why; how to get it"), never 0. `--seed S`
+ * sets tl_seed (printed in every run), `name` filters; a filter that selects no test fails.
  *
  * Tolerances are relative: max|got - want| / max(max|want|, floor) <= rtol, with floor 1e-6
  * so an all-zero reference is compared absolutely at that scale. Each call site names its
@@ -33,6 +35,10 @@ typedef struct TestCase {
 extern uint64_t tl_seed;
 
 int tl_main(int argc, char **argv, const TestCase *tests, size_t n);
+/* Records why the running test cannot run here; returns TL_SKIPPED for
+ * `return tl_skip(...)`, counted as a skip, never as a pass. */
+#define TL_SKIPPED 77
+int tl_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Records a failure reason for the running test; returns 1 so `return tl_fail(...)` works. */
 int tl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Relative max-error comparison; prints the first mismatches and the max error on failure.

@@ -1,6 +1,7 @@
 -- check.lua: the Lua tests' small framework, the same protocol as tests/engine/testlib.c: one
--- "ok name" or "FAIL name: reason" line per test, then "N passed, M failed", and a non-zero
--- exit status on any failure (tests/run.sh sums the closing lines).
+-- "ok name", "FAIL name: reason" or "skip name: reason" line per test, then "N passed, M
+-- failed, K skipped", and a non-zero exit status on any failure (tests/run.sh sums the closing
+-- lines). A filter that selects no test fails.
 --
 --   local check = require "tests.lua.check"
 --   local suite = check.suite(...)   -- the script's first argument filters tests by name
@@ -23,8 +24,11 @@ local Suite = {}
 Suite.__index = Suite
 
 function M.suite(filter)
-  return setmetatable({passed = 0, failed = 0, filter = filter}, Suite)
+  return setmetatable({passed = 0, failed = 0, skipped = 0, filter = filter}, Suite)
 end
+
+-- The error object of M.skip: a test that cannot run here, counted apart from passes.
+local Skip = {}
 
 -- Runs fn unless the name filter excludes it.
 function Suite:test(name, fn)
@@ -33,6 +37,9 @@ function Suite:test(name, fn)
   if ok then
     self.passed = self.passed + 1
     print("ok " .. name)
+  elseif getmetatable(err) == Skip then
+    self.skipped = self.skipped + 1
+    print("skip " .. name .. ": " .. err.reason)
   else
     self.failed = self.failed + 1
     print("FAIL " .. name .. ": " .. tostring(err))
@@ -40,8 +47,18 @@ function Suite:test(name, fn)
   io.stdout:flush()
 end
 
+-- Ends the running test as skipped (an optional tool or data set absent): reason says what is
+-- missing and how to get it. Never a pass.
+function M.skip(reason)
+  error(setmetatable({reason = reason}, Skip), 0)
+end
+
 function Suite:finish()
-  print(("%d passed, %d failed"):format(self.passed, self.failed))
+  if self.filter and self.passed + self.failed + self.skipped == 0 then
+    print(("FAIL filter '%s': it selects no test"):format(self.filter))
+    self.failed = self.failed + 1
+  end
+  print(("%d passed, %d failed, %d skipped"):format(self.passed, self.failed, self.skipped))
   io.stdout:flush()
   if self.failed > 0 then os.exit(1, true) end
 end

@@ -20,9 +20,7 @@ local function real_dir()
   local dir = root .. "/cifar-10-batches-bin"
   local f = io.open(dir .. "/test_batch.bin", "rb")
   if not f then
-    print("  skipped: " .. dir .. "/test_batch.bin absent; run `make data` to test on the "
-          .. "real CIFAR-10")
-    return nil
+    check.skip(dir .. "/test_batch.bin absent; run `make data` to test on the real CIFAR-10")
   end
   f:close()
   return dir
@@ -30,7 +28,6 @@ end
 
 suite:test("real_cifar10", function()
   local dir = real_dir()
-  if not dir then return end
   local test = data.load_cifar("cifar10", "test", {dir = dir})
   check.eq(#test, 10000, "test size")
   check.eq(test:num_classes(), 10, "classes")

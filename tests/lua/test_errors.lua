@@ -238,10 +238,7 @@ suite:test("host_finds_nets_from_elsewhere", function()
   -- package.path holds the executable's directory: the repository root for ./mixup
   local root = exe:match("^(.*)/[^/]*$") or "."
   local f = io.open(root .. "/nets/containers.lua")
-  if not f then
-    print("  (skipped: " .. exe .. " is not in the repository root)")
-    return
-  end
+  if not f then check.skip(exe .. " is not in the repository root") end
   f:close()
   local out = host("print(type(require('nets.preact_resnet')))\n", {env = "cd / &&"})
   check.eq(out, "function\n", "require from /")

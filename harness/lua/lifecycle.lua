@@ -210,15 +210,16 @@ local function claim(o, run_id)
     local age = h.epoch and M.duration(math.max(0, os.time() - h.epoch)) or "unknown"
     local holder = ("%s pid %s since %s (%s ago)"):format(h.host or "?", tostring(h.pid),
                    h.start or "?", age)
-    if h.host ~= sys.hostname() then
+    -- a lock without a host is one whose writer died between creating and writing it
+    if h.host and h.host ~= sys.hostname() then
       return false, ("claimed by %s on another host: left to it (delete %s if that worker "
                      .. "is gone)"):format(holder, lock)
     end
-    if h.pid and sys.pid_alive(h.pid) then
+    if h.host and h.pid and sys.pid_alive(h.pid) then
       return false, ("claimed by %s: left to that worker"):format(holder)
     end
     o.say("taking over %s: its lock %s is held by %s, a process that is gone", run_id, lock,
-          holder)
+          h.host and holder or "nobody (it is empty)")
     os.remove(lock)
   end
   return false, "claimed by another worker that took the stale lock first"

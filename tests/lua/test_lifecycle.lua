@@ -327,6 +327,12 @@ suite:test("toy_locks", function()
   check.truthy(log:find("taking over toy-run", 1, true), "said so: " .. log)
   check.eq(sys.exists(path .. lifecycle.LOCK_EXT), false, "released at the end")
   same_result(assert(toy.read_result(path)), ref, "after a take-over")
+  -- an empty lock (its writer died between creating and writing it) is taken over too
+  os.remove(path)
+  check.spit(path .. lifecycle.LOCK_EXT, "")
+  ok, status, log = run_toy(toy, toy_config(), out)
+  check.eq(status, "done", "empty lock taken over: " .. tostring(status))
+  check.truthy(log:find("held by nobody (it is empty)", 1, true), "said so: " .. log)
 end)
 
 suite:test("options_grammar", function()

@@ -12,16 +12,20 @@
 -- Layer names and order follow the PyTorch modules (conv1, bn1, layer1.0.bn1, ...,
 -- layer1.0.shortcut.0, linear), so the flat parameter vector lines up with parameters().
 -- Initialisation: both codes keep PyTorch's defaults, hence init = "torch_default".
+-- dropout = p > 0 puts a dropout layer in every block after the ReLU between its two
+-- convolutions (WRN style: bn2-relu2-dropout-conv2), the mixup paper's "ERM + dropout" of the
+-- corrupted-label table (PAPER_FACTS section 5); 0 (the default) adds no layer, so Table 2's
+-- nets are unchanged.
 --
 -- Usage: require("nets.preact_resnet"){variant = "official", num_classes = 10, width = 64,
--- depth = 18, init = "torch_default"} returns a description for engine.nn.build with input
+-- depth = 18, init = "torch_default", dropout = 0} returns a description for engine.nn.build with input
 -- {c = 3, h = 32, w = 32}.
 
 local c = require "nets.containers"
 local options = require "harness.lua.options"
 
 local DEFAULTS = {variant = "official", num_classes = 10, width = 64, depth = 18,
-                  init = "torch_default"}
+                  init = "torch_default", dropout = 0.0}
 local VARIANTS = {official = true, kuangliu = true}
 -- Blocks per stage for each depth (fb.resnet's cfg table); the stages' width multipliers and
 -- first strides.
@@ -39,8 +43,9 @@ end
 local function block(o, name, in_c, out_c, stride)
   local bn1 = c.bn{name = "bn1", channels = in_c}
   local convs = {conv3x3("conv1", in_c, out_c, stride, o.init),
-                 c.bn{name = "bn2", channels = out_c}, c.relu{name = "relu2"},
-                 conv3x3("conv2", out_c, out_c, 1, o.init)}
+                 c.bn{name = "bn2", channels = out_c}, c.relu{name = "relu2"}}
+  if o.dropout > 0 then convs[#convs + 1] = c.dropout{name = "dropout", p = o.dropout} end
+  convs[#convs + 1] = conv3x3("conv2", out_c, out_c, 1, o.init)
   local proj = nil
   if stride ~= 1 or in_c ~= out_c then
     proj = c.sequential("shortcut", {c.conv{name = "0", in_c = in_c, out_c = out_c, k = 1,
@@ -75,6 +80,9 @@ local function check_options(opts)
     if math.type(o[k]) ~= "integer" or o[k] < 1 then
       options.fail("preact_resnet", k, o[k], "an integer >= 1")
     end
+  end
+  if type(o.dropout) ~= "number" or not (o.dropout >= 0 and o.dropout < 1) then
+    options.fail("preact_resnet", "dropout", o.dropout, "a number in [0, 1)")
   end
   local depths = c.sorted_keys(BLOCKS)
   assert(BLOCKS[o.depth], ("preact_resnet: depth is %s, valid depths: %s"):format(

@@ -47,7 +47,7 @@ end)
 
 suite:test("options_are_strict", function()
   check.raises(function() preact{widht = 4} end, "preact_resnet: unknown option 'widht' " ..
-               "(known: depth, init, num_classes, variant, width)", "unknown option")
+               "(known: depth, dropout, init, num_classes, variant, width)", "unknown option")
   check.raises(function() preact{depth = 34} end, "depth is 34, valid depths: 18", "depth")
   check.raises(function() preact{variant = "v2"} end, "preact_resnet: option 'variant' is "
                .. "string \"v2\", expected one of kuangliu, official", "variant")
@@ -58,6 +58,44 @@ suite:test("options_are_strict", function()
   check.raises(function() nn.build(preact{init = "xavier"}, INPUT, {batch = 1}) end,
                "preact_resnet.conv1: option 'init' is \"xavier\", expected one of torch_default, "
                .. "he_normal, he_normal_fan_in, zero", "init")
+end)
+
+-- dropout = p: a layer in each of the 8 blocks between relu2 and conv2, no parameters; the
+-- same weights give bit-identical evaluation-mode outputs, and training mode drops units.
+suite:test("dropout_in_every_block", function()
+  check.raises(function() preact{dropout = 1} end, "preact_resnet: option 'dropout' is "
+               .. "integer 1, expected a number in [0, 1)", "p = 1")
+  local plain = nn.build(preact{width = FIXTURE_WIDTH}, INPUT, {batch = 2})
+  local drop = nn.build(preact{width = FIXTURE_WIDTH, dropout = 0.5}, INPUT, {batch = 2})
+  check.eq(drop:num_params(), plain:num_params(), "no parameters added")
+  local d = preact{width = FIXTURE_WIDTH, dropout = 0.5}
+  local count = 0
+  local function walk(node)
+    if node.kind == "dropout" then
+      count = count + 1
+      check.eq(node.p, 0.5, "p")
+    end
+    for _, ch in ipairs(node.children or {}) do walk(ch) end
+    if node.main then walk(node.main) end
+  end
+  walk(d)
+  check.eq(count, 8, "one dropout per block")
+  plain:init(train.rng(7, train.stream.init))
+  drop:init(train.rng(7, train.stream.init))
+  check.same_bits(drop:params(), plain:params(), "the same init")
+  local flat = tensor.new{2 * 3 * 32 * 32}
+  local r = train.rng(3, train.stream.init)
+  for i = 1, flat:size() do flat:set(r:normal(), i) end
+  local x = flat:view(0, {2, 3, 32, 32})
+  check.same_bits(drop:forward(x, false), plain:forward(x, false), "evaluation mode")
+  local a = tensor.new{2, 10, 1, 1} -- the logits' shape (the linear layer keeps 4 dimensions)
+  a:copy(plain:forward(x, true, train.rng(5, train.stream.dropout)))
+  local b = drop:forward(x, true, train.rng(5, train.stream.dropout))
+  local diff = 0
+  for i = 1, 2 do
+    for j = 1, 10 do diff = math.max(diff, math.abs(a:get(i, j, 1, 1) - b:get(i, j, 1, 1))) end
+  end
+  check.truthy(diff > 1e-3, "training mode drops units: max difference " .. diff)
 end)
 
 for _, variant in ipairs{"official", "kuangliu"} do

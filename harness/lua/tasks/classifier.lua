@@ -119,9 +119,13 @@ local function batch_buffers(cap, shape_tail)
   end
 end
 
+-- env = {threads =, data_cache =, prepare_train = nil}: prepare_train(train_set), when given,
+-- returns the set to train on (a task built on this one, e.g. tasks/noisy_classifier.lua,
+-- corrupts a copy of the labels there); it runs before the loader is made.
 function M.build(cfg, env)
   local st = {cfg = cfg}
   st.train_set, st.test_set = sources.load(cfg, env.data_cache)
+  if env.prepare_train then st.train_set = env.prepare_train(st.train_set) end
   local k = st.train_set:num_classes()
   if cfg.net.num_classes ~= k then
     error(("classifier: net.num_classes is %s but %s has %d classes"):format(
@@ -219,11 +223,15 @@ local function train_epoch(st, e, ctx)
   return loss_sum / seen, 100.0 * (1.0 - correct / seen)
 end
 
-local function evaluate(st)
-  local ld, net = st.test_ld, st.net
+-- Loss and error (percent) of st.net in inference mode over the loader ld (default the test
+-- set's), against its labels (y) or, with clean = true, against the clean labels (y_clean).
+local function evaluate(st, ld, clean)
+  ld = ld or st.test_ld
+  local net = st.net
   ld:epoch(0)
   local loss_sum, errors, seen = 0.0, 0, 0
-  for x, y in ld:each() do
+  for x, y_used, y_clean in ld:each() do
+    local y = clean and y_clean or y_used
     local n = x:shape()[1]
     local z = net:forward(x, false)
     local t = st.t(n)
@@ -235,6 +243,7 @@ local function evaluate(st)
   end
   return loss_sum / seen, 100.0 * errors / seen
 end
+M.evaluate = evaluate
 
 function M.step(st, e, ctx)
   local cfg = st.cfg

@@ -1,0 +1,109 @@
+-- tasks/noisy_classifier.lua: the image classifier trained on corrupted training labels (Table 4
+-- of the mixup paper, /work/shared/paper/PAPER_FACTS.md section 5): config schema
+-- "image_classification_noisy", the classifier's (tasks/classifier.lua) plus
+-- data.label_noise = {p =, seed =}. Everything else is the classifier's: the epoch, the
+-- checkpoint state, the curves, the results file (schema "mixup-repro/run").
+--
+-- The noisy labels: a copy of the training set (the cached clean set is never touched) has its
+-- labels rewritten by engine.data's corrupt(p, seed), the rule of the paper's source
+-- (Zhang et al. 2017, pluskid/fitting-random-labels): each label is replaced with probability p
+-- by a uniform draw over all classes, so about 0.9 p of them change for 10 classes. The draw
+-- depends only on (p, seed) and the training set, so every method and every rerun at one noise
+-- level trains on the same labels; the test set is never corrupted. build() corrupts before the
+-- loader is made (a resume redoes it, identically).
+--
+-- Extra summary attributes of the results file (the classifier's summary keeps best and last
+-- test error):
+--   label_noise_changed            fraction of training labels that differ from the real ones
+--   label_noise_hash               FNV-1a 64 of the noisy label bytes, as 16 hex digits: equal
+--                                  files trained on equal labels
+--   train_error_real_labels        percent, the final net in inference mode on the un-augmented,
+--   train_error_corrupted_labels   unmixed training images, against the real labels and against
+--                                  the corrupted labels it was trained on (Table 4's columns)
+-- They are measured once, after the last epoch (an evaluation pass over the training set costs
+-- about a third of an epoch's training). The per-epoch train_error curve is against the labels
+-- trained on (corrupted, augmented, mixed), as in the classifier.
+
+local data = require "engine.data"
+local config = require "harness.lua.config"
+local classifier = require "harness.lua.tasks.classifier"
+
+local M = {}
+for k, v in pairs(classifier) do M[k] = v end
+
+M.name = "noisy_classifier"
+
+-- The classifier's schema with data.label_noise added (records are copied, not shared).
+local function copy_spec(spec)
+  if spec.kind ~= "record" then return spec end
+  local fields = {}
+  for k, v in pairs(spec.fields) do fields[k] = copy_spec(v) end
+  return config.record(fields, spec.check)
+end
+M.schema = copy_spec(classifier.schema)
+M.schema.fields.data.fields.label_noise = config.record{
+  p = config.number{min = 0, max = 1},  -- the probability that a label is redrawn
+  seed = config.integer{min = 0},       -- the draw; one per noise level, shared by methods
+}
+
+-- FNV-1a 64 of the bytes of the labels tensor (values 0..255), as 16 hex digits. Lua integers
+-- wrap modulo 2^64, as the hash wants.
+local FNV_OFFSET = -3750763034362895579 -- 0xcbf29ce484222325
+local FNV_PRIME = 1099511628211         -- 0x100000001b3
+
+function M.labels_hash(labels)
+  local h = FNV_OFFSET
+  for i = 1, labels:size() do
+    h = (h ~ math.tointeger(labels:get(i))) * FNV_PRIME
+  end
+  return ("%016x"):format(h)
+end
+
+function M.build(cfg, env)
+  local noise = nil
+  local ln = cfg.data.label_noise
+  local st = classifier.build(cfg, {
+    threads = env.threads, data_cache = env.data_cache,
+    prepare_train = function(clean)
+      local set = clean:subset{first = clean:size()} -- a copy: the cached set stays clean
+      local changed = set:corrupt(ln.p, ln.seed)
+      noise = {changed = changed / set:size(), hash = M.labels_hash(set:labels("noisy"))}
+      return set
+    end,
+  })
+  st.noise = noise
+  local d = cfg.data
+  st.train_eval_ld = data.loader(st.train_set, {batch = cfg.eval_batch, train = false,
+                                                mean = d.mean, std = d.std})
+  return st
+end
+
+function M.describe(st, cfg)
+  return ("%s, labels corrupted with p = %g (%.1f %% changed, hash %s)"):format(
+         classifier.describe(st, cfg), cfg.data.label_noise.p, 100 * st.noise.changed,
+         st.noise.hash)
+end
+
+function M.result(st, r)
+  local tree = classifier.result(st, r)
+  local _, real = classifier.evaluate(st, st.train_eval_ld, true)
+  local _, corrupted = classifier.evaluate(st, st.train_eval_ld, false)
+  local a = tree.groups.summary.attrs
+  a.label_noise_changed = st.noise.changed
+  a.label_noise_hash = st.noise.hash
+  a.train_error_real_labels = real
+  a.train_error_corrupted_labels = corrupted
+  return tree
+end
+
+function M.summary_line(s)
+  local line = classifier.summary_line(s)
+  if s.train_error_real_labels then
+    line = line .. (", training error %.1f%% on real labels, %.1f%% on corrupted ones (%.1f%% "
+                    .. "changed)"):format(s.train_error_real_labels,
+                    s.train_error_corrupted_labels, 100 * s.label_noise_changed)
+  end
+  return line
+end
+
+return M

@@ -120,7 +120,7 @@ static int l_data_load_cifar(lua_State *L)
     LuaDataset *d = push_dataset(L);
     Err err;
     if (data_cifar_load(&d->set, dir, kind, split, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     return 1;
 }
 
@@ -135,7 +135,7 @@ static int l_data_synthetic(lua_State *L)
     LuaDataset *d = push_dataset(L);
     Err err;
     if (data_cifar_alloc(&d->set, kind, (int)n, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     Rng r;
     rng_seed(&r, (uint64_t)seed, RNG_STREAM_GAN + 100); /* a test-only stream */
     CifarSet *s = &d->set;
@@ -277,7 +277,7 @@ static int l_data_corrupt(lua_State *L)
     int changed;
     Err err;
     if (data_cifar_corrupt(&d->set, p, (uint64_t)seed, &changed, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     lua_pushinteger(L, changed);
     return 1;
 }
@@ -354,7 +354,7 @@ static int l_data_loader(lua_State *L)
     lua_setiuservalue(L, self, LOADER_UV_YCLEAN);
     Err err;
     if (data_cifar_loader_init(&l->ld, &d->set, &o, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     /* Two label buffers in one allocation, owned by the loader (freed by __gc). */
     l->label = malloc(2 * (size_t)o.batch * sizeof(int));
     if (!l->label)
@@ -371,7 +371,7 @@ static int l_data_epoch(lua_State *L)
     luaL_argcheck(L, e >= 0 && e <= INT32_MAX, 2, "epoch must be >= 0");
     Err err;
     if (data_cifar_loader_epoch(&l->ld, (int)e, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     return 0;
 }
 
@@ -387,7 +387,7 @@ static int l_data_next(lua_State *L)
     int n;
     Err err;
     if (data_cifar_loader_next(&l->ld, x, l->label, l->clean, &n, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     if (n == 0) {
         lua_pushnil(L);
         return 1;

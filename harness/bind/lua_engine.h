@@ -51,7 +51,8 @@ void lua_rng_setfuncs(lua_State *L);
 
 /* ---- lua_opt.c: the one option reader (its file comment has the message grammar) ---------- */
 
-/* luaL_error with printf formats (lua_pushfstring knows no %zu, %u or %g); never returns. */
+/* Raises the message (printf formats, which lua_pushfstring lacks: %zu, %u, %g) without a
+ * "file:line:" prefix; never returns. */
 int lua_raisef(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The `need` argument of the readers. */

@@ -125,14 +125,14 @@ static int l_gan_sample_real(lua_State *L)
     Err err;
     if (!modes) {
         if (gan_sample_real(x->data, NULL, n, s, std, r, &err))
-            return luaL_error(L, "%s", err.msg);
+            return lua_raisef(L, "%s", err.msg);
         return 0;
     }
     /* one point per call: the same draws as one call for all n, with each mode recorded */
     for (int i = 0; i < n; i++) {
         int m;
         if (gan_sample_real(x->data + 2 * i, &m, 1, s, std, r, &err))
-            return luaL_error(L, "%s", err.msg);
+            return lua_raisef(L, "%s", err.msg);
         modes->data[i] = (float)m;
     }
     return 0;
@@ -257,7 +257,7 @@ static int l_gan_metrics(lua_State *L)
     GanMetrics m;
     Err err;
     if (gan_metrics(&m, gen->data, ng, real->data, nr, s, std, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     lua_createtable(L, 0, 8);
     set_int(L, "n_modes", m.n_modes);
     set_int(L, "modes_covered", m.modes_covered);

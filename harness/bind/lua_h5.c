@@ -97,7 +97,7 @@ static H5Out *file_open(lua_State *L, const char *path)
     Err err;
     H5Out *f = file_push(L);
     if (h5io_open(f, path, &err))
-        luaL_error(L, "%s", err.msg);
+        lua_raisef(L, "%s", err.msg);
     return f;
 }
 
@@ -454,7 +454,7 @@ static int l_h5_write(lua_State *L)
     c.f = file_push(L); /* to be closed: any error from here on deletes the .tmp */
     if (h5io_create(c.f, path, (int64_t)version, &c.err) || write_tree(&c, 2) ||
         h5io_commit(c.f, &c.err))
-        return luaL_error(L, "%s", c.err.msg);
+        return lua_raisef(L, "%s", c.err.msg);
     return 0;
 }
 
@@ -484,12 +484,12 @@ static void push_attrs(lua_State *L, H5Out *f, const char *group)
     Scratch *s = scratch_push(L);
     int si = lua_gettop(L);
     if (h5io_list_attrs(f, group, &s->list, &err))
-        luaL_error(L, "%s", err.msg);
+        lua_raisef(L, "%s", err.msg);
     lua_createtable(L, 0, s->list.n);
     for (int i = 0; i < s->list.n; i++) {
         const char *name = s->list.e[i].name;
         if (h5io_read_attr(f, group, name, &s->value, &err))
-            luaL_error(L, "%s", err.msg);
+            lua_raisef(L, "%s", err.msg);
         push_value(L, &s->value);
         h5io_value_free(&s->value);
         lua_setfield(L, -2, name);
@@ -512,7 +512,7 @@ static void push_tree(lua_State *L, H5Out *f, const char *group, int depth)
     Scratch *s = scratch_push(L);
     int si = lua_gettop(L);
     if (h5io_list(f, group, &s->list, &err))
-        luaL_error(L, "%s", err.msg);
+        lua_raisef(L, "%s", err.msg);
     lua_newtable(L);
     lua_newtable(L);
     int datasets = si + 1, groups = si + 2;
@@ -536,10 +536,10 @@ static void push_tree(lua_State *L, H5Out *f, const char *group, int depth)
             }
             Tensor *t = lua_tensor_new(L, e->ndim, shape);
             if (t->size && h5io_read_tensor(f, path, t, &err))
-                luaL_error(L, "%s", err.msg);
+                lua_raisef(L, "%s", err.msg);
         } else if (e->kind == H5IO_F64 || e->kind == H5IO_I64 || e->kind == H5IO_BYTES) {
             if (h5io_read_array(f, path, &s->value, &err))
-                luaL_error(L, "%s", err.msg);
+                lua_raisef(L, "%s", err.msg);
             if (e->kind == H5IO_BYTES)
                 lua_pushlstring(L, (const char *)s->value.u8, s->value.n);
             else
@@ -586,7 +586,7 @@ static int l_h5_list(lua_State *L)
     Err err;
     Scratch *s = scratch_push(L);
     if (h5io_list(f, group, &s->list, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     lua_createtable(L, s->list.n, 0);
     for (int i = 0; i < s->list.n; i++) {
         const H5Entry *e = &s->list.e[i];

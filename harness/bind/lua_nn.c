@@ -85,9 +85,9 @@ static int l_nn_build(lua_State *L)
 
     Module *root = lua_layers_build(specs, &err);
     if (!root)
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     if (net_build(&ln->net, root, in, threads, batch, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     return 1;
 }
 
@@ -115,7 +115,7 @@ static int l_net_forward(lua_State *L)
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, 1, UV_X);
     if (net_forward(net, x, lua_toboolean(L, 3), rng, &y, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     push_activation(L, y);
     return 1;
 }
@@ -150,7 +150,7 @@ static int l_net_backward(lua_State *L)
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, 1, UV_DY);
     if (net_backward(net, dy, &dx, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     push_activation(L, dx);
     return 1;
 }
@@ -264,7 +264,7 @@ static int l_net_reserve(lua_State *L)
     lua_setmetatable(L, -2);
     lua_setiuservalue(L, 1, UV_VIEWS);
     if (net_reserve(net, (int)n, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     return 0;
 }
 
@@ -281,7 +281,7 @@ static int l_net_set_threads(lua_State *L)
     lua_Integer n = luaL_checkinteger(L, 2);
     luaL_argcheck(L, n >= 1 && n <= INT_MAX, 2, "thread count must be >= 1");
     if (net_set_threads(net, (int)n, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     return 0;
 }
 

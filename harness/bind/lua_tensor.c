@@ -57,7 +57,7 @@ Tensor *lua_tensor_new(lua_State *L, int ndim, const int *shape)
     checked_size(L, ndim, shape);
     Tensor *t = push_raw(L);
     if (tensor_alloc(t, ndim, shape, &err))
-        luaL_error(L, "%s", err.msg);
+        lua_raisef(L, "%s", err.msg);
     return t;
 }
 

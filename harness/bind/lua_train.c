@@ -305,7 +305,7 @@ static int l_train_sgd(lua_State *L)
     LuaOptim *o = optim_push(L, where, OPTIM_SGD);
     o->sgd = p;
     if (sgd_state_init(&o->sgd_state, o->n, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     return 1;
 }
 
@@ -329,7 +329,7 @@ static int l_train_adam(lua_State *L)
     LuaOptim *o = optim_push(L, where, OPTIM_ADAM);
     o->adam = p;
     if (adam_state_init(&o->adam_state, o->n, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     return 1;
 }
 
@@ -500,7 +500,7 @@ static int l_train_mixup(lua_State *L)
     labels_arg(L, 4, n, s->ints, where);
     Err err;
     if (mixup_batch(xm, t, s->lam, s->ints + n, x, s->ints, &p, rng, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     double mean = 0.0;
     for (int i = 0; i < n; i++)
         mean += s->lam[i];
@@ -518,7 +518,7 @@ static int loss_common(lua_State *L, int bce)
     int rc = bce ? loss_bce_logits(&loss, dz, z, t, &err)
                  : loss_softmax_xent(&loss, dz, z, t, &err);
     if (rc)
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     lua_pushnumber(L, loss);
     return 1;
 }
@@ -539,7 +539,7 @@ static int l_train_count_errors(lua_State *L)
     int errors;
     Err err;
     if (loss_count_errors(&errors, z, s->ints, &err))
-        return luaL_error(L, "%s", err.msg);
+        return lua_raisef(L, "%s", err.msg);
     lua_pushinteger(L, errors);
     return 1;
 }

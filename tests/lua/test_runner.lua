@@ -595,5 +595,32 @@ suite:test("grid_two_workers_one_folder", function()
                "the workers met:\n" .. both)
 end)
 
+-- A truncated data file: each run that needs it prints one "failed" line naming the file and
+-- the fix, the grid goes on (the CIFAR-100 runs are skipped for missing data), and the command
+-- ends with status 1 and no traceback.
+suite:test("grid_failed_runs_one_line_each", function()
+  local data_dir = tmp_root .. "/bad_data/cifar-10-batches-bin"
+  assert(sys.mkdir_p(data_dir))
+  for _, name in ipairs{"data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                        "data_batch_5", "test_batch"} do
+    spit(data_dir .. "/" .. name .. ".bin", ("x"):rep(1000)) -- far short of 10,000 records
+  end
+  local log = tmp_root .. "/bad_data.log"
+  local ok = sh(("MIXUP_DATA=%s %s --threads 1 experiments/run.lua table2_cifar --scale smoke "
+                 .. "--out %s/bad_out seed=1 net=preact_resnet18 > %s 2>&1")
+                :format(tmp_root .. "/bad_data", EXE, tmp_root, log))
+  local text = slurp(log)
+  check.eq(ok, false, "exit status 1:\n" .. text)
+  local _, failed = text:gsub("%] failed smoke%-cifar10%-", "")
+  check.eq(failed, 2, "one failed line per CIFAR-10 run:\n" .. text)
+  check.truthy(text:find("data_batch_1.bin", 1, true), "names the file:\n" .. text)
+  check.truthy(text:find("0 done, 0 already complete, 0 diverged, 2 failed, 0 claimed by other "
+               .. "workers, 2 skipped for missing data", 1, true), "closing line:\n" .. text)
+  check.eq(text:find("stack traceback", 1, true), nil, "no traceback:\n" .. text)
+  for line in text:gmatch("[^\n]*failed smoke[^\n]*") do
+    check.eq(line:find("%.lua:%d+:"), nil, "no source position in a user's error: " .. line)
+  end
+end)
+
 if os.getenv("KEEP_TMP") ~= "1" then assert(sys.remove_tree(tmp_root)) end
 suite:finish()

@@ -100,8 +100,10 @@ local function check_options(opts)
     options.fail("densenet", "init", o.init, "one of " .. table.concat(c.sorted_keys(INITS), ", "))
   end
   local depths = c.sorted_keys(LAYERS)
-  assert(LAYERS[o.depth], ("densenet: depth is %s, valid depths: %s"):format(
-         tostring(o.depth), table.concat(depths, ", ")))
+  if not LAYERS[o.depth] then
+    error(("densenet: depth is %s, valid depths: %s"):format(tostring(o.depth),
+          table.concat(depths, ", ")), 0)
+  end
   return o
 end
 

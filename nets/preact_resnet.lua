@@ -85,8 +85,10 @@ local function check_options(opts)
     options.fail("preact_resnet", "dropout", o.dropout, "a number in [0, 1)")
   end
   local depths = c.sorted_keys(BLOCKS)
-  assert(BLOCKS[o.depth], ("preact_resnet: depth is %s, valid depths: %s"):format(
-         tostring(o.depth), table.concat(depths, ", ")))
+  if not BLOCKS[o.depth] then
+    error(("preact_resnet: depth is %s, valid depths: %s"):format(tostring(o.depth),
+          table.concat(depths, ", ")), 0)
+  end
   return o
 end
 

@@ -90,8 +90,10 @@ local function check_options(opts)
     options.fail("wrn", "init", o.init, "one of " .. table.concat(c.sorted_keys(INITS), ", "))
   end
   local depths = c.sorted_keys(BLOCKS)
-  assert(BLOCKS[o.depth], ("wrn: depth is %s, valid depths: %s"):format(
-         tostring(o.depth), table.concat(depths, ", ")))
+  if not BLOCKS[o.depth] then
+    error(("wrn: depth is %s, valid depths: %s"):format(tostring(o.depth),
+          table.concat(depths, ", ")), 0)
+  end
   return o
 end
 

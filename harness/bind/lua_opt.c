@@ -16,8 +16,8 @@
  * lua_opt_list, which leaves the list). `need` is LUA_OPT_REQUIRED (absent or nil raises the
  * missing message) or LUA_OPT_DEFAULT (absent gives dflt). A present value is always checked:
  * booleans must be booleans, integers integers (1.0 is accepted, 1.5 is not), and bounds
- * apply to given values only. The messages are raised with luaL_error, so callers read their
- * options before they malloc anything (STYLE section 4).
+ * apply to given values only. The messages are raised with lua_raisef (a longjmp), so callers
+ * read their options before they malloc anything (STYLE section 4).
  */
 #include <limits.h>
 #include <math.h>

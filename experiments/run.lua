@@ -109,14 +109,11 @@ if note then print("  " .. note) end
 local task = tasks.get(exp.schema)
 local counts = {done = 0, skipped = 0, diverged = 0, failed = 0, claimed = 0, no_data = 0}
 local data_cache = {}
-local debug_on = os.getenv("MIXUP_DEBUG") == "1"
 local t0 = sys.clock()
 for i, r in ipairs(runs) do
-  local ok, status = xpcall(lifecycle.run, function(e)
-    return debug_on and debug.traceback(tostring(e), 2) or tostring(e)
-  end, task, r, {experiment = exp.name, out = o.out, threads = threads, force = o.force,
-                 command = command, progress = progress, index = i, total = #runs,
-                 data_cache = data_cache})
+  local ok, status = xpcall(lifecycle.run, lifecycle.error_text, task, r, {
+    experiment = exp.name, out = o.out, threads = threads, force = o.force, command = command,
+    progress = progress, index = i, total = #runs, data_cache = data_cache})
   if not ok then
     io.stdout:flush()
     io.stderr:write(("[%d/%d] failed %s: %s\n"):format(i, #runs, r.id, status))

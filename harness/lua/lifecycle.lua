@@ -58,7 +58,7 @@
 -- is a step; every checkpoint_every units (not after the last) a checkpoint is written (by
 -- <path>.tmp and rename, as every file). When the step calls ctx.diverged (a loss that is not
 -- finite), the run stops and its diverged record takes the results file's place
--- (results.write_diverged: the unit, the detail, the fix, the curves of the units completed);
+-- (harness/lua/diverged.lua: the unit, the detail, the fix, the curves of the units completed);
 -- the checkpoint goes, and the grid goes on: divergence is deterministic, so the record is a
 -- result (Table 4 and Figure 5 show divergence), rerun only when forced. At the end the
 -- results file is written and the checkpoint removed. So a run
@@ -70,6 +70,7 @@
 local sys = require "engine.sys"
 local options = require "harness.lua.options"
 local provenance = require "harness.lua.provenance"
+local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
 
 local M = {}
@@ -149,7 +150,7 @@ local function check_existing(task, run, o)
     os.remove(o.path)
     return "run"
   end
-  local d = results.read_diverged(o.path)
+  local d = diverged.read(o.path)
   if d then
     if results.serialize(d.config) ~= results.serialize(run.config) then other_config(task, o) end
     return "diverged", d
@@ -319,7 +320,7 @@ local function record_diverged(task, run, o, prog, at, total, detail, tag)
   local cfg = run.config
   local prov = provenance.collect{threads = o.threads, seed = cfg.seed, scale = cfg.scale,
                                   command = o.command or "", start_time = prog.start_time}
-  results.write_diverged(o.path, {
+  diverged.write(o.path, {
     experiment = o.experiment, run_id = run.id, task = task.name, unit = task.unit, at = at,
     total = total, detail = detail, fix = task.divergence_fix, config = cfg,
     provenance = prov, curves = prog.curves,
@@ -331,12 +332,17 @@ local function record_diverged(task, run, o, prog, at, total, detail, tag)
   return "diverged"
 end
 
--- A step's error: the Diverged object as it is, anything else with the traceback when
--- MIXUP_DEBUG=1 (the host's --debug sets it).
+-- An error as text for an xpcall handler, with the traceback when MIXUP_DEBUG=1 (the host's
+-- --debug sets it); experiments/run.lua uses it around each run.
+function M.error_text(e)
+  if os.getenv("MIXUP_DEBUG") == "1" then return debug.traceback(tostring(e), 2) end
+  return tostring(e)
+end
+
+-- A step's error: the Diverged object as it is, anything else as M.error_text.
 local function step_error(e)
   if getmetatable(e) == Diverged then return e end
-  if os.getenv("MIXUP_DEBUG") == "1" then return debug.traceback(tostring(e), 2) end
-  return e
+  return M.error_text(e)
 end
 
 function M.run(task, run, o)

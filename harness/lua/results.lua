@@ -16,13 +16,8 @@
 --                checked on read, so a file can never disagree with itself
 --   weights      float32 datasets params (flat, parameters() order) and buffers (BN running
 --                statistics)
--- Diverged record (every task's, written by harness/lua/lifecycle.lua in place of the results
--- file when a run's loss stopped being finite; a result, not an error: the grid goes on, the
--- run is not rerun unless forced, the report counts it): root attrs format_version = 1,
--- schema = "mixup-repro/diverged", experiment, run_id, status = "diverged", task (the task's
--- name), unit ("epoch", "iteration"), at (the 1-based unit that diverged), total (the units
--- asked for), detail (the step and the loss), fix (the task's advice); groups config,
--- provenance (PROVENANCE) and curves (the task's curves over the at - 1 units completed, f64).
+-- Diverged records (schema "mixup-repro/diverged", in place of a run file):
+-- harness/lua/diverged.lua.
 -- Checkpoint file (every task's, written by harness/lua/lifecycle.lua): root attrs
 -- format_version = CHECKPOINT_VERSION (another version is refused, never misread:
 -- M.check_checkpoint_version), schema = "mixup-repro/checkpoint", task (the task's name),
@@ -40,10 +35,7 @@
 --                                   config_flat), or nil and a reason naming the file and the fix;
 --                                   opts.weights = false drops the weights after reading
 --   M.scan(dir)                     -> runs (complete, sorted by path), bad ({path =, reason =}),
---                                   diverged (M.read_diverged's records, sorted by path)
---   M.write_diverged(path, d)       d = {experiment =, run_id =, task =, unit =, at =, total =,
---                                   detail =, fix =, config =, provenance =, curves =}
---   M.read_diverged(path)           -> d (path, status and config_flat added), or nil, reason
+--                                   diverged (harness/lua/diverged.lua's records, by path)
 --   M.run_tree(run)                 the tree write_run writes (checked the same way)
 --   M.write_checkpoint(path, ckpt)  ckpt = {task =, run_id =, done =, config =, curves =,
 --                                   curve_names = {...}, state = tree, provenance =
@@ -55,8 +47,10 @@
 --   M.serialize(v), M.deserialize(s), M.flatten(config)
 -- Shared with the other tasks' files (harness/lua/tasks/): M.config_tree(config),
 -- M.curves_tree(curves), M.read_config(group), M.write_tree(path, tree) (makes the folder),
--- M.read_checked(path, schema, what, body) with M.bad(fmt, ...) (a reader's checks, every
--- problem as nil, "<path>: <what>; <fix>"), M.list_h5(dir) (results files under dir, sorted).
+-- M.read_checked(path, schema, what, body) with M.bad(fmt, ...), M.check_group(tree, name) and
+-- M.check_attrs(attrs, spec, group) (a reader's checks, every problem as nil,
+-- "<path>: <what>; <fix>"), M.check_provenance(where, prov) (a writer's), M.list_h5(dir)
+-- (results files under dir, sorted).
 -- Non-goals: choosing paths and run ids (grid.lua), training (lifecycle.lua and the tasks),
 -- provenance values (provenance.lua).
 
@@ -77,8 +71,7 @@ M.SCHEMA_CHECKPOINT = "mixup-repro/checkpoint"
 -- version of the current one, never taken for a damaged file and silently dropped.
 M.OLD_CHECKPOINT_SCHEMAS = {["mixup-repro/gan-checkpoint"] = true}
 M.STATUS_COMPLETE = "complete"
-M.SCHEMA_DIVERGED = "mixup-repro/diverged"
-M.STATUS_DIVERGED = "diverged"
+M.SCHEMA_DIVERGED = "mixup-repro/diverged" -- harness/lua/diverged.lua's records
 M.MEDIAN_LAST = 10 -- the paper's statistic: median test error of the last 10 epochs
 -- ... of 200: the last 5 % of training, all at the final learning rate. At a reduced scale the
 -- same fraction is taken (never fewer than one epoch), so that the statistic never reaches back
@@ -431,6 +424,18 @@ end
 -- Run files
 -- ===================================================================================
 
+-- Raises "<where> is ..." / "<where>.<attr> is missing, expected a string" unless prov is a
+-- table with every PROVENANCE attribute of its type.
+function M.check_provenance(where, prov)
+  need(type(prov) == "table", "%s is %s, expected a table", where, kind_of(prov))
+  for _, name in ipairs(sorted_keys(M.PROVENANCE)) do
+    local want = M.PROVENANCE[name]
+    need(kind_of(prov[name]) == want, "%s.%s is %s, expected %s %s", where, name,
+         prov[name] == nil and "missing" or kind_of(prov[name]),
+         want == "integer" and "an" or "a", want)
+  end
+end
+
 function M.run_tree(run)
   local fn = "results.write_run"
   need(type(run) == "table", "%s: run is %s, expected a table", fn, kind_of(run))
@@ -439,13 +444,7 @@ function M.run_tree(run)
   need(type(run.config) == "table", "%s: run.config is %s, expected a table", fn,
        kind_of(run.config))
   local prov = run.provenance
-  need(type(prov) == "table", "%s: run.provenance is %s, expected a table", fn, kind_of(prov))
-  for _, name in ipairs(sorted_keys(M.PROVENANCE)) do
-    local want = M.PROVENANCE[name]
-    need(kind_of(prov[name]) == want, "%s: run.provenance.%s is %s, expected %s %s", fn, name,
-         prov[name] == nil and "missing" or kind_of(prov[name]),
-         want == "integer" and "an" or "a", want)
-  end
+  M.check_provenance(fn .. ": run.provenance", prov)
   check_curves(fn, run.curves, 1)
   check_weights(fn, run.weights)
   local given = run.summary
@@ -516,6 +515,8 @@ local function check_group(tree, name)
   return g
 end
 
+M.check_group = check_group
+
 local function check_attrs(attrs, spec, group)
   for _, name in ipairs(sorted_keys(spec)) do
     local want = spec[name]
@@ -525,6 +526,7 @@ local function check_attrs(attrs, spec, group)
     end
   end
 end
+M.check_attrs = check_attrs
 
 local function read_config(g)
   local s = g.attrs[M.CONFIG_LUA_ATTR]
@@ -665,7 +667,7 @@ function M.scan(dir)
     local other = type(schema) == "string" and schema ~= M.SCHEMA_RUN and
                   schema ~= M.SCHEMA_CHECKPOINT and schema:find("^mixup%-repro/") ~= nil
     if schema == M.SCHEMA_DIVERGED then
-      local d, reason = M.read_diverged(path)
+      local d, reason = require("harness.lua.diverged").read(path)
       if d then
         diverged[#diverged + 1] = d
       else
@@ -681,79 +683,6 @@ function M.scan(dir)
     end
   end
   return runs, bad_files, diverged
-end
-
--- }==================================================================================
-
--- {==================================================================================
--- Diverged records
--- ===================================================================================
-
--- Root attrs of a diverged record besides format_version, schema, experiment, run_id, status.
-local DIVERGED_ATTRS = {task = "string", unit = "string", at = "integer", total = "integer",
-                        detail = "string", fix = "string"}
-
-function M.write_diverged(path, d)
-  local fn = "results.write_diverged"
-  check_string(path, fn .. ": path")
-  need(type(d) == "table", "%s: record is %s, expected a table", fn, kind_of(d))
-  check_string(d.experiment, fn .. ": experiment")
-  check_string(d.run_id, fn .. ": run_id")
-  local attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_DIVERGED,
-                 experiment = d.experiment, run_id = d.run_id, status = M.STATUS_DIVERGED}
-  for _, name in ipairs(sorted_keys(DIVERGED_ATTRS)) do
-    need(kind_of(d[name]) == DIVERGED_ATTRS[name], "%s: %s is %s, expected %s", fn, name,
-         kind_of(d[name]), DIVERGED_ATTRS[name])
-    attrs[name] = d[name]
-  end
-  need(d.at >= 1 and d.at <= d.total, "%s: at is %d, expected 1 to total (%d)", fn, d.at,
-       d.total)
-  need(type(d.config) == "table", "%s: config is %s, expected a table", fn, kind_of(d.config))
-  local prov = d.provenance
-  need(type(prov) == "table", "%s: provenance is %s, expected a table", fn, kind_of(prov))
-  for _, name in ipairs(sorted_keys(M.PROVENANCE)) do
-    need(kind_of(prov[name]) == M.PROVENANCE[name], "%s: provenance.%s is %s, expected %s", fn,
-         name, kind_of(prov[name]), M.PROVENANCE[name])
-  end
-  need(type(d.curves) == "table", "%s: curves is %s, expected a table", fn, kind_of(d.curves))
-  for name, c in pairs(d.curves) do
-    need(type(c) == "table" and #c == d.at - 1, "%s: curves.%s has %s entries, expected %d "
-         .. "(the units completed)", fn, tostring(name), type(c) == "table" and #c or "no",
-         d.at - 1)
-  end
-  local prov_attrs = {}
-  for k, v in pairs(prov) do prov_attrs[k] = v end
-  M.write_tree(path, {attrs = attrs, groups = {config = config_tree(d.config),
-                                               provenance = {attrs = prov_attrs},
-                                               curves = curves_tree(d.curves)}})
-end
-
-function M.read_diverged(path)
-  return read_checked(path, M.SCHEMA_DIVERGED, "a diverged record", function(tree)
-    local a = tree.attrs
-    if a.status ~= M.STATUS_DIVERGED then
-      bad("status is %s, expected %q", tostring(a.status), M.STATUS_DIVERGED)
-    end
-    for _, name in ipairs{"experiment", "run_id"} do
-      if type(a[name]) ~= "string" then bad("root attribute %s is missing", name) end
-    end
-    check_attrs(a, DIVERGED_ATTRS, "root")
-    local config, flat = read_config(check_group(tree, "config"))
-    local prov = check_group(tree, "provenance").attrs
-    check_attrs(prov, M.PROVENANCE, "provenance")
-    local curves = {}
-    for name, v in pairs(check_group(tree, "curves").datasets or {}) do
-      if type(v) ~= "table" or #v ~= a.at - 1 then
-        bad("curves.%s has %s entries, expected %d", name, type(v) == "table" and #v or "no",
-            a.at - 1)
-      end
-      curves[name] = v
-    end
-    local d = {path = path, status = a.status, experiment = a.experiment, run_id = a.run_id,
-               config = config, config_flat = flat, provenance = prov, curves = curves}
-    for name in pairs(DIVERGED_ATTRS) do d[name] = a[name] end
-    return d
-  end)
 end
 
 -- }==================================================================================

@@ -14,14 +14,7 @@ local sys = require "engine.sys"
 
 local suite = check.suite(...)
 
--- The host that runs this test (./mixup, or ./mixup-asan under make test-asan): arg's lowest
--- index, as lua.c numbers the host's own arguments.
-local function host_exe()
-  local lo = 0
-  while arg[lo - 1] ~= nil do lo = lo - 1 end
-  return arg[lo]
-end
-local EXE = host_exe()
+local EXE = check.host_exe(arg)
 local THREADS = 2
 local EXPERIMENT = "table2_cifar"
 local SCALE = "smoke"

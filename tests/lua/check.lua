@@ -53,6 +53,15 @@ function M.skip(reason)
   error(setmetatable({reason = reason}, Skip), 0)
 end
 
+-- The host running the test script (./mixup, or ./mixup-asan under make test-asan): the lowest
+-- index of the script's `arg`, as lua.c numbers the host's own arguments. Child processes of
+-- the tests run this same host.
+function M.host_exe(script_arg)
+  local lo = 0
+  while script_arg[lo - 1] ~= nil do lo = lo - 1 end
+  return script_arg[lo]
+end
+
 function Suite:finish()
   if self.filter and self.passed + self.failed + self.skipped == 0 then
     print(("FAIL filter '%s': it selects no test"):format(self.filter))

@@ -6,12 +6,7 @@ local sys = require "engine.sys"
 
 local suite = check.suite(...)
 
-local function host_exe()
-  local lo = 0
-  while arg[lo - 1] ~= nil do lo = lo - 1 end
-  return arg[lo]
-end
-local EXE = host_exe()
+local EXE = check.host_exe(arg)
 local dir = ("/tmp/test_check.%d"):format(sys.pid())
 assert(sys.mkdir_p(dir))
 

@@ -10,6 +10,7 @@ local egan = require "engine.gan"
 local gan = require "harness.lua.tasks.gan"
 local lifecycle = require "harness.lua.lifecycle"
 local provenance = require "harness.lua.provenance"
+local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
 local sys = require "engine.sys"
 local tensor = require "engine.tensor"
@@ -320,7 +321,7 @@ suite:test("report_export", function()
                "a summary at the last snapshot")
   -- a diverged GAN run (harness/lua/lifecycle.lua's record) is named, never in a metric
   local dcfg = test_config{seed = 3, mixup = {alpha = 0.2}}
-  results.write_diverged(dir .. "/gan_test/t-div.h5", {
+  diverged.write(dir .. "/gan_test/t-div.h5", {
     experiment = "gan_test", run_id = "t-div", task = gan.name, unit = "iteration", at = 2,
     total = 2, detail = "d_loss nan, g_loss nan", fix = "lower the learning rates",
     config = dcfg, provenance = provenance.collect{threads = 1,

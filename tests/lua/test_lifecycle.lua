@@ -9,6 +9,7 @@ local check = require "tests.lua.check"
 local config = require "harness.lua.config"
 local lifecycle = require "harness.lua.lifecycle"
 local options = require "harness.lua.options"
+local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
 local h5 = require "engine.h5"
 local sys = require "engine.sys"
@@ -244,7 +245,7 @@ suite:test("toy_diverges", function()
   check.truthy(log:find("Fix: lower noise", 1, true), "the task's fix: " .. log)
   check.eq(sys.exists(ckpt), false, "the checkpoint goes")
   check.eq(sys.exists(path .. lifecycle.LOCK_EXT), false, "the lock goes")
-  local d = assert(results.read_diverged(path))
+  local d = assert(diverged.read(path))
   check.eq(d.status, "diverged", "record status")
   check.eq(d.at, 5, "the unit that diverged")
   check.eq(d.total, 6, "units asked for")
@@ -256,9 +257,9 @@ suite:test("toy_diverges", function()
   check.eq(d.curves.step[4], 4.0, "last completed unit")
   check.eq(d.provenance.seed, 5, "provenance")
   check.eq(results.serialize(d.config), results.serialize(toy_config()), "config")
-  local runs, bad, diverged = results.scan(out)
+  local runs, bad, records = results.scan(out)
   check.eq(#runs + #bad, 0, "not a complete run, not a bad file")
-  check.eq(#diverged, 1, "scan lists the record")
+  check.eq(#records, 1, "scan lists the record")
   -- deterministic: the same command skips it; --force reruns it
   ok, status, log = run_toy(toy, toy_config(), out)
   check.eq(status, "diverged", "skipped as diverged: " .. tostring(status))
@@ -271,7 +272,7 @@ suite:test("toy_diverges", function()
   ok, status = run_toy(toy, toy_config(), tmp_root .. "/diverged0")
   toy.diverge_at = nil
   check.eq(status, "diverged", "first unit: " .. tostring(status))
-  d = assert(results.read_diverged((lifecycle.paths(tmp_root .. "/diverged0", "toy",
+  d = assert(diverged.read((lifecycle.paths(tmp_root .. "/diverged0", "toy",
                                                     "toy-run"))))
   check.eq(d.at, 1, "at the first unit")
   check.eq(#d.curves.loss, 0, "no unit completed")

@@ -12,6 +12,7 @@
 local check = require "tests.lua.check"
 local h5 = require "engine.h5"
 local tensor = require "engine.tensor"
+local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
 local report = require "harness.lua.report"
 
@@ -438,9 +439,9 @@ end)
 suite:test("report_diverged_cells", function()
   local res = tmp .. "/results_div"
   local exp = res .. "/table2_cifar"
-  local function diverged(o)
+  local function write_diverged(o)
     local r = run(o)
-    results.write_diverged(exp .. "/" .. o.id .. ".h5", {
+    diverged.write(exp .. "/" .. o.id .. ".h5", {
       experiment = r.experiment, run_id = r.run_id, task = "classifier", unit = "epoch",
       at = 2, total = 3, detail = "step 4 of 20: loss nan", fix = "lower schedule.base_lr",
       config = r.config, provenance = r.provenance,
@@ -450,9 +451,9 @@ suite:test("report_diverged_cells", function()
     results.write_run(exp .. "/cpu-erm-s" .. k .. ".h5", run{id = "cpu-erm-s" .. k,
       scale = "cpu", seed = k, alpha = 0.0, test_error = SHORT_ERM, offset = k})
   end
-  diverged{id = "cpu-erm-s3", scale = "cpu", seed = 3, alpha = 0.0, test_error = SHORT_ERM}
+  write_diverged{id = "cpu-erm-s3", scale = "cpu", seed = 3, alpha = 0.0, test_error = SHORT_ERM}
   for k = 1, 3 do
-    diverged{id = "cpu-mix-s" .. k, scale = "cpu", seed = k, alpha = 1.0, test_error = SHORT_MIX}
+    write_diverged{id = "cpu-mix-s" .. k, scale = "cpu", seed = k, alpha = 1.0, test_error = SHORT_MIX}
   end
   local m = report.collect{results = res, data = tmp .. "/data", root = tmp .. "/root",
                            now = "2026-01-01T00:00:00Z",

@@ -17,6 +17,7 @@ local check = require "tests.lua.check"
 local config = require "harness.lua.config"
 local grid = require "harness.lua.grid"
 local provenance = require "harness.lua.provenance"
+local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
 local lifecycle = require "harness.lua.lifecycle"
 local sources = require "harness.lua.sources"
@@ -26,14 +27,7 @@ local sys = require "engine.sys"
 local suite = check.suite(...)
 
 local SCHEMA = classifier.schema
--- The host that runs this test (./mixup, or ./mixup-asan under make test-asan): arg's lowest
--- index, as lua.c numbers the host's own arguments.
-local function host_exe()
-  local lo = 0
-  while arg[lo - 1] ~= nil do lo = lo - 1 end
-  return arg[lo]
-end
-local EXE = host_exe()
+local EXE = check.host_exe(arg)
 local THREADS = 2           -- both sides of every bit comparison use the same count
 local POLL_S = 0.02         -- polling interval while waiting for the child's checkpoint
 local CHILD_TIMEOUT_S = 300 -- a smoke run takes seconds; this only stops a hung test
@@ -407,7 +401,7 @@ suite:test("tiny_nan_recorded", function()
                "names the loss and the epoch: " .. r.log)
   check.truthy(r.log:find("lower schedule.base_lr", 1, true), "gives the fix: " .. r.log)
   check.eq(exists(r.ckpt), false, "the checkpoint goes")
-  local d = assert(results.read_diverged(r.path))
+  local d = assert(diverged.read(r.path))
   check.eq(d.at, 2, "diverged in epoch 2")
   check.eq(d.task, "classifier", "the record names its task")
   check.eq(#d.curves.test_error, 1, "the curves of epoch 1")
@@ -562,11 +556,11 @@ suite:test("grid_diverged_runs_recorded", function()
   local _, div_count = text:gsub("%] diverged test%-", "")
   check.eq(div_count, 4, "a line per diverged run")
   check.eq(text:find("stack traceback", 1, true), nil, "no traceback")
-  local runs, bad, diverged = results.scan(out)
+  local runs, bad, records = results.scan(out)
   check.eq(#runs, 4, "the 4 other runs complete")
   check.eq(#bad, 0, "no bad file")
-  check.eq(#diverged, 4, "4 diverged records")
-  for _, d in ipairs(diverged) do
+  check.eq(#records, 4, "4 diverged records")
+  for _, d in ipairs(records) do
     check.truthy(d.run_id:find("blowup", 1, true), "the blowup runs diverged: " .. d.run_id)
   end
   -- again: nothing trains, the records stand

@@ -9,10 +9,11 @@
 #   ttl, sub       the title and its second line
 #   out            output path without extension: writes out.png (pngcairo) and out.svg
 #   drops          optional, space-separated epochs after which the learning rate dropped
+#   ylab           optional y label (default 'test error (%)')
 set datafile commentschars '#'
 set title ttl."\n".sub noenhanced
 set xlabel 'epoch'
-set ylabel 'test error (%)'
+set ylabel (exists("ylab") ? ylab : 'test error (%)')
 set key top right noenhanced title 'mean over seeds, band: min-max'
 set grid
 set style fill transparent solid 0.2 noborder

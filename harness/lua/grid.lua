@@ -13,6 +13,7 @@
 --     },
 --     scales = {                            -- one recipe per scale
 --       cpu = {seeds = {1, 2}, set = {...}, per_level = {["net=preact_resnet18"] = {...}}},
+--       cpu = {..., only = {{noise = "n20", method = {"erm", "mixup_a8"}}, ...}},
 --     },
 --   }
 -- A run's config is base, then scale.set, then each axis level's `set` in axis order, then
@@ -20,6 +21,11 @@
 -- (config.merge: records merge key by key, lists and scalars are replaced). The result is
 -- validated against the task's schema (config.validate), so a typo in any layer is an error
 -- naming the key. The experiment table's own keys are checked by harness/lua/options.lua.
+--
+-- A scale's `only` (optional) keeps part of the product: a run is in the grid when some entry
+-- matches it, an entry matching when, for every axis it names, the run's level is the id or
+-- one of the ids given (Table 4 runs each noise level with its own published dropout p and
+-- alpha at the reduced scales, the whole product at `paper`).
 --
 -- Run id: "<scale>-<level ids in axis order>-s<seed>-<hash>", e.g.
 -- "cpu-cifar10-preact_resnet18-mixup_a1-s1-3fa9c2d1", where hash is the low 32 bits of the
@@ -41,7 +47,7 @@ local M = {}
 local SEED_AXIS = "seed"
 local SEED_TAG = "s%d"
 local EXPERIMENT_KEYS = {name = true, schema = true, base = true, axes = true, scales = true}
-local SCALE_KEYS = {seeds = true, set = true, per_level = true, note = true}
+local SCALE_KEYS = {seeds = true, set = true, per_level = true, note = true, only = true}
 
 local FNV64_OFFSET = -3750763034362895579 -- 0xcbf29ce484222325 as a signed 64-bit integer
 local FNV64_PRIME = 1099511628211          -- 0x100000001b3
@@ -89,6 +95,7 @@ function M.check_experiment(exp)
   end
   local seen = {}
   local level_keys = {} -- "axis=id" of every level, for per_level
+  local level_ids = {}  -- axis name -> {id = true}, for only
   for i, axis in ipairs(exp.axes) do
     local aw = ("%s: axis %d"):format(where, i)
     options.known_keys(aw, axis, {"levels", "name"})
@@ -107,6 +114,7 @@ function M.check_experiment(exp)
         fail(lw, "id", level.id, "a unique string of letters, digits and _")
       end
       ids[level.id] = true
+      level_ids[axis.name] = ids
       level_keys[#level_keys + 1] = axis.name .. "=" .. level.id
       if type(level.set) ~= "table" then fail(lw, "set", level.set, "a table") end
     end
@@ -124,6 +132,22 @@ function M.check_experiment(exp)
     end
     -- per_level keys name axis levels ("axis=id")
     options.known_keys(sw .. ": per_level", recipe.per_level or {}, level_keys)
+    if recipe.only ~= nil and (type(recipe.only) ~= "table" or #recipe.only == 0) then
+      fail(sw, "only", recipe.only, "a non-empty list of {axis = id or {ids}} tables")
+    end
+    for i, entry in ipairs(recipe.only or {}) do
+      local ew = ("%s: only[%d]"):format(sw, i)
+      if type(entry) ~= "table" then fail(sw, ("only[%d]"):format(i), entry, "a table") end
+      options.known_keys(ew, entry, level_ids)
+      for axis, v in pairs(entry) do
+        local list = type(v) == "table" and v or {v}
+        for _, id in ipairs(list) do
+          if not level_ids[axis][id] then
+            fail(ew, axis, id, "a level id of axis '" .. axis .. "'")
+          end
+        end
+      end
+    end
   end
 end
 
@@ -176,6 +200,21 @@ function M.parse_filters(list, exp, scale)
   return filters
 end
 
+-- Whether the levels {axis = id} of a run are kept by a scale's `only` list (nil keeps all).
+local function kept(only, levels)
+  if not only then return true end
+  for _, entry in ipairs(only) do
+    local all = true
+    for axis, v in pairs(entry) do
+      local hit = false
+      for _, id in ipairs(type(v) == "table" and v or {v}) do hit = hit or levels[axis] == id end
+      all = all and hit
+    end
+    if all then return true end
+  end
+  return false
+end
+
 -- The runs of exp at one scale, in grid order (first axis outermost), filtered:
 -- {{id =, levels = {axis = id, ...}, config = <validated>}, ...}.
 function M.expand(exp, scale, filters)
@@ -199,6 +238,7 @@ function M.expand(exp, scale, filters)
         tags[#tags + 1] = pick.level.tag or pick.level.id
         levels[pick.axis] = pick.level.id
       end
+      if not kept(recipe.only, levels) then return end
       for _, pick in ipairs(chosen) do
         local over = (recipe.per_level or {})[pick.axis .. "=" .. pick.level.id]
         if over then cfg = config.merge(cfg, over) end

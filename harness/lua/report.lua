@@ -51,6 +51,8 @@ M.PIPELINE_ONLY = {smoke = "its runs are too short to learn anything: its verdic
 M.NOT_RUN = "not run"
 M.DIVERGED = "diverged" -- a cell whose every run diverged (harness/lua/lifecycle.lua)
 M.DAGGER = "\u{2020}" -- marks numbers that are not comparable in magnitude
+-- Experiments whose runs have their own section (appended by M.write), not "unmatched" here.
+M.OWN_REPORT = {table4_noisy = "harness/lua/table4_report.lua"}
 
 -- Tables of the paper the harness reproduces. net_files: the nets/ file a net needs (a
 -- dataset's folder and the command that fetches it come from harness/lua/sources.lua).
@@ -442,7 +444,7 @@ function M.collect(opts)
     model.tables[#model.tables + 1] = t
   end
   for _, run in ipairs(runs) do
-    if not matched[run] then
+    if not matched[run] and not M.OWN_REPORT[run.experiment] then
       local id = M.identify(run)
       model.unmatched[#model.unmatched + 1] = {path = run.path, id = id}
     end
@@ -662,7 +664,11 @@ end
 
 function M.write(opts)
   local text = M.render(M.collect(opts))
-  -- Figure 5 (GAN) has its own metrics table; it says "not run" when there are no GAN runs.
+  -- Table 4 (corrupted labels) and Figure 5 (GAN) have their own layouts; each says "not run"
+  -- when it has no runs.
+  local t4 = require "harness.lua.table4_report"
+  text = text .. "\n" .. t4.render(t4.collect{results = opts.results or "results",
+                                              published = opts.published, now = opts.now})
   local gan_report = require "harness.lua.gan_report"
   text = text .. "\n" .. gan_report.render(gan_report.collect{results = opts.results or "results"})
   if opts.out then

@@ -21,6 +21,7 @@ local N_TRAIN = 3000 -- labels enough for a binomial check at 4 sd
 local function cfg_of(over)
   return config.validate(config.merge({
     scale = "test", dataset = "cifar10", seed = 1, epochs = 2, batch = 16, eval_batch = 50,
+    train_eval_every = 2,
     net = {family = "preact_resnet", variant = "official", depth = 18, width = 2,
            num_classes = 10, init = "torch_default"},
     data = {source = "synthetic", train_examples = N_TRAIN, test_examples = 40, subset_seed = 0,
@@ -97,12 +98,24 @@ suite:test("same_for_methods_and_reruns", function()
   end
 end)
 
+suite:test("train_errors_one_pass", function()
+  -- the one-pass evaluation equals the classifier's two separate passes
+  local st = build{data = {train_examples = 200}}
+  local classifier = require "harness.lua.tasks.classifier"
+  local real, corrupted = noisy.train_errors(st)
+  local _, want_real = classifier.evaluate(st, st.train_eval_ld, true)
+  local _, want_corrupted = classifier.evaluate(st, st.train_eval_ld, false)
+  check.eq(real, want_real, "real labels")
+  check.eq(corrupted, want_corrupted, "corrupted labels")
+  check.truthy(real ~= corrupted, "the two label sets give different errors at p = 0.5")
+end)
+
 suite:test("tiny_run_records_noise", function()
   local out = os.tmpname()
   os.remove(out)
   local lines = {}
   for _, p in ipairs{0.8, 0.0} do
-    local cfg = cfg_of{data = {train_examples = 64, label_noise = {p = p}}}
+    local cfg = cfg_of{epochs = 3, data = {train_examples = 64, label_noise = {p = p}}}
     local id = "noisy-" .. p
     local status = lifecycle.run(noisy, {id = id, config = cfg},
                                  {experiment = "t4", out = out, threads = nn.get_threads(),
@@ -116,6 +129,13 @@ suite:test("tiny_run_records_noise", function()
     check.truthy(s.train_error_corrupted_labels >= 0 and s.train_error_corrupted_labels <= 100,
                  "corrupted")
     check.eq(#s.label_noise_hash, 16, "hash recorded")
+    -- measured after every 2nd epoch and after the last: epochs 2 and 3, NaN at 1
+    local real = r.curves.train_error_real
+    check.eq(#real, 3, "one entry per epoch")
+    check.truthy(real[1] ~= real[1], "epoch 1 not measured (NaN)")
+    check.truthy(real[2] == real[2] and real[3] == real[3], "epochs 2 and 3 measured")
+    check.eq(s.train_error_real_labels, real[3], "summary = the last entry")
+    check.eq(s.train_error_corrupted_labels, r.curves.train_error_corrupted[3], "corrupted")
     if p == 0 then
       check.eq(s.label_noise_changed, 0, "nothing changed")
       check.eq(s.train_error_real_labels, s.train_error_corrupted_labels, "p = 0: one error")

@@ -174,6 +174,29 @@ suite:test("grid_expand", function()
   end
 end)
 
+suite:test("grid_only", function()
+  local exp = tiny_experiment()
+  exp.scales.test.only = {{method = "erm", width = {"w2", "w3"}}, {method = "mixup_a1",
+                                                                  width = "w3"}}
+  local runs = grid.expand(exp, "test")
+  local ids = {}
+  for i, r in ipairs(runs) do ids[i] = r.id:match("^test%-(.*)%-%x+$") end
+  check.eq(table.concat(ids, " "), "erm-w2-s1 erm-w2-s2 erm-w3-s1 erm-w3-s2 mixup_a1-w3-s1 "
+           .. "mixup_a1-w3-s2", "kept: every entry's product, in grid order")
+  -- a kept run has the same id as in the full grid (only selects, it changes no config)
+  local full = grid.expand(tiny_experiment(), "test")
+  check.eq(runs[5].id, full[7].id, "same id as unrestricted")
+  exp.scales.test.only = {{method = "erm", widht = "w2"}}
+  check.raises(function() grid.expand(exp, "test") end,
+               "experiment tiny: scale 'test': only[1]: unknown option 'widht'", "axis typo")
+  exp.scales.test.only = {{method = "mixup_a2"}}
+  check.raises(function() grid.expand(exp, "test") end,
+               "experiment tiny: scale 'test': only[1]: option 'method' is string "
+               .. "\"mixup_a2\", expected a level id of axis 'method'", "level typo")
+  exp.scales.test.only = {}
+  check.raises(function() grid.expand(exp, "test") end, "option 'only'", "empty list")
+end)
+
 suite:test("grid_filters", function()
   local exp = tiny_experiment()
   local f = grid.parse_filters({"method=mixup_a1", "seed=2"}, exp, "test")

@@ -9,8 +9,10 @@
  *   train.schedule{base_lr=, factor=, milestones={...}, late=, warmup_epochs=, warmup_from=}
  *                                      -> Schedule: :lr(epoch, step, steps_per_epoch), also
  *                                         callable as sched(epoch, step, steps_per_epoch)
- *   train.mixup(xm, t, x, labels, {alpha=, per_example=, n_classes=}, rng) -> lambda
- *                                      (with per_example, the batch mean of the lambdas);
+ *   train.mixup(xm, t, x, labels, {alpha=, per_example=, n_classes=, partner = "random" |
+ *               "same_class", labels = "mixed" | "heavier", smoothing=, noise=}, rng) -> lambda
+ *                                      (with per_example, the batch mean of the lambdas;
+ *                                      the last four default to plain mixup, train/mixup.h);
  *                                      xm (N, ...) and t (N, n_classes) are overwritten
  *   train.softmax_xent(z, t, dz or nil) -> loss;  train.bce_logits(z, t, dz or nil) -> loss
  *   train.count_errors(z, labels) -> number of rows whose argmax is not the label
@@ -411,7 +413,7 @@ static int l_train_schedule(lua_State *L)
 
 /* Grows only; freed by __gc. Shared by the module's functions as upvalue 1. */
 typedef struct Scratch {
-    int *ints;       /* labels (cap) then permutation (cap) */
+    int *ints;       /* labels (cap), permutation (cap), mixup's work (2 cap) */
     double *lam;     /* cap */
     size_t cap;
 } Scratch;
@@ -430,7 +432,7 @@ static Scratch *scratch_get(lua_State *L, size_t n)
     Scratch *s = luaL_checkudata(L, lua_upvalueindex(1), ENGINE_SCRATCH_T);
     if (n <= s->cap)
         return s;
-    int *ints = malloc(2 * n * sizeof *ints);
+    int *ints = malloc(4 * n * sizeof *ints);
     double *lam = malloc(n * sizeof *lam);
     if (!ints || !lam) {
         free(ints);
@@ -479,7 +481,10 @@ static void labels_arg(lua_State *L, int idx, int n, int *out, const char *where
 
 static int l_train_mixup(lua_State *L)
 {
-    static const char *const known[] = {"alpha", "per_example", "n_classes", NULL};
+    static const char *const known[] = {"alpha", "per_example", "n_classes", "partner", "labels",
+                                        "smoothing", "noise", NULL};
+    static const char *const partners[] = {"random", "same_class", NULL};
+    static const char *const label_modes[] = {"mixed", "heavier", NULL};
     const char *where = "train.mixup";
     Tensor *xm = lua_tensor_check(L, 1);
     Tensor *t = lua_tensor_check(L, 2);
@@ -492,6 +497,12 @@ static int l_train_mixup(lua_State *L)
     p.per_example = lua_opt_bool(L, 5, where, "per_example", LUA_OPT_DEFAULT, 0);
     p.n_classes = (int)lua_opt_int(L, 5, where, "n_classes", LUA_OPT_REQUIRED, 0,
                                    LUA_OPT_ANY_INT);
+    p.partner = lua_opt_enum(L, 5, where, "partner", LUA_OPT_DEFAULT, MIXUP_PARTNER_RANDOM,
+                             partners);
+    p.labels = lua_opt_enum(L, 5, where, "labels", LUA_OPT_DEFAULT, MIXUP_LABELS_MIXED,
+                            label_modes);
+    p.smoothing = lua_opt_num(L, 5, where, "smoothing", LUA_OPT_DEFAULT, 0.0, LUA_OPT_ANY_NUM);
+    p.noise = lua_opt_num(L, 5, where, "noise", LUA_OPT_DEFAULT, 0.0, LUA_OPT_ANY_NUM);
     if (x->ndim < 1 || x->shape[0] < 1)
         return lua_raisef(L, "%s: input has %d dimensions and batch %d, expected a batch", where,
                           x->ndim, x->ndim ? x->shape[0] : 0);
@@ -499,7 +510,7 @@ static int l_train_mixup(lua_State *L)
     Scratch *s = scratch_get(L, (size_t)n);
     labels_arg(L, 4, n, s->ints, where);
     Err err;
-    if (mixup_batch(xm, t, s->lam, s->ints + n, x, s->ints, &p, rng, &err))
+    if (mixup_batch(xm, t, s->lam, s->ints + n, s->ints + 2 * n, x, s->ints, &p, rng, &err))
         return lua_raisef(L, "%s", err.msg);
     double mean = 0.0;
     for (int i = 0; i < n; i++)

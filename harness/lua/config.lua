@@ -30,7 +30,7 @@ local M = {}
 function M.integer(o) o = o or {}; return {kind = "integer", min = o.min, max = o.max,
                                            or_all = o.or_all} end
 function M.number(o) o = o or {}; return {kind = "number", min = o.min, max = o.max,
-                                          above = o.above} end
+                                          above = o.above, below = o.below} end
 function M.string(o) o = o or {}; return {kind = "string", one_of = o.one_of} end
 function M.boolean() return {kind = "boolean"} end
 -- A list of numbers: len (exact length), increasing (strictly), integers (each an integer),
@@ -41,6 +41,14 @@ function M.list(o) o = o or {}; return {kind = "list", len = o.len, increasing =
 -- A record: exactly these fields; check (optional): function(record, fail) for constraints
 -- across fields, run after the fields are checked.
 function M.record(fields, check) return {kind = "record", fields = fields, check = check} end
+-- A copy of a schema whose records are new tables (leaf specs are shared, never changed), so a
+-- task built on another's schema can add fields without touching the original.
+function M.copy(spec)
+  if spec.kind ~= "record" then return spec end
+  local fields = {}
+  for k, v in pairs(spec.fields) do fields[k] = M.copy(v) end
+  return M.record(fields, spec.check)
+end
 -- A network: {family = <name of nets/<family>.lua>, ...the constructor's options}; the
 -- options are checked by the constructor itself (nets/*.lua are strict), here only their
 -- types (numbers, strings, booleans).
@@ -67,6 +75,9 @@ local function describe(spec)
     if spec.min and spec.max then return ("%s in [%g, %g]"):format(s, spec.min, spec.max) end
     if spec.min then s = ("%s >= %g"):format(s, spec.min) end
     if spec.max then s = ("%s <= %g"):format(s, spec.max) end
+    if spec.below then
+      s = ("%s%s < %g"):format(s, s == "a finite number" and "" or " and", spec.below)
+    end
     return s
   elseif k == "string" then
     if spec.one_of then return "one of " .. table.concat(spec.one_of, ", ") end
@@ -161,7 +172,8 @@ check = function(path, spec, v)
     return v
   elseif k == "number" then
     if type(v) ~= "number" or not finite(v) or (spec.min and v < spec.min)
-       or (spec.max and v > spec.max) or (spec.above and not (v > spec.above)) then
+       or (spec.max and v > spec.max) or (spec.above and not (v > spec.above))
+       or (spec.below and not (v < spec.below)) then
       fail(path, spec, v)
     end
     return v + 0.0

@@ -5,7 +5,10 @@
 --
 --   local t4 = require "harness.lua.table4_report"
 --   local model = t4.collect{results = "results"}  -- opts.published: rows (default
---                                                   -- experiments/published.lua), opts.now
+--                                                   -- experiments/published.lua), opts.now,
+--                                                   -- opts.experiment (default
+--                                                   -- experiments/table4_noisy.lua: its
+--                                                   -- grid explains a "not in the grid")
 --   local md = t4.render(model)                     -- the report's Table 4 section
 --
 -- Rows. A run's method comes from its config: ERM (alpha 0, no dropout), ERM + dropout
@@ -183,8 +186,26 @@ local function rank(list, v)
   return #list + 1
 end
 
+-- {["50%\0ERM"] = true, ...}: the rows the experiment's grid runs at a scale (nil when the
+-- experiment cannot be expanded there).
+local function grid_rows(exp, scale)
+  if not exp or type(exp.scales) ~= "table" or not exp.scales[scale] then return nil end
+  local ok, runs = pcall(require("harness.lua.grid").expand, exp, scale)
+  if not ok then return nil end
+  local set = {}
+  for _, r in ipairs(runs) do
+    set[pct(r.config.data.label_noise.p) .. "\0" .. M.method_of(r.config)] = true
+  end
+  return set
+end
+
 function M.collect(opts)
   opts = opts or {}
+  local exp = opts.experiment
+  if exp == nil then
+    local ok, e = pcall(require, "experiments." .. M.EXPERIMENT)
+    exp = ok and type(e) == "table" and e or nil
+  end
   local runs, _, diverged = results.scan(opts.results or "results")
   local published = published_cells(opts.published or require "experiments.published")
   local model = {sections = {}, now = opts.now}
@@ -221,6 +242,7 @@ function M.collect(opts)
   end)
   for _, scale in ipairs(scales) do
     local sec = {scale = scale, levels = {}}
+    local in_grid = grid_rows(exp, scale)
     local levels = {}
     for _, p in ipairs(M.NOISE) do levels[#levels + 1] = pct(p) end
     for level in pairs(by_scale[scale]) do
@@ -235,6 +257,11 @@ function M.collect(opts)
         if pubm or cell then
           local row = make_row(level, method, cell and cell.settings, pubm,
                                cell and cell.diverged)
+          if not row.runs and row.diverged == 0 then
+            row.reason = in_grid and not in_grid[level .. "\0" .. method]
+                         and ("not in the %s grid"):format(scale)
+                         or ("not run yet (`%s SCALE=%s`)"):format(M.COMMAND, scale)
+          end
           lv.rows[#lv.rows + 1] = row
           lv.by[method] = row
         end
@@ -260,12 +287,8 @@ local function cell_text(row, key)
   local pub_s = p and ("%g"):format(p.value) .. (p.verified and "" or " (unverified)")
                 or "\u{2013}"
   local s = row.stats and row.stats[key]
-  local here
-  if not s then
-    here = row.diverged > 0 and "diverged" or "not run"
-  else
-    here = num(s.mean) .. (s.sd and " \u{b1} " .. num(s.sd) or "")
-  end
+  local here = "\u{2013}"
+  if s then here = num(s.mean) .. (s.sd and " \u{b1} " .. num(s.sd) or "") end
   return pub_s .. " / " .. here
 end
 
@@ -314,6 +337,7 @@ function M.render(model)
         if row.n_settings > 1 then here = here .. (" (of %d)"):format(row.n_settings) end
         local seeds = row.n and tostring(row.n) or "0"
         if row.diverged > 0 then seeds = seeds .. (" (+%d diverged)"):format(row.diverged) end
+        if row.reason then seeds = seeds .. " (" .. row.reason .. ")" end
         out[#out + 1] = ("| %s | %s | %s / %s | %s | %s | %s | %s | %s | %s |"):format(
           lv.noise, row.method, pset ~= "" and pset or "\u{2013}",
           here ~= "" and here or "\u{2013}", seeds, row.epochs or "\u{2013}",

@@ -8,7 +8,8 @@
  * (the official code mixes the two losses instead, which is the same quantity for soft-target
  * cross-entropy since the loss is linear in the targets).
  * Draw order: lambda (or N lambdas with per_example), then the permutation; alpha = 0 draws
- * nothing. Non-goals: mixing within a class, manifold mixup, CutMix.
+ * nothing (and noise > 0 then draws only the noise). Non-goals: nearest-neighbour partners
+ * (a table the data layer would compute), manifold mixup, CutMix.
  */
 #include "train/mixup.h"
 
@@ -17,9 +18,21 @@
 #include <string.h>
 
 static int mixup_check(const Tensor *xm, const Tensor *t, const double *lam, const int *perm,
-                       const Tensor *x, const int *label, const MixupParams *p, Err *err)
+                       const int *work, const Tensor *x, const int *label, const MixupParams *p,
+                       Err *err)
 {
     char b1[64], b2[64];
+    if (p->partner != MIXUP_PARTNER_RANDOM && p->partner != MIXUP_PARTNER_SAME_CLASS)
+        return err_set(err, "mixup_batch: partner is %d, expected %d (random) or %d (same class)",
+                       p->partner, MIXUP_PARTNER_RANDOM, MIXUP_PARTNER_SAME_CLASS);
+    if (p->labels != MIXUP_LABELS_MIXED && p->labels != MIXUP_LABELS_HEAVIER)
+        return err_set(err, "mixup_batch: labels is %d, expected %d (mixed) or %d (heavier)",
+                       p->labels, MIXUP_LABELS_MIXED, MIXUP_LABELS_HEAVIER);
+    if (!(p->smoothing >= 0.0 && p->smoothing < 1.0))
+        return err_set(err, "mixup_batch: smoothing is %g, expected a value in [0, 1)",
+                       p->smoothing);
+    if (!(p->noise >= 0.0 && isfinite(p->noise)))
+        return err_set(err, "mixup_batch: noise is %g, expected a finite value >= 0", p->noise);
     if (!(p->alpha >= 0.0 && isfinite(p->alpha)))
         return err_set(err, "mixup_batch: alpha is %g, expected a finite value >= 0", p->alpha);
     if (p->per_example != 0 && p->per_example != 1)
@@ -48,6 +61,9 @@ static int mixup_check(const Tensor *xm, const Tensor *t, const double *lam, con
         return err_set(err, "mixup_batch: perm is NULL, expected %d ints when alpha > 0", n);
     if (p->alpha > 0.0 && p->per_example && !lam)
         return err_set(err, "mixup_batch: lam is NULL, expected %d doubles with per_example", n);
+    if (p->alpha > 0.0 && p->partner == MIXUP_PARTNER_SAME_CLASS && !work)
+        return err_set(err, "mixup_batch: work is NULL, expected %d ints for same-class "
+                       "partners", 2 * n);
     if (!label)
         return err_set(err, "mixup_batch: labels are NULL, expected %d ints", n);
     for (int i = 0; i < n; i++)
@@ -57,25 +73,75 @@ static int mixup_check(const Tensor *xm, const Tensor *t, const double *lam, con
     return 0;
 }
 
-int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, const Tensor *x, const int *label,
-                const MixupParams *p, Rng *rng, Err *err)
+/* Partners within each class: classes in label order, each class's examples (in batch order)
+ * shuffled by rng_shuffle; perm[member j] = shuffled member j. */
+static void same_class_perm(int *perm, int *work, const int *label, int n, int k, Rng *rng)
 {
-    if (mixup_check(xm, t, lam, perm, x, label, p, err))
+    int *members = work, *shuffled = work + n;
+    for (int c = 0; c < k; c++) {
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (label[i] == c)
+                members[m++] = i;
+        if (m == 0)
+            continue;
+        memcpy(shuffled, members, (size_t)m * sizeof *members);
+        rng_shuffle(rng, shuffled, m);
+        for (int j = 0; j < m; j++)
+            perm[members[j]] = shuffled[j];
+    }
+}
+
+/* Row i of the targets: weight w_a on ya and 1 - w_a on yb (or the heavier one's one-hot),
+ * then smoothing, formed in double and rounded once (equal labels give exactly 1 unsmoothed). */
+static void target_row(float *ti, int k, int ya, int yb, double l, const MixupParams *p)
+{
+    double wa = l, wb = 1.0 - l;
+    if (p->labels == MIXUP_LABELS_HEAVIER) {
+        if (l >= 0.5)
+            yb = ya;
+        else
+            ya = yb;
+    }
+    const double eps = p->smoothing, keep = 1.0 - eps, base = eps / k;
+    if (eps > 0.0)
+        for (int c = 0; c < k; c++)
+            ti[c] = (float)base;
+    if (ya == yb) {
+        ti[ya] = (float)(keep * 1.0 + base);
+    } else {
+        ti[ya] = (float)(keep * wa + base);
+        ti[yb] = (float)(keep * wb + base);
+    }
+}
+
+static void add_noise(Tensor *xm, double sigma, Rng *rng)
+{
+    for (size_t j = 0; j < xm->size; j++)
+        xm->data[j] += (float)(sigma * rng_normal(rng));
+}
+
+int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, int *work, const Tensor *x,
+                const int *label, const MixupParams *p, Rng *rng, Err *err)
+{
+    if (mixup_check(xm, t, lam, perm, work, x, label, p, err))
         return -1;
     const int n = x->shape[0];
     const size_t d = x->size / (size_t)n;
     const int k = p->n_classes;
     memset(t->data, 0, t->size * sizeof(float));
     if (p->alpha == 0.0) {
-        /* ERM: lambda = 1 and no draws, so the rng stream is the same as without mixup. */
+        /* ERM: lambda = 1 and no pair draws, so the rng stream is the same as without mixup. */
         memcpy(xm->data, x->data, x->size * sizeof(float));
         for (int i = 0; i < n; i++) {
-            t->data[(size_t)i * k + label[i]] = 1.0f;
+            target_row(t->data + (size_t)i * k, k, label[i], label[i], 1.0, p);
             if (lam)
                 lam[i] = 1.0;
             if (perm)
                 perm[i] = i;
         }
+        if (p->noise > 0.0)
+            add_noise(xm, p->noise, rng);
         return 0;
     }
     /* Lambdas first: one per batch, or one per example (kept in lam, which is then required). */
@@ -89,7 +155,10 @@ int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, const Tensor *x, 
             for (int i = 0; i < n; i++)
                 lam[i] = batch_lam;
     }
-    rng_permutation(rng, perm, n);
+    if (p->partner == MIXUP_PARTNER_SAME_CLASS)
+        same_class_perm(perm, work, label, n, k, rng);
+    else
+        rng_permutation(rng, perm, n);
     for (int i = 0; i < n; i++) {
         double l = p->per_example ? lam[i] : batch_lam;
         const float a = (float)l, b = (float)(1.0 - l);
@@ -98,15 +167,9 @@ int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, const Tensor *x, 
         float *out = xm->data + (size_t)i * d;
         for (size_t j = 0; j < d; j++)
             out[j] = a * xa[j] + b * xb[j];
-        /* One-hot mix in double, rounded once: equal labels give exactly 1. */
-        int ya = label[i], yb = label[perm[i]];
-        float *ti = t->data + (size_t)i * k;
-        if (ya == yb) {
-            ti[ya] = 1.0f;
-        } else {
-            ti[ya] = (float)l;
-            ti[yb] = (float)(1.0 - l);
-        }
+        target_row(t->data + (size_t)i * k, k, label[i], label[perm[i]], l, p);
     }
+    if (p->noise > 0.0)
+        add_noise(xm, p->noise, rng);
     return 0;
 }

@@ -7,6 +7,10 @@
  *   - soft targets: rows sum to 1, at most two non-zeros, the own label gets lambda;
  *   - alpha = 0 is ERM: x~ = x bit for bit, one-hot targets, lambda 1, no draws;
  *   - per-example lambdas;
+ *   - the ablation's variants, each rebuilt here from a copy of the rng: same-class partners
+ *     (a permutation within every class, drawn class by class), the heavier input's label,
+ *     label smoothing (1 - eps + eps/K on the true class), Gaussian input noise (alone with
+ *     alpha = 0, or after mixing);
  *   - bad labels, shapes, aliasing and parameters are rejected with their messages.
  */
 #include <math.h>
@@ -94,12 +98,12 @@ static int test_reconstruct(void)
             Batch b;
             if (batch_new(&b, 9, 10, &data))
                 return 1;
-            MixupParams p = {alphas[a], per_example, 10};
+            MixupParams p = {.alpha = alphas[a], .per_example = per_example, .n_classes = 10};
             Rng r, copy;
             rng_seed(&r, tl_seed, RNG_STREAM_MIXUP);
             copy = r;
             Err err;
-            if (mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label, &p, &r, &err)) {
+            if (mixup_batch(&b.xm, &b.t, b.lam, b.perm, NULL, &b.x, b.label, &p, &r, &err)) {
                 batch_free(&b);
                 return tl_fail("%s", err.msg);
             }
@@ -141,13 +145,13 @@ static int test_hand_example(void)
     Tensor x = tensor_view(xd, 2, xs), xm = tensor_view(xmd, 2, xs), t = tensor_view(td, 2, ts);
     int label[2] = {0, 2}, perm[2];
     double lam[2];
-    MixupParams p = {0.5, 0, 3};
+    MixupParams p = {.alpha = 0.5, .per_example = 0, .n_classes = 3};
     Err err;
     for (uint64_t stream = 1; stream < 100; stream++) {
         Rng r, copy;
         rng_seed(&r, tl_seed, stream);
         copy = r;
-        if (mixup_batch(&xm, &t, lam, perm, &x, label, &p, &r, &err))
+        if (mixup_batch(&xm, &t, lam, perm, NULL, &x, label, &p, &r, &err))
             return tl_fail("%s", err.msg);
         if (perm[0] != 1)
             continue;
@@ -178,10 +182,11 @@ static int test_targets(void)
         Batch b;
         if (batch_new(&b, 17, 10, &data))
             return 1;
-        MixupParams p = {trial % 2 ? 0.2 : 1.0, trial % 4 >= 2, 10};
+        MixupParams p = {.alpha = trial % 2 ? 0.2 : 1.0, .per_example = trial % 4 >= 2,
+                         .n_classes = 10};
         Err err;
         int rc = 0;
-        if (mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label, &p, &r, &err))
+        if (mixup_batch(&b.xm, &b.t, b.lam, b.perm, NULL, &b.x, b.label, &p, &r, &err))
             rc = tl_fail("%s", err.msg);
         for (int i = 0; i < b.n && !rc; i++) {
             const float *row = b.t.data + (size_t)i * b.k;
@@ -221,12 +226,12 @@ static int test_erm(void)
         Batch b;
         if (batch_new(&b, 7, 5, &data))
             return 1;
-        MixupParams p = {0.0, per_example, 5};
+        MixupParams p = {.alpha = 0.0, .per_example = per_example, .n_classes = 5};
         Err err;
         int rc = 0;
         for (int i = 0; i < b.n; i++)
             b.perm[i] = -1;
-        if (mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label, &p, &r, &err))
+        if (mixup_batch(&b.xm, &b.t, b.lam, b.perm, NULL, &b.x, b.label, &p, &r, &err))
             rc = tl_fail("%s", err.msg);
         else if (memcmp(b.xm.data, b.x.data, b.x.size * sizeof(float)))
             rc = tl_fail("alpha = 0 changed x");
@@ -241,13 +246,122 @@ static int test_erm(void)
                     rc = tl_fail("example %d: target is not one-hot at class %d", i, c);
         }
         /* perm and lam are optional without mixing. */
-        if (!rc && mixup_batch(&b.xm, &b.t, NULL, NULL, &b.x, b.label, &p, &r, &err))
+        if (!rc && mixup_batch(&b.xm, &b.t, NULL, NULL, NULL, &b.x, b.label, &p, &r, &err))
             rc = tl_fail("alpha = 0 without perm/lam: %s", err.msg);
         batch_free(&b);
         if (rc)
             return 1;
     }
     return 0;
+}
+
+/* The ablation's variants against a reference rebuilt here from a copy of the rng. */
+static int test_variants(void)
+{
+    Rng data;
+    rng_seed(&data, tl_seed, 205);
+    const int n = 24, k = 4; /* a few examples per class, some classes maybe empty */
+    int rc = 0;
+    for (int variant = 0; variant < 4 && !rc; variant++) {
+        Batch b;
+        if (batch_new(&b, n, k, &data))
+            return 1;
+        b.label[0] = 3; /* class 3 has at least one member */
+        MixupParams p = {.alpha = 1.0, .per_example = 0, .n_classes = k};
+        const char *what = "";
+        switch (variant) {
+        case 0: what = "same class"; p.partner = MIXUP_PARTNER_SAME_CLASS; break;
+        case 1: what = "heavier label"; p.labels = MIXUP_LABELS_HEAVIER; p.per_example = 1; break;
+        case 2: what = "smoothing alone"; p.alpha = 0.0; p.smoothing = 0.2; break;
+        case 3: what = "mixup + smoothing + noise"; p.smoothing = 0.1; p.noise = 0.3; break;
+        }
+        int work[2 * MAXN];
+        Rng r, copy;
+        rng_seed(&r, tl_seed, RNG_STREAM_MIXUP);
+        copy = r;
+        Err err;
+        if (mixup_batch(&b.xm, &b.t, b.lam, b.perm, work, &b.x, b.label, &p, &r, &err)) {
+            batch_free(&b);
+            return tl_fail("%s: %s", what, err.msg);
+        }
+        /* Redraw: lambdas, partners, noise. */
+        double lam[MAXN];
+        int perm[MAXN];
+        for (int i = 0; i < n; i++) {
+            lam[i] = 1.0;
+            perm[i] = i;
+        }
+        if (p.alpha > 0.0) {
+            double l = p.per_example ? 0.0 : rng_beta(&copy, p.alpha, p.alpha);
+            for (int i = 0; i < n; i++)
+                lam[i] = p.per_example ? rng_beta(&copy, p.alpha, p.alpha) : l;
+            if (p.partner == MIXUP_PARTNER_SAME_CLASS) {
+                for (int c = 0; c < k; c++) {
+                    int members[MAXN], shuffled[MAXN], m = 0;
+                    for (int i = 0; i < n; i++)
+                        if (b.label[i] == c)
+                            members[m++] = i;
+                    memcpy(shuffled, members, sizeof members);
+                    if (m > 0)
+                        rng_shuffle(&copy, shuffled, m);
+                    for (int j = 0; j < m; j++)
+                        perm[members[j]] = shuffled[j];
+                }
+            } else {
+                rng_permutation(&copy, perm, n);
+            }
+        }
+        size_t d = b.x.size / (size_t)n;
+        int moved = 0;
+        for (int i = 0; i < n && !rc; i++) {
+            if (perm[i] != b.perm[i])
+                rc = tl_fail("%s: example %d has partner %d, expected %d", what, i, b.perm[i],
+                             perm[i]);
+            if (p.partner == MIXUP_PARTNER_SAME_CLASS && b.label[perm[i]] != b.label[i])
+                rc = tl_fail("%s: example %d (class %d) paired with class %d", what, i,
+                             b.label[i], b.label[perm[i]]);
+            moved += perm[i] != i;
+            /* targets in double: the weights, the heavier rule, then smoothing */
+            double w[MAXK] = {0};
+            int ya = b.label[i], yb = b.label[perm[i]];
+            if (p.labels == MIXUP_LABELS_HEAVIER)
+                w[lam[i] >= 0.5 ? ya : yb] = 1.0;
+            else {
+                w[ya] += lam[i];
+                w[yb] += 1.0 - lam[i];
+            }
+            double sum = 0.0;
+            for (int cc = 0; cc < k && !rc; cc++) {
+                double want = (1.0 - p.smoothing) * w[cc] + p.smoothing / k;
+                double got = b.t.data[(size_t)i * k + cc];
+                sum += got;
+                if (fabs(got - want) > TARGET_SUM_TOL)
+                    rc = tl_fail("%s: t~[%d][%d] = %.9g, expected %.9g", what, i, cc, got, want);
+            }
+            if (!rc && fabs(sum - 1.0) > TARGET_SUM_TOL)
+                rc = tl_fail("%s: row %d sums to %.9g", what, i, sum);
+        }
+        if (!rc && p.alpha > 0.0 && moved == 0)
+            rc = tl_fail("%s: no example changed partner", what);
+        /* x~ in order: mix (or copy), then the noise, element by element */
+        static double want_x[MAXN * MAXD], got_x[MAXN * MAXD];
+        for (int i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++) {
+                size_t o = (size_t)i * d + j;
+                const float xb = b.x.data[(size_t)perm[i] * d + j];
+                want_x[o] = lam[i] * b.x.data[o] + (1.0 - lam[i]) * xb;
+                got_x[o] = b.xm.data[o];
+            }
+        if (p.noise > 0.0)
+            for (size_t o = 0; o < b.x.size; o++)
+                want_x[o] += (double)(float)(p.noise * rng_normal(&copy));
+        if (!rc)
+            rc = tl_close_d(what, got_x, want_x, b.x.size, MIXUP_RTOL);
+        if (!rc && memcmp(&r, &copy, sizeof r))
+            rc = tl_fail("%s: mixup consumed a different number of draws", what);
+        batch_free(&b);
+    }
+    return rc;
 }
 
 static int test_errors(void)
@@ -259,43 +373,55 @@ static int test_errors(void)
     if (batch_new(&b, 5, 10, &data))
         return 1;
     Err err;
-    MixupParams p = {1.0, 0, 10};
+    /* the calls below differ only in the output, lam, perm and parameters */
+#define MIX(xm, lam, perm, p) mixup_batch(xm, &b.t, lam, perm, NULL, &b.x, b.label, p, &r, &err)
+    MixupParams p = {.alpha = 1.0, .per_example = 0, .n_classes = 10};
     int rc = 0;
     b.label[3] = 12;
-    rc = tl_expect_error("label 12", mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label, &p,
-                                                 &r, &err) != 0,
+    rc = tl_expect_error("label 12", MIX(&b.xm, b.lam, b.perm, &p) != 0,
                          &err, "mixup_batch: example 3 has label 12, expected 0..9");
     b.label[3] = -1;
-    rc = rc || tl_expect_error("label -1", mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label,
-                                                       &p, &r, &err) != 0,
+    rc = rc || tl_expect_error("label -1", MIX(&b.xm, b.lam, b.perm, &p) != 0,
                                &err, "mixup_batch: example 3 has label -1, expected 0..9");
     b.label[3] = 0;
-    MixupParams wrong_k = {1.0, 0, 7};
-    rc = rc || tl_expect_error("classes", mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label,
-                                                      &wrong_k, &r, &err) != 0,
+    MixupParams wrong_k = {.alpha = 1.0, .per_example = 0, .n_classes = 7};
+    rc = rc || tl_expect_error("classes", MIX(&b.xm, b.lam, b.perm, &wrong_k) != 0,
                                &err, "mixup_batch: targets are (5, 10), expected (5, 7)");
-    MixupParams neg = {-0.5, 0, 10};
-    rc = rc || tl_expect_error("alpha", mixup_batch(&b.xm, &b.t, b.lam, b.perm, &b.x, b.label,
-                                                    &neg, &r, &err) != 0,
+    MixupParams neg = {.alpha = -0.5, .per_example = 0, .n_classes = 10};
+    rc = rc || tl_expect_error("alpha", MIX(&b.xm, b.lam, b.perm, &neg) != 0,
                                &err, "mixup_batch: alpha is -0.5, expected a finite value >= 0");
-    rc = rc || tl_expect_error("perm", mixup_batch(&b.xm, &b.t, b.lam, NULL, &b.x, b.label, &p,
-                                                   &r, &err) != 0,
+    rc = rc || tl_expect_error("perm", MIX(&b.xm, b.lam, NULL, &p) != 0,
                                &err, "mixup_batch: perm is NULL, expected 5 ints when alpha > 0");
-    MixupParams pe = {1.0, 1, 10};
-    rc = rc || tl_expect_error("lam", mixup_batch(&b.xm, &b.t, NULL, b.perm, &b.x, b.label, &pe,
-                                                  &r, &err) != 0,
+    MixupParams pe = {.alpha = 1.0, .per_example = 1, .n_classes = 10};
+    rc = rc || tl_expect_error("lam", MIX(&b.xm, NULL, b.perm, &pe) != 0,
                                &err, "mixup_batch: lam is NULL, expected 5 doubles with "
                                      "per_example");
-    rc = rc || tl_expect_error("overlap", mixup_batch(&b.x, &b.t, b.lam, b.perm, &b.x, b.label,
-                                                      &p, &r, &err) != 0,
+    rc = rc || tl_expect_error("overlap", MIX(&b.x, b.lam, b.perm, &p) != 0,
                                &err, "mixup_batch: output overlaps the input, expected separate "
                                      "buffers");
     int small[4] = {5, 3, 4, 4};
     Tensor xm2 = tensor_view(b.xm.data, 4, small);
-    rc = rc || tl_expect_error("shape", mixup_batch(&xm2, &b.t, b.lam, b.perm, &b.x, b.label, &p,
-                                                    &r, &err) != 0,
+    rc = rc || tl_expect_error("shape", MIX(&xm2, b.lam, b.perm, &p) != 0,
                                &err, "mixup_batch: output is (5, 3, 4, 4), expected the input's "
                                      "shape (5, 3, 4, 5)");
+    MixupParams sc = {.alpha = 1.0, .n_classes = 10, .partner = MIXUP_PARTNER_SAME_CLASS};
+    rc = rc || tl_expect_error("work", MIX(&b.xm, b.lam, b.perm, &sc) != 0,
+                               &err, "mixup_batch: work is NULL, expected 10 ints for same-class "
+                                     "partners");
+    MixupParams bad = {.alpha = 1.0, .n_classes = 10, .partner = 2};
+    rc = rc || tl_expect_error("partner", MIX(&b.xm, b.lam, b.perm, &bad) != 0,
+                               &err, "mixup_batch: partner is 2, expected 0 (random) or 1 (same "
+                                     "class)");
+    bad = (MixupParams){.alpha = 1.0, .n_classes = 10, .labels = 5};
+    rc = rc || tl_expect_error("labels", MIX(&b.xm, b.lam, b.perm, &bad) != 0,
+                               &err, "mixup_batch: labels is 5, expected 0 (mixed) or 1 (heavier)");
+    bad = (MixupParams){.alpha = 1.0, .n_classes = 10, .smoothing = 1.0};
+    rc = rc || tl_expect_error("smoothing", MIX(&b.xm, b.lam, b.perm, &bad) != 0,
+                               &err, "mixup_batch: smoothing is 1, expected a value in [0, 1)");
+    bad = (MixupParams){.alpha = 1.0, .n_classes = 10, .noise = -0.1};
+    rc = rc || tl_expect_error("noise", MIX(&b.xm, b.lam, b.perm, &bad) != 0,
+                               &err, "mixup_batch: noise is -0.1, expected a finite value >= 0");
+#undef MIX
     batch_free(&b);
     return rc;
 }
@@ -307,6 +433,7 @@ int main(int argc, char **argv)
         {"hand_example", test_hand_example},
         {"targets", test_targets},
         {"erm", test_erm},
+        {"variants", test_variants},
         {"errors", test_errors},
     };
     return tl_main(argc, argv, tests, sizeof tests / sizeof tests[0]);

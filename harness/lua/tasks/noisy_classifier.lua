@@ -46,13 +46,7 @@ table.insert(M.curves, "train_error_real")
 table.insert(M.curves, "train_error_corrupted")
 
 -- The classifier's schema with data.label_noise added (records are copied, not shared).
-local function copy_spec(spec)
-  if spec.kind ~= "record" then return spec end
-  local fields = {}
-  for k, v in pairs(spec.fields) do fields[k] = copy_spec(v) end
-  return config.record(fields, spec.check)
-end
-M.schema = copy_spec(classifier.schema)
+M.schema = config.copy(classifier.schema)
 M.schema.fields.train_eval_every = config.integer{min = 1}
 M.schema.fields.data.fields.label_noise = config.record{
   p = config.number{min = 0, max = 1},  -- the probability that a label is redrawn

@@ -10,7 +10,9 @@
 -- 1e-4, lr / 10 at 100 and 150, crop + flip), and the whole published grid: dropout p in
 -- {0.5, 0.7, 0.8, 0.9}, alpha in {1, 2, 8, 32}. The ICLR version's mixup + dropout rows give
 -- neither alpha nor p (unverified, PAPER_FACTS 5); the grid here is alpha 8 and 32 with p in
--- {0.3, 0.5, 0.7} (a third-party note's p grid), an option like every level.
+-- {0.3, 0.5, 0.7} (a third-party note's p grid) plus alpha 4 with p 0.1 (PAPER_FACTS appendix
+-- A recalls alpha 4, p 0.1 at 20 % and alpha 8, p 0.3 at 50 and 80 %, low confidence), each an
+-- option like every level.
 --
 -- Label noise (harness/lua/tasks/noisy_classifier.lua): the rule of the paper's source
 -- (pluskid/fitting-random-labels): each training label is redrawn with probability p from all
@@ -75,7 +77,7 @@ return {
       method("dropout_p08", 0, 0.8), method("dropout_p09", 0, 0.9),
       method("mixup_a1", 1, 0.0), method("mixup_a2", 2, 0.0),
       method("mixup_a8", 8, 0.0), method("mixup_a32", 32, 0.0),
-      method("mixdrop_a8_p03", 8, 0.3), method("mixdrop_a8_p05", 8, 0.5),
+      method("mixdrop_a4_p01", 4, 0.1), method("mixdrop_a8_p03", 8, 0.3), method("mixdrop_a8_p05", 8, 0.5),
       method("mixdrop_a8_p07", 8, 0.7),
       method("mixdrop_a32_p03", 32, 0.3), method("mixdrop_a32_p05", 32, 0.5),
       method("mixdrop_a32_p07", 32, 0.7),

@@ -13,7 +13,7 @@ allowed() {
     core) echo "core" ;;
     nn | data | io) echo "core $1" ;;
     train) echo "core nn data io train" ;;
-    metrics) echo "core data metrics" ;;
+    metrics) echo "core nn data io metrics" ;;
     bind) echo "core nn data io train metrics bind" ;;
     main) echo "core nn data io train metrics bind" ;;
     esac

@@ -96,6 +96,9 @@ Tensor *lua_opt_tensor(lua_State *L, int idx, const char *where, const char *key
  * messages: "layer tables"); leaves it on the stack and returns its length. */
 int lua_opt_list(lua_State *L, int idx, const char *where, const char *key, int min,
                  const char *of);
+/* Labels at idx (a sequence of integers or an engine.Tensor of integer-valued floats, as a
+ * loader yields them) into out[n]; raises naming `where` and the element otherwise. */
+void lua_labels_arg(lua_State *L, int idx, int n, int *out, const char *where);
 
 int luaopen_engine_tensor(lua_State *L);
 int luaopen_engine_nn(lua_State *L);

@@ -8,6 +8,10 @@
  *   net:params() :grads() :buffers() :decay_mask() (flat views) :num_params() :num_buffers()
  *   net:param_info() :reserve(n) :capacity() :set_threads(n) :get_threads() :in_shape()
  *   net:out_shape() :profile(on) / :profile() -> per-leaf times
+ *   net:attack(x_adv, x, labels, {eps =, step =, iters =, quantize =, mean =, std =}) -> the
+ *     loss of the last step: FGSM / I-FGSM (metrics/attack.h) in evaluation mode, eps and step
+ *     in 0-255 pixel units, mean and std the C-channel normalisation of x; step defaults to
+ *     eps / iters, iters to 1 (FGSM), quantize to false
  *   nn.set_threads(n), nn.get_threads()
  *
  * Building runs in two phases so that no error can leak C memory (lua_layers.h): the
@@ -19,11 +23,14 @@
  * backward's dy (kept alive because the net's saved state and alias layers point into them).
  */
 #include <limits.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bind/lua_engine.h"
 #include "bind/lua_layers.h"
 #include "core/blas.h"
+#include "metrics/attack.h"
 #include "nn/net.h"
 
 enum {
@@ -152,6 +159,68 @@ static int l_net_backward(lua_State *L)
     if (net_backward(net, dy, &dx, &err))
         return lua_raisef(L, "%s", err.msg);
     push_activation(L, dx);
+    return 1;
+}
+
+/* Reads option `key` of the table at idx as a list of exactly n finite numbers into out. */
+static void opt_channels(lua_State *L, int idx, const char *where, const char *key, int n,
+                         double *out)
+{
+    char what[48];
+    snprintf(what, sizeof what, "a list of %d finite numbers (one per channel)", n);
+    int len = lua_opt_list(L, idx, where, key, 1, "numbers");
+    if (len != n)
+        lua_opt_bad(L, -1, where, key, what);
+    for (int c = 0; c < n; c++) {
+        int isnum = 0;
+        lua_geti(L, -1, c + 1);
+        out[c] = lua_tonumberx(L, -1, &isnum);
+        if (!isnum || !isfinite(out[c]))
+            lua_opt_bad(L, -2, where, key, what);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* net:attack(x_adv, x, labels, opts) -> loss (see the header comment). */
+static int l_net_attack(lua_State *L)
+{
+    static const char *const known[] = {"eps", "step", "iters", "quantize", "mean", "std", NULL};
+    const char *where = "net:attack";
+    Net *net = check_net(L, 1);
+    Tensor *xa = lua_tensor_check(L, 2);
+    Tensor *x = lua_tensor_check(L, 3);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    lua_settop(L, 5);
+    lua_opt_known(L, 5, where, known);
+    if (x->ndim != 4 || x->shape[0] < 1 || x->shape[1] > ATTACK_MAX_CHANNELS)
+        return lua_raisef(L, "%s: input has %d dimensions, expected (N, C, H, W) with C <= %d",
+                          where, x->ndim, ATTACK_MAX_CHANNELS);
+    AttackParams p = {.channels = x->shape[1]};
+    p.eps = lua_opt_num(L, 5, where, "eps", LUA_OPT_REQUIRED, 0.0, LUA_OPT_ANY_NUM);
+    p.iters = (int)lua_opt_int(L, 5, where, "iters", LUA_OPT_DEFAULT, 1, LUA_OPT_ANY_INT);
+    p.step = lua_opt_num(L, 5, where, "step", LUA_OPT_DEFAULT,
+                         p.iters > 0 ? p.eps / p.iters : p.eps, LUA_OPT_ANY_NUM);
+    p.quantize = lua_opt_bool(L, 5, where, "quantize", LUA_OPT_DEFAULT, 0);
+    opt_channels(L, 5, where, "mean", p.channels, p.mean);
+    opt_channels(L, 5, where, "std", p.channels, p.std);
+    const int n = x->shape[0];
+    const int k = (int)((size_t)net->out.c * net->out.h * net->out.w);
+    /* scratch in a userdata (collected on any error): labels, then t and dz (N, K) */
+    size_t tk = (size_t)n * (size_t)k;
+    char *mem = lua_newuserdatauv(L, n * sizeof(int) + 2 * tk * sizeof(float) + 16, 0);
+    int *label = (int *)(void *)mem;
+    float *tf = (float *)(void *)(mem + ((n * sizeof(int) + 15) / 16) * 16);
+    int ts[2] = {n, k};
+    Tensor t = tensor_view(tf, 2, ts), dz = tensor_view(tf + tk, 2, ts);
+    lua_labels_arg(L, 4, n, label, where);
+    lua_pushvalue(L, 2); /* the net's last forward input is x_adv now */
+    lua_setiuservalue(L, 1, UV_X);
+    Err err;
+    double loss = 0.0;
+    if (attack_run(net, xa, &t, &dz, &loss, x, label, &p, &err))
+        return lua_raisef(L, "%s", err.msg);
+    lua_pushnumber(L, loss);
     return 1;
 }
 
@@ -384,6 +453,7 @@ static const luaL_Reg net_methods[] = {
     {"init", l_net_init},
     {"forward", l_net_forward},
     {"backward", l_net_backward},
+    {"attack", l_net_attack},
     {"zero_grad", l_net_zero_grad},
     {"params", l_net_params},
     {"grads", l_net_grads},

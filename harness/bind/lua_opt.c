@@ -323,3 +323,35 @@ int lua_opt_list(lua_State *L, int idx, const char *where, const char *key, int 
     }
     return (int)n;
 }
+
+/* Labels at idx (a sequence of integers or a Tensor of integer-valued floats) into out[n]. */
+void lua_labels_arg(lua_State *L, int idx, int n, int *out, const char *where)
+{
+    if (luaL_testudata(L, idx, ENGINE_TENSOR_T)) {
+        const Tensor *t = lua_tensor_check(L, idx);
+        if (t->size != (size_t)n)
+            lua_raisef(L, "%s: labels tensor has %zu elements, expected %d", where, t->size, n);
+        for (int i = 0; i < n; i++) {
+            float v = t->data[i];
+            if (!(v == floorf(v) && (double)v >= INT_MIN && (double)v <= INT_MAX))
+                lua_raisef(L, "%s: labels tensor element %d is %g, expected an integer", where, i,
+                           (double)v);
+            out[i] = (int)v;
+        }
+        return;
+    }
+    if (!lua_istable(L, idx))
+        luaL_typeerror(L, idx, "engine.Tensor or table of integer labels");
+    lua_Integer len = luaL_len(L, idx);
+    if (len != n)
+        lua_raisef(L, "%s: %lld labels, expected %d", where, (long long)len, n);
+    for (int i = 0; i < n; i++) {
+        int isint = 0;
+        lua_Integer v = lua_geti(L, idx, i + 1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
+        if (!isint || v < INT_MIN || v > INT_MAX)
+            lua_raisef(L, "%s: labels[%d] is %s, expected an integer", where, i + 1,
+                       luaL_tolstring(L, -1, NULL));
+        lua_pop(L, 1);
+        out[i] = (int)v;
+    }
+}

@@ -447,38 +447,6 @@ static Scratch *scratch_get(lua_State *L, size_t n)
     return s;
 }
 
-/* Labels at idx (a sequence of integers or a Tensor of integer-valued floats) into out[n]. */
-static void labels_arg(lua_State *L, int idx, int n, int *out, const char *where)
-{
-    if (luaL_testudata(L, idx, ENGINE_TENSOR_T)) {
-        const Tensor *t = lua_tensor_check(L, idx);
-        if (t->size != (size_t)n)
-            lua_raisef(L, "%s: labels tensor has %zu elements, expected %d", where, t->size, n);
-        for (int i = 0; i < n; i++) {
-            float v = t->data[i];
-            if (!(v == floorf(v) && (double)v >= INT_MIN && (double)v <= INT_MAX))
-                lua_raisef(L, "%s: labels tensor element %d is %g, expected an integer", where, i,
-                           (double)v);
-            out[i] = (int)v;
-        }
-        return;
-    }
-    if (!lua_istable(L, idx))
-        luaL_typeerror(L, idx, "engine.Tensor or table of integer labels");
-    lua_Integer len = luaL_len(L, idx);
-    if (len != n)
-        lua_raisef(L, "%s: %lld labels, expected %d", where, (long long)len, n);
-    for (int i = 0; i < n; i++) {
-        int isint = 0;
-        lua_Integer v = lua_geti(L, idx, i + 1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
-        if (!isint || v < INT_MIN || v > INT_MAX)
-            lua_raisef(L, "%s: labels[%d] is %s, expected an integer", where, i + 1,
-                       luaL_tolstring(L, -1, NULL));
-        lua_pop(L, 1);
-        out[i] = (int)v;
-    }
-}
-
 static int l_train_mixup(lua_State *L)
 {
     static const char *const known[] = {"alpha", "per_example", "n_classes", "partner", "labels",
@@ -508,7 +476,7 @@ static int l_train_mixup(lua_State *L)
                           x->ndim, x->ndim ? x->shape[0] : 0);
     int n = x->shape[0];
     Scratch *s = scratch_get(L, (size_t)n);
-    labels_arg(L, 4, n, s->ints, where);
+    lua_labels_arg(L, 4, n, s->ints, where);
     Err err;
     if (mixup_batch(xm, t, s->lam, s->ints + n, s->ints + 2 * n, x, s->ints, &p, rng, &err))
         return lua_raisef(L, "%s", err.msg);
@@ -546,7 +514,7 @@ static int l_train_count_errors(lua_State *L)
                           z->ndim);
     int n = z->shape[0];
     Scratch *s = scratch_get(L, (size_t)n);
-    labels_arg(L, 2, n, s->ints, "train.count_errors");
+    lua_labels_arg(L, 2, n, s->ints, "train.count_errors");
     int errors;
     Err err;
     if (loss_count_errors(&errors, z, s->ints, &err))

@@ -133,7 +133,8 @@ function M.result(st, r)
 end
 
 function M.summary_line(s)
-  local line = classifier.summary_line(s)
+  local line = ("test error best %.2f%%, last %.2f%%, last training error %.1f%%"):format(
+               s.test_error_best, s.test_error_last, s.train_error_last)
   if s.train_error_real_labels then
     line = line .. (", training error %.1f%% on real labels, %.1f%% on corrupted ones (%.1f%% "
                     .. "changed)"):format(s.train_error_real_labels,

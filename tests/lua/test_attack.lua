@@ -1,0 +1,96 @@
+-- test_attack.lua: net:attack (harness/bind/lua_nn.c over harness/metrics/attack.c; the C side
+-- is tested in tests/engine/test_attack.c): FGSM through the binding equals FGSM rebuilt in Lua
+-- from net:forward, train.softmax_xent and net:backward (x' = clip(x + eps_c sign(dx)) with
+-- eps_c = eps / (255 std_c), clipped to the pixel range), the defaults (iters 1, step
+-- eps / iters), I-FGSM staying in the eps-ball, and option errors named. Run as
+-- `./mixup tests/lua/test_attack.lua [filter]`.
+local check = require "tests.lua.check"
+local nn = require "engine.nn"
+local tensor = require "engine.tensor"
+local train = require "engine.train"
+
+local suite = check.suite(...)
+
+local N, C, S, K = 4, 3, 32, 10
+local MEAN, STD = {0.4914, 0.4822, 0.4465}, {0.2023, 0.1994, 0.2010}
+
+local function setup()
+  local net = nn.build(require("nets.preact_resnet"){depth = 18, width = 2, num_classes = K,
+                       variant = "official", init = "torch_default", dropout = 0.0},
+                       {c = C, h = S, w = S}, {batch = N})
+  net:init(train.rng(5, train.stream.init))
+  local flat, i = {}, 0
+  for n = 1, N do
+    for c = 1, C do
+      for _ = 1, S * S do
+        i = i + 1
+        flat[i] = (((i * 7919) % 256) / 255 - MEAN[c]) / STD[c]
+      end
+    end
+  end
+  return net, tensor.from_table(flat, {N, C, S, S}), {3, 1, 4, 1}
+end
+
+suite:test("fgsm_equals_lua_rebuild", function()
+  local net, x, y = setup()
+  local eps = 6
+  local xa = tensor.new{N, C, S, S}
+  net:attack(xa, x, y, {eps = eps, mean = MEAN, std = STD})
+  -- the same step through the Lua bindings
+  local z = net:forward(x, false)
+  local t, dz = tensor.new{N, K}, tensor.new{N, K}
+  for n = 1, N do t:set(1, n, y[n] + 1) end
+  train.softmax_xent(z, t, dz)
+  net:zero_grad()
+  local dx = net:backward(dz)
+  local moved = 0
+  for n = 1, N do
+    for c = 1, C do
+      local e = tensor.new{1}
+      e:set(eps / (255 * STD[c]), 1) -- eps_c rounded to float as the engine does
+      local ec = e:get(1)
+      local lo, hi = -MEAN[c] / STD[c], (1 - MEAN[c]) / STD[c]
+      for h = 1, S do
+        for w = 1, S do
+          local g = dx:get(n, c, h, w)
+          local s = g > 0 and 1 or (g < 0 and -1 or 0)
+          local want = math.min(math.max(x:get(n, c, h, w) + s * ec, lo), hi)
+          local got = xa:get(n, c, h, w)
+          check.near(got, want, 1e-6 * math.max(1, math.abs(want)),
+                     ("x'[%d,%d,%d,%d]"):format(n, c, h, w))
+          if got ~= x:get(n, c, h, w) then moved = moved + 1 end
+        end
+      end
+    end
+  end
+  check.truthy(moved > N * C * S * S / 2, "most pixels moved")
+end)
+
+suite:test("ifgsm_ball_and_errors", function()
+  local net, x, y = setup()
+  local xa = tensor.new{N, C, S, S}
+  local clean = net:attack(xa, x, y, {eps = 4, mean = MEAN, std = STD})
+  local loss = net:attack(xa, x, y, {eps = 4, iters = 10, mean = MEAN, std = STD})
+  check.truthy(loss > clean, ("the last step's loss %g above the clean loss %g"):format(loss,
+               clean))
+  for n = 1, N do
+    for c = 1, C do
+      local ec = 4 / (255 * STD[c]) * (1 + 1e-6)
+      for h = 1, S do
+        local d = math.abs(xa:get(n, c, h, 1) - x:get(n, c, h, 1))
+        check.truthy(d <= ec, ("moved %g > eps_c %g"):format(d, ec))
+      end
+    end
+  end
+  check.raises(function() net:attack(xa, x, y, {eps = 4, mean = {0.5, 0.5}, std = STD}) end,
+               "net:attack: option 'mean' is a table, expected a list of 3 finite numbers",
+               "channel count")
+  check.raises(function() net:attack(xa, x, y, {eps = 4, iter = 2, mean = MEAN, std = STD}) end,
+               "unknown option 'iter'", "typo")
+  check.raises(function() net:attack(xa, x, {1, 2, 3, 10}, {eps = 4, mean = MEAN, std = STD}) end,
+               "attack: example 3 has label 10, expected 0..9", "label")
+  check.raises(function() net:attack(xa, x, y, {eps = -1, mean = MEAN, std = STD}) end,
+               "attack: eps is -1", "eps")
+end)
+
+suite:finish()

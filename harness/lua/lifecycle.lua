@@ -26,7 +26,8 @@
 --   divergence_fix    what to change when ctx.diverged is called, for the message
 --   units(cfg)        -> the number of units of the run
 --   available(cfg)    -> true, or false and why (optional: e.g. data files absent)
---   build(cfg, env)   -> st; env = {threads =, data_cache =}
+--   build(cfg, env)   -> st; env = {threads =, data_cache =, out =, command =, log =} (the
+--                        last three for a task that runs other runs first: tasks/adversarial)
 --   describe(st, cfg) -> the text after "run <id>: " (sizes, method)
 --   step(st, u, ctx)  -> row {curve = number}, line (optional, logged with an ETA);
 --                        ctx = {progress = bool, diverged = function(detail)}: diverged
@@ -388,7 +389,8 @@ function M.run(task, run, o)
   if status then return status end
   if o.force then os.remove(o.ckpt_path) end
 
-  local st = task.build(cfg, {threads = o.threads, data_cache = o.data_cache})
+  local st = task.build(cfg, {threads = o.threads, data_cache = o.data_cache, out = o.out,
+                             command = o.command, log = log})
   local total = task.units(cfg)
   -- ckpt_done: the units done in the last checkpoint written or restored
   local prog = {start_time = provenance.now(), seconds = 0.0, curves = {}, ckpt_done = 0}

@@ -13,6 +13,7 @@ M.MODULES = {
   image_classification_noisy = "harness.lua.tasks.noisy_classifier", -- Table 4
   image_classification_ablation = "harness.lua.tasks.ablation_classifier", -- the ablation
   gan_toy = "harness.lua.tasks.gan",                      -- Figure 5
+  adversarial_eval = "harness.lua.tasks.adversarial",     -- Table 5
 }
 
 function M.names()

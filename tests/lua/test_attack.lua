@@ -93,4 +93,27 @@ suite:test("ifgsm_ball_and_errors", function()
                "attack: eps is -1", "eps")
 end)
 
+-- Table 5's counts (harness/lua/tasks/adversarial.lua): top-1 needs the label's logit to be
+-- the first maximum, top-5 fewer than 5 logits strictly above it.
+suite:test("count_top", function()
+  local adv = require "harness.lua.tasks.adversarial"
+  local z = tensor.from_table({
+    9, 1, 2, 3, 4, 5, 6, 7,   -- label 0: the maximum -> right, right
+    1, 9, 9, 3, 4, 5, 6, 7,   -- label 2: tied with an earlier maximum -> top-1 wrong, top-5 right
+    8, 7, 6, 5, 4, 3, 2, 1,   -- label 5 (logit 3): 5 above -> both wrong
+    8, 7, 6, 5, 4, 3, 2, 1,   -- label 4 (logit 4): 4 above -> top-1 wrong, top-5 right
+  }, {4, 8, 1, 1})
+  local y = tensor.from_table({0, 2, 5, 4}, {4})
+  local e1, e5 = adv.count_top(z, y, 4)
+  check.eq(e1, 3, "top-1 errors")
+  check.eq(e5, 1, "top-5 errors")
+  -- the same count as the engine's top-1 for a random batch
+  local flat = {}
+  for i = 1, 6 * 10 do flat[i] = ((i * 37) % 17) / 3 end
+  local z2 = tensor.from_table(flat, {6, 10})
+  local labels = {3, 0, 9, 4, 4, 7}
+  local y2 = tensor.from_table(labels, {6})
+  check.eq((adv.count_top(z2, y2, 6)), train.count_errors(z2, labels), "top-1 as the engine")
+end)
+
 suite:finish()

@@ -1,0 +1,57 @@
+-- table5_adversarial.lua: Table 5 of the mixup paper (section 3.5; PAPER_FACTS.md section 6):
+-- FGSM and I-FGSM, white box and black box, top-1 and top-5 error, on models another
+-- experiment trained (harness/lua/tasks/adversarial.lua runs the protocol). One run is one
+-- triple of models of one recipe: ERM seed a attacks itself and mixup seed a attacks itself
+-- (white box); ERM a's examples go to ERM seed b and to mixup a (black box). The grid's
+-- `pair` axis names (a, b); its seed axis has one level and means nothing (an evaluation draws
+-- nothing). Run with `make reproduce-table5 [SCALE=cpu|smoke|paper]`.
+--
+-- `paper`: the ImageNet ResNet-101 models of Table 1, eps = 4 (pixel units), 10 I-FGSM steps
+-- of eps / 10; the models come from experiments/table1_imagenet.lua, not written yet (issue
+-- 15), so its runs are skipped with that message.
+-- `cpu`: the CIFAR-10 PreAct ResNet-18 (width 16) models of Table 2's cpu scale, reused from the
+-- results folder (trained first if absent), an eps sweep {1, 2, 4, 8} beside the paper's 4,
+-- three pairs so that each model kind has 3 seeds. NOT YET RUN at this scale (issue 14): the
+-- report's ratios and verdicts are still to come.
+-- `smoke`: Table 2's smoke models, eps 4, 3 I-FGSM steps: checks the pipeline.
+
+local function pair(a, b)
+  return {id = ("a%db%d"):format(a, b), set = {seed_a = a, seed_b = b}}
+end
+
+return {
+  name = "table5_adversarial",
+  schema = "adversarial_eval",
+
+  base = {
+    seed_a = 1, seed_b = 2,
+    source = {experiment = "table1_imagenet", scale = "paper", dataset = "imagenet",
+              net = "resnet101", erm = "erm", mixup = "mixup_a0p2"},
+    eps = {4}, ifgsm_iters = 10, quantize = false, eval_batch = 100,
+  },
+
+  axes = {
+    {name = "pair", levels = {pair(1, 2), pair(2, 3), pair(3, 1), pair(2, 1)}},
+  },
+
+  scales = {
+    paper = {seeds = {0}, only = {{pair = "a1b2"}}, set = {}},
+    cpu = {
+      seeds = {0},
+      only = {{pair = {"a1b2", "a2b3", "a3b1"}}},
+      set = {source = {experiment = "table2_cifar", scale = "cpu", dataset = "cifar10",
+                       net = "preact_resnet18", erm = "erm", mixup = "mixup_a1"},
+             eps = {1, 2, 4, 8}},
+      note = "cpu scale: Table 2's cpu PreAct ResNet-18 models (width 16, 2,500 training "
+             .. "images); not comparable in magnitude with the paper's ImageNet numbers",
+    },
+    smoke = {
+      seeds = {0},
+      only = {{pair = {"a1b2", "a2b1"}}},
+      set = {source = {experiment = "table2_cifar", scale = "smoke", dataset = "cifar10",
+                       net = "preact_resnet18", erm = "erm", mixup = "mixup_a1"},
+             eps = {4}, ifgsm_iters = 3},
+      note = "smoke scale: Table 2's smoke models: checks the pipeline, not the paper",
+    },
+  },
+}

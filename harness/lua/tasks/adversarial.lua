@@ -1,0 +1,331 @@
+-- tasks/adversarial.lua: Table 5's protocol (the mixup paper, section 3.5; PAPER_FACTS.md
+-- section 6) on models another experiment trained: config schema "adversarial_eval", results
+-- schema "mixup-repro/attack-eval". One run evaluates one triple of models of one recipe: ERM
+-- seed a (the attacker), ERM seed b (a second ERM model) and mixup seed a.
+--   white box   ERM a attacks itself; mixup a attacks itself
+--   black box   the examples made on ERM a are fed to ERM b and to mixup a
+-- for FGSM and I-FGSM (harness/metrics/attack.h: untargeted, on the true label, evaluation
+-- mode, eps in 0-255 pixel units through the models' normalisation, I-FGSM `ifgsm_iters`
+-- steps of eps / iters projected onto the eps-ball and the pixel range) at every eps of the
+-- config, on the models' own test set, with top-1 and top-5 error.
+--
+-- The models are the source experiment's runs (source.experiment at source.scale, its grid
+-- filtered by source.dataset, source.net, the method ids source.erm / source.mixup and the
+-- seeds), read from the results folder of this run; a model that is not there is trained
+-- first through the one lifecycle (so `make reproduce-table5` after `make reproduce-table2`
+-- retrains nothing). The results file names each model's run id and the FNV-1a 64 hash of its
+-- results file, so an evaluation is tied to the exact weights.
+--
+-- Units: 2 per eps, in config order, FGSM then I-FGSM. Curves (one entry per unit): unit, eps,
+-- iters, then the percent errors <where>_top1 / <where>_top5 for where in CLEAN (clean_erm,
+-- clean_erm_b, clean_mixup: the same every unit, kept per unit so that a curve is complete) and
+-- ATTACKED (white_erm, white_mixup, black_erm_b, black_mixup), and seconds.
+-- Checkpoints hold only the curves: every unit is a deterministic function of the models.
+-- Non-goals: the report's ratios and verdicts (harness/lua/table5_report.lua, to come), Figure 2.
+
+local data = require "engine.data"
+local h5 = require "engine.h5"
+local nn = require "engine.nn"
+local sys = require "engine.sys"
+local tensor = require "engine.tensor"
+local config = require "harness.lua.config"
+local grid = require "harness.lua.grid"
+local results = require "harness.lua.results"
+local sources = require "harness.lua.sources"
+
+local M = {}
+
+M.name = "adversarial"
+M.unit = "attack"
+M.checkpoint_every = 1
+M.divergence_fix = "none: an attack evaluation cannot diverge"
+M.SCHEMA_RUN = "mixup-repro/attack-eval"
+M.FORMAT_VERSION = 1
+M.STATUS_COMPLETE = "complete"
+M.CLEAN = {"clean_erm", "clean_erm_b", "clean_mixup"}
+M.ATTACKED = {"white_erm", "white_mixup", "black_erm_b", "black_mixup"}
+M.curves = {"unit", "eps", "iters"}
+for _, group in ipairs{M.CLEAN, M.ATTACKED} do
+  for _, w in ipairs(group) do
+    M.curves[#M.curves + 1] = w .. "_top1"
+    M.curves[#M.curves + 1] = w .. "_top5"
+  end
+end
+M.curves[#M.curves + 1] = "seconds"
+
+local I, N, S, B, L, R = config.integer, config.number, config.string, config.boolean,
+                         config.list, config.record
+
+M.schema = R{
+  scale = S{one_of = {"paper", "cpu", "smoke", "test"}},
+  seed = I{min = 0},        -- the grid's seed axis; unused: an evaluation draws nothing
+  seed_a = I{min = 0},      -- the attacker's seed (ERM a and mixup a)
+  seed_b = I{min = 0},      -- the second ERM model's seed (b)
+  source = R{
+    experiment = S(),       -- e.g. "table2_cifar"
+    scale = S{one_of = {"paper", "cpu", "smoke", "test"}},
+    dataset = S(), net = S(), -- the source grid's level ids
+    erm = S(), mixup = S(),   -- its method level ids
+  },
+  eps = L{min = 0},         -- pixel units of the 0-255 image
+  ifgsm_iters = I{min = 1},
+  quantize = B(),
+  eval_batch = I{min = 1},
+}
+
+-- {==================================================================================
+-- Models
+-- ===================================================================================
+
+-- The source run of one method and seed: {id =, config =} from the source grid.
+function M.source_run(src, method, seed, exp)
+  exp = exp or require("experiments." .. src.experiment)
+  local filters = grid.parse_filters({"dataset=" .. src.dataset, "net=" .. src.net,
+                                      "method=" .. method, "seed=" .. seed}, exp, src.scale)
+  local runs = grid.expand(exp, src.scale, filters)
+  if #runs ~= 1 then
+    error(("adversarial: %s at scale %s has %d runs for dataset=%s net=%s method=%s seed=%d, "
+           .. "expected 1"):format(src.experiment, src.scale, #runs, src.dataset, src.net,
+           method, seed), 0)
+  end
+  return runs[1], exp
+end
+
+-- FNV-1a 64 of a file's bytes, as 16 hex digits.
+function M.file_hash(path)
+  local f = assert(io.open(path, "rb"))
+  local h = grid.fnv1a64(f:read("a"))
+  f:close()
+  return ("%016x"):format(h)
+end
+
+local function copy_opts(t, skip)
+  local o = {}
+  for k, v in pairs(t) do if k ~= skip then o[k] = v end end
+  return o
+end
+
+-- Loads one model: trains it first when its results file is absent.
+local function load_model(cfg, env, method, seed)
+  local src = cfg.source
+  local run, exp = M.source_run(src, method, seed)
+  local lifecycle = require "harness.lua.lifecycle"
+  local path = lifecycle.paths(env.out, src.experiment, run.id)
+  if not sys.exists(path) then
+    local task = require("harness.lua.tasks").get(exp.schema)
+    local status = lifecycle.run(task, run, {experiment = src.experiment, out = env.out,
+                                             threads = env.threads, command = env.command,
+                                             data_cache = env.data_cache, log = env.log})
+    if status ~= "done" and status ~= "skipped" then
+      error(("adversarial: the source model %s ended %s; its results file is needed"):format(
+            run.id, status), 0)
+    end
+  end
+  local r, why = results.read_run(path)
+  if not r then error("adversarial: " .. why, 0) end
+  local mc = r.config
+  local desc = require("nets." .. mc.net.family)(copy_opts(mc.net, "family"))
+  local net = nn.build(desc, sources.shape(mc.dataset), {batch = cfg.eval_batch,
+                                                          threads = env.threads})
+  net:params():copy(r.weights.params)
+  net:buffers():copy(r.weights.buffers)
+  return {net = net, id = run.id, hash = M.file_hash(path), config = mc}
+end
+
+function M.available(cfg)
+  local file = "experiments/" .. cfg.source.experiment .. ".lua"
+  if not sys.exists(file) then
+    return false, ("the source models' experiment %s is not written yet"):format(file)
+  end
+  local ok, run = pcall(M.source_run, cfg.source, cfg.source.erm, cfg.seed_a)
+  if not ok then return false, tostring(run) end
+  return sources.available(run.config)
+end
+
+function M.units(cfg) return 2 * #cfg.eps end
+
+function M.build(cfg, env)
+  local st = {cfg = cfg}
+  if cfg.seed_a == cfg.seed_b then
+    error(("adversarial: seed_a and seed_b are both %d; the black box needs a second ERM "
+           .. "model"):format(cfg.seed_a), 0)
+  end
+  st.erm = load_model(cfg, env, cfg.source.erm, cfg.seed_a)
+  st.erm_b = load_model(cfg, env, cfg.source.erm, cfg.seed_b)
+  st.mixup = load_model(cfg, env, cfg.source.mixup, cfg.seed_a)
+  local mc = st.erm.config
+  for _, m in ipairs{st.erm_b, st.mixup} do
+    if m.config.dataset ~= mc.dataset or m.config.data.test_examples ~= mc.data.test_examples
+        or m.config.data.subset_seed ~= mc.data.subset_seed then
+      error(("adversarial: model %s was tested on other data than %s"):format(m.id, st.erm.id),
+            0)
+    end
+  end
+  local _, test = sources.load(mc, env.data_cache)
+  st.mean, st.std = mc.data.mean, mc.data.std
+  st.ld = data.loader(test, {batch = cfg.eval_batch, train = false, mean = st.mean,
+                             std = st.std})
+  st.n_test = test:size()
+  local shape = sources.shape(mc.dataset)
+  st.xa = tensor.new{cfg.eval_batch, shape.c, shape.h, shape.w}
+  st.xb = tensor.new{cfg.eval_batch, shape.c, shape.h, shape.w}
+  st.views = {}
+  return st
+end
+
+function M.describe(st, cfg)
+  return ("white and black box FGSM / I-FGSM (%d steps) at eps %s on %d test images: ERM %s "
+          .. "(attacker), ERM %s, mixup %s"):format(cfg.ifgsm_iters,
+          table.concat((function()
+            local t = {}
+            for i, e in ipairs(cfg.eps) do t[i] = ("%g"):format(e) end
+            return t
+          end)(), ", "), st.n_test, st.erm.id, st.erm_b.id, st.mixup.id)
+end
+
+-- {==================================================================================
+-- One unit
+-- ===================================================================================
+
+-- A view of the first n rows of buffer t (made once per size).
+local function rows(st, t, n)
+  if n == t:shape()[1] then return t end
+  st.views[t] = st.views[t] or {}
+  local v = st.views[t][n]
+  if not v then
+    local s = t:shape()
+    v = t:view(0, {n, s[2], s[3], s[4]})
+    st.views[t][n] = v
+  end
+  return v
+end
+
+-- Top-1 and top-5 errors (counts) of logits z against labels y: the label's logit must be the
+-- first maximum (top-1) / have fewer than 5 logits strictly above it (top-5).
+function M.count_top(z, y, n)
+  local e1, e5 = 0, 0
+  local k = z:shape()[2]
+  if #z:shape() > 2 then z = z:view(0, {n, k}) end -- (N, K, 1, 1) logits
+  for i = 1, n do
+    local label = math.tointeger(y:get(i)) + 1
+    local zl, above, first_max = z:get(i, label), 0, true
+    for c = 1, k do
+      local v = z:get(i, c)
+      if v > zl then above = above + 1 end
+      if c < label and v >= zl then first_max = false end
+    end
+    if above > 0 or not first_max then e1 = e1 + 1 end
+    if above >= 5 then e5 = e5 + 1 end
+  end
+  return e1, e5
+end
+
+function M.step(st, u, _)
+  local cfg = st.cfg
+  local t0 = sys.clock()
+  local eps = cfg.eps[u // 2 + 1]
+  local iters = (u % 2 == 0) and 1 or cfg.ifgsm_iters
+  local opts = {eps = eps, iters = iters, step = eps / iters, quantize = cfg.quantize,
+                mean = st.mean, std = st.std}
+  local count = {}
+  for _, w in ipairs(M.CLEAN) do count[w] = {0, 0} end
+  for _, w in ipairs(M.ATTACKED) do count[w] = {0, 0} end
+  local function add(w, net, x, y, n)
+    local a, b = M.count_top(net:forward(x, false), y, n)
+    count[w][1], count[w][2] = count[w][1] + a, count[w][2] + b
+  end
+  local seen = 0
+  st.ld:epoch(0)
+  for x, y in st.ld:each() do
+    local n = x:shape()[1]
+    add("clean_erm", st.erm.net, x, y, n)
+    add("clean_erm_b", st.erm_b.net, x, y, n)
+    add("clean_mixup", st.mixup.net, x, y, n)
+    local xa, xb = rows(st, st.xa, n), rows(st, st.xb, n)
+    st.erm.net:attack(xa, x, y, opts)
+    add("white_erm", st.erm.net, xa, y, n)
+    add("black_erm_b", st.erm_b.net, xa, y, n)
+    add("black_mixup", st.mixup.net, xa, y, n)
+    st.mixup.net:attack(xb, x, y, opts)
+    add("white_mixup", st.mixup.net, xb, y, n)
+    seen = seen + n
+  end
+  local row = {unit = u + 1.0, eps = eps, iters = iters + 0.0}
+  for w, c in pairs(count) do
+    row[w .. "_top1"] = 100.0 * c[1] / seen
+    row[w .. "_top5"] = 100.0 * c[2] / seen
+  end
+  row.seconds = sys.clock() - t0
+  return row, ("%s eps %g: top-1 error clean %.1f / %.1f, white box ERM %.1f mixup %.1f, black "
+               .. "box ERM %.1f mixup %.1f, %.1fs"):format(iters == 1 and "FGSM" or "I-FGSM",
+               eps, row.clean_erm_top1, row.clean_mixup_top1, row.white_erm_top1,
+               row.white_mixup_top1, row.black_erm_b_top1, row.black_mixup_top1, row.seconds)
+end
+
+-- {==================================================================================
+-- State and results
+-- ===================================================================================
+
+function M.state(_) return {datasets = {}} end
+function M.restore(_, _) end
+
+local MODEL_ROLES = {"erm", "erm_b", "mixup"}
+
+function M.result(st, r)
+  local models = {}
+  for _, role in ipairs(MODEL_ROLES) do
+    models[role .. "_run_id"] = st[role].id
+    models[role .. "_file_fnv64"] = st[role].hash
+  end
+  return {
+    attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_RUN,
+             experiment = r.experiment, run_id = r.run_id, status = M.STATUS_COMPLETE},
+    groups = {
+      config = results.config_tree(r.config),
+      provenance = {attrs = r.provenance},
+      curves = results.curves_tree(r.curves),
+      models = {attrs = models},
+      summary = {attrs = {units = #r.curves.unit, test_images = st.n_test,
+                          seconds = r.seconds}},
+    },
+  }
+end
+
+function M.read_result(path)
+  return results.read_checked(path, M.SCHEMA_RUN, "an attack-evaluation file", function(tree)
+    local a = tree.attrs
+    if a.status ~= M.STATUS_COMPLETE then
+      results.bad("status is %s, expected %q", tostring(a.status), M.STATUS_COMPLETE)
+    end
+    for _, g in ipairs{"config", "provenance", "curves", "models", "summary"} do
+      if not tree.groups[g] then results.bad("group '%s' is missing", g) end
+    end
+    local cfg = results.read_config(tree.groups.config)
+    local curves = tree.groups.curves.datasets
+    for _, name in ipairs(M.curves) do
+      if not curves[name] then results.bad("curve '%s' is missing", name) end
+    end
+    return {path = path, experiment = a.experiment, run_id = a.run_id, config = cfg,
+            provenance = tree.groups.provenance.attrs, curves = curves,
+            models = tree.groups.models.attrs, summary = tree.groups.summary.attrs}
+  end)
+end
+
+function M.summary_line(s)
+  return ("%d attacks on %d test images"):format(s.units, s.test_images)
+end
+
+-- Every attack-evaluation file under dir: runs sorted by path, and the unreadable ones.
+function M.scan(dir)
+  local runs, bad = {}, {}
+  for _, path in ipairs(results.list_h5(dir)) do
+    local ok, attrs = pcall(h5.read_attrs, path)
+    if not ok or attrs.schema == M.SCHEMA_RUN then
+      local r, why = M.read_result(path)
+      if r then runs[#runs + 1] = r else bad[#bad + 1] = {path = path, reason = why} end
+    end
+  end
+  return runs, bad
+end
+
+return M

@@ -260,7 +260,7 @@ function M.collect(opts)
           if not row.runs and row.diverged == 0 then
             row.reason = in_grid and not in_grid[level .. "\0" .. method]
                          and ("not in the %s grid"):format(scale)
-                         or ("not run yet (`%s SCALE=%s`)"):format(M.COMMAND, scale)
+                         or ("not run yet: `%s SCALE=%s`"):format(M.COMMAND, scale)
           end
           lv.rows[#lv.rows + 1] = row
           lv.by[method] = row

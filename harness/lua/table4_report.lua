@@ -243,6 +243,8 @@ function M.collect(opts)
   for _, scale in ipairs(scales) do
     local sec = {scale = scale, levels = {}}
     local in_grid = grid_rows(exp, scale)
+    local recipe = exp and type(exp.scales) == "table" and exp.scales[scale]
+    sec.note = type(recipe) == "table" and type(recipe.note) == "string" and recipe.note or nil
     local levels = {}
     for _, p in ipairs(M.NOISE) do levels[#levels + 1] = pct(p) end
     for level in pairs(by_scale[scale]) do
@@ -318,6 +320,10 @@ function M.render(model)
     if sec.scale ~= "paper" then
       out[#out + 1] = "Reduced recipe: the reproduced numbers are not comparable in magnitude "
                       .. "with the paper's; only the differences and their verdicts are."
+      out[#out + 1] = ""
+    end
+    if sec.note then
+      out[#out + 1] = "Recipe: " .. sec.note .. "."
       out[#out + 1] = ""
     end
     if M.PIPELINE_ONLY[sec.scale] then

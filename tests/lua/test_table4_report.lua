@@ -144,6 +144,7 @@ suite:test("render", function()
   check.truthy(md:find("| 20% | ERM | \u{2013} / \u{2013} | 0 (not in the cpu grid) |", 1, true),
                "not in the grid:\n" .. md)
   check.truthy(not md:find("table2", 1, true), "Table 2's run is not here")
+  check.truthy(md:find("Recipe: cpu scale: ", 1, true), "the experiment's scale note:\n" .. md)
   check.truthy(t4.render{sections = {}}:find("Not run yet (`make reproduce-table4`)", 1, true),
                "empty")
 end)

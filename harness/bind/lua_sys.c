@@ -21,6 +21,9 @@
  *                        of another user counts as alive, a zombie as gone)
  *   sys.blas_info()      "OpenBLAS 0.3.21 ... (core Haswell, OpenMP)", for provenance
  *   sys.build_info()     {compiler, cflags, blas} for results' provenance
+ *   sys.md5(s)           the MD5 of the string's bytes, 32 lowercase hex digits (core/md5.h)
+ *   sys.md5_file(path)   the MD5 of a file's bytes (as `md5sum` prints it), read in blocks;
+ *                        nil and "md5_file: <path>: <reason>" when it cannot be read
  *
  * Errors of the filesystem calls are returned (nil, message) as io.open does, for the caller
  * to word for its user; argument errors raise.
@@ -38,6 +41,7 @@
 #include <unistd.h>
 
 #include "bind/lua_engine.h"
+#include "core/md5.h"
 #include "core/blas.h"
 
 static int l_clock(lua_State *L)
@@ -315,6 +319,47 @@ static int l_build_info(lua_State *L)
     return 1;
 }
 
+static int l_md5(lua_State *L)
+{
+    size_t n;
+    const char *p = luaL_checklstring(L, 1, &n);
+    char hex[33];
+    md5_hex(p, n, hex);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+static int l_md5_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "md5_file: %s: %s", path, strerror(errno));
+        return 2;
+    }
+    Md5 m;
+    md5_init(&m);
+    char buf[1 << 16];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        md5_update(&m, buf, got);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "md5_file: %s: read error", path);
+        return 2;
+    }
+    uint8_t d[16];
+    md5_final(&m, d);
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
 static const luaL_Reg sys_funcs[] = {
     {"clock", l_clock},         {"mkdir_p", l_mkdir_p},
     {"exists", l_exists},       {"isdir", l_isdir},
@@ -322,7 +367,8 @@ static const luaL_Reg sys_funcs[] = {
     {"remove_tree", l_remove_tree}, {"hostname", l_hostname},
     {"pid", l_pid},             {"blas_info", l_blas_info},
     {"build_info", l_build_info}, {"create_exclusive", l_create_exclusive},
-    {"pid_alive", l_pid_alive}, {NULL, NULL},
+    {"pid_alive", l_pid_alive}, {"md5", l_md5},
+    {"md5_file", l_md5_file},   {NULL, NULL},
 };
 
 int luaopen_engine_sys(lua_State *L)

@@ -143,6 +143,7 @@ local function make_row(level, method, settings, published, diverged)
   row.setting = M.setting_of(chosen[1].config)
   row.epochs = chosen[1].summary.epochs
   row.changed = chosen[1].summary.label_noise_changed
+  row.labels_md5 = chosen[1].summary.label_noise_md5
   row.stats = {}
   for _, m in ipairs(M.METRICS) do
     local v = values_of(chosen, m.key)
@@ -368,7 +369,8 @@ function M.render(model)
     for _, lv in ipairs(sec.levels) do
       for _, row in ipairs(lv.rows) do
         if row.changed then
-          changed[#changed + 1] = ("%s: %.1f %%"):format(lv.noise, 100 * row.changed)
+          changed[#changed + 1] = ("%s: %.1f %%%s"):format(lv.noise, 100 * row.changed,
+            row.labels_md5 and (" (labels md5 %s)"):format(row.labels_md5) or "")
           break
         end
       end

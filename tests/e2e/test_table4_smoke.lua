@@ -75,9 +75,9 @@ suite:test("smoke_noisy_labels_per_level", function()
                  s.label_noise_changed, q, sd))
     local h = hash_of[r.levels.noise]
     if h then
-      check.eq(s.label_noise_hash, h, r.id .. ": the level's labels are shared by its methods")
+      check.eq(s.label_noise_md5, h, r.id .. ": the level's labels are shared by its methods")
     end
-    hash_of[r.levels.noise] = s.label_noise_hash
+    hash_of[r.levels.noise] = s.label_noise_md5
   end
   check.truthy(hash_of.n20 ~= hash_of.n50 and hash_of.n50 ~= hash_of.n80, "levels differ")
 end)

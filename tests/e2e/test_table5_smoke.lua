@@ -2,7 +2,7 @@
 -- SCALE=smoke` runs it: experiments/run.lua trains the Table 2 smoke models it needs (through
 -- the one lifecycle, into the same results folder), attacks them (FGSM and I-FGSM, white and
 -- black box) and writes one attack-evaluation file per pair; the file names the models' run ids
--- and file hashes, its curves hold one entry per attack; a second invocation retrains and
+-- and file MD5s, its curves hold one entry per attack; a second invocation retrains and
 -- re-evaluates nothing; the paper scale is skipped with a message while Table 1 has no
 -- experiment script. Needs the CIFAR-10 files (`make data`). Run as
 -- `./mixup tests/e2e/test_table5_smoke.lua`.
@@ -45,8 +45,8 @@ suite:test("smoke_evaluations_run", function()
     local m = e.models
     for _, role in ipairs{"erm", "erm_b", "mixup"} do
       local path = lifecycle.paths(OUT, "table2_cifar", m[role .. "_run_id"])
-      check.eq(m[role .. "_file_fnv64"], adv.file_hash(path), role .. " hash names the file")
-      hashes[path] = m[role .. "_file_fnv64"]
+      check.eq(m[role .. "_file_md5"], adv.file_md5(path), role .. " md5 names the file")
+      hashes[path] = m[role .. "_file_md5"]
     end
     check.truthy(m.erm_run_id:find("%-erm%-s" .. r.config.seed_a .. "%-"), "attacker seed")
     check.truthy(m.erm_b_run_id:find("%-erm%-s" .. r.config.seed_b .. "%-"), "second seed")
@@ -72,7 +72,7 @@ end)
 suite:test("smoke_second_invocation_retrains_nothing", function()
   check.truthy(run("smoke"), "second invocation failed:\n" .. slurp(LOG))
   check.truthy(slurp(LOG):find(" 0 done, 2 already complete", 1, true), slurp(LOG))
-  for path, h in pairs(hashes) do check.eq(adv.file_hash(path), h, "model kept: " .. path) end
+  for path, h in pairs(hashes) do check.eq(adv.file_md5(path), h, "model kept: " .. path) end
 end)
 
 suite:test("paper_scale_waits_for_table1", function()

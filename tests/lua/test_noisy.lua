@@ -51,12 +51,25 @@ suite:test("schema", function()
            "classifier schema untouched")
 end)
 
-suite:test("hash", function()
+suite:test("md5", function()
   local t = tensor.new{3}
-  check.eq(noisy.labels_hash(tensor.new{0}), "cbf29ce484222325", "empty: the FNV offset")
+  check.eq(noisy.labels_md5(tensor.new{0}), "d41d8cd98f00b204e9800998ecf8427e", "no labels")
   t:set(0, 1); t:set(1, 2); t:set(2, 3)
-  -- FNV-1a 64 of the bytes 00 01 02 (computed by hand with Python's int arithmetic)
-  check.eq(noisy.labels_hash(t), "d949aa186c0c4928", "bytes 00 01 02")
+  -- Python: hashlib.md5(bytes([0, 1, 2])).hexdigest()
+  check.eq(noisy.labels_md5(t), "b95f67f61ebb03619622d798f45fc2d3", "bytes 00 01 02")
+  -- more than one 4096-byte chunk: the same as the file of those bytes
+  local big = tensor.new{10000}
+  local bytes = {}
+  for i = 1, 10000 do
+    big:set((i * 7) % 10, i)
+    bytes[i] = string.char((i * 7) % 10)
+  end
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(table.concat(bytes))
+  f:close()
+  check.eq(noisy.labels_md5(big), sys.md5_file(path), "as md5sum of the label bytes")
+  os.remove(path)
 end)
 
 suite:test("fraction_per_level", function()
@@ -84,10 +97,10 @@ suite:test("same_for_methods_and_reruns", function()
   local mix = build({mixup = {alpha = 8}, seed = 2}, cache)
   local drop = build({net = {dropout = 0.7}}, cache)
   local again = build({}, {})
-  check.eq(mix.noise.hash, erm.noise.hash, "mixup (another run seed) trains on the same labels")
-  check.eq(drop.noise.hash, erm.noise.hash, "dropout: the same labels")
-  check.eq(again.noise.hash, erm.noise.hash, "a rerun: the same labels")
-  check.truthy(build{data = {label_noise = {seed = 12}}}.noise.hash ~= erm.noise.hash,
+  check.eq(mix.noise.md5, erm.noise.md5, "mixup (another run seed) trains on the same labels")
+  check.eq(drop.noise.md5, erm.noise.md5, "dropout: the same labels")
+  check.eq(again.noise.md5, erm.noise.md5, "a rerun: the same labels")
+  check.truthy(build{data = {label_noise = {seed = 12}}}.noise.md5 ~= erm.noise.md5,
                "another noise seed: other labels")
   -- the cached clean set and the test set are untouched
   local c_train, c_test = cache.train, cache.test
@@ -128,7 +141,7 @@ suite:test("tiny_run_records_noise", function()
     check.truthy(s.train_error_real_labels >= 0 and s.train_error_real_labels <= 100, "real")
     check.truthy(s.train_error_corrupted_labels >= 0 and s.train_error_corrupted_labels <= 100,
                  "corrupted")
-    check.eq(#s.label_noise_hash, 16, "hash recorded")
+    check.eq(#s.label_noise_md5, 32, "md5 recorded")
     -- measured after every 2nd epoch and after the last: epochs 2 and 3, NaN at 1
     local real = r.curves.train_error_real
     check.eq(#real, 3, "one entry per epoch")

@@ -7,6 +7,22 @@ local suite = check.suite(...)
 local root = ("/tmp/test_sys.%d"):format(sys.pid())
 assert(sys.remove_tree(root))
 
+suite:test("md5", function()
+  -- RFC 1321 appendix A.5
+  check.eq(sys.md5(""), "d41d8cd98f00b204e9800998ecf8427e", "empty")
+  check.eq(sys.md5("message digest"), "f96b697d7cb7938d525a2f31aaf161d0", "message digest")
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  local s = ("0123456789abcdef"):rep(10000) .. "tail" -- several 64 KiB reads
+  f:write(s)
+  f:close()
+  check.eq(sys.md5_file(path), sys.md5(s), "a file as its bytes")
+  os.remove(path)
+  local h, why = sys.md5_file(path)
+  check.eq(h, nil, "missing file")
+  check.truthy(why:find("md5_file: " .. path .. ": No such file", 1, true), tostring(why))
+end)
+
 suite:test("mkdir_p", function()
   local deep = root .. "/a/b/c"
   check.eq(sys.exists(deep), false, "absent before")

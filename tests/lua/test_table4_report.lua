@@ -56,7 +56,7 @@ local function write(o)
                   git_commit = "test", git_dirty = false, host = "test", compiler = "cc",
                   cflags = "-O2", blas = "test", project_version = "test"},
     curves = c,
-    summary = {n_params = 1, label_noise_changed = 0.9 * o.noise, label_noise_hash = "00",
+    summary = {n_params = 1, label_noise_changed = 0.9 * o.noise, label_noise_md5 = "00",
                train_error_real_labels = o.real, train_error_corrupted_labels = o.corrupted},
     weights = {params = tensor.new{1}, buffers = tensor.new{1}},
   })

@@ -25,8 +25,8 @@ local function write(scale, a, b, errs)
                source = {experiment = "table2_cifar", scale = scale, dataset = "cifar10",
                          net = "preact_resnet18", erm = "erm", mixup = "mixup_a1"},
                eps = {4}, ifgsm_iters = 10, quantize = false, eval_batch = 100}
-  local st = {erm = {id = "e" .. a, hash = "0"}, erm_b = {id = "e" .. b, hash = "0"},
-              mixup = {id = "m" .. a, hash = "0"}, n_test = 2000}
+  local st = {erm = {id = "e" .. a, md5 = "0"}, erm_b = {id = "e" .. b, md5 = "0"},
+              mixup = {id = "m" .. a, md5 = "0"}, n_test = 2000}
   local id = ("%s-a%db%d"):format(scale, a, b)
   local tree = adv.result(st, {
     experiment = t5.EXPERIMENT, run_id = id, config = cfg, curves = curves, seconds = 1.0,

@@ -13,8 +13,8 @@
 -- filtered by source.dataset, source.net, the method ids source.erm / source.mixup and the
 -- seeds), read from the results folder of this run; a model that is not there is trained
 -- first through the one lifecycle (so `make reproduce-table5` after `make reproduce-table2`
--- retrains nothing). The results file names each model's run id and the FNV-1a 64 hash of its
--- results file, so an evaluation is tied to the exact weights.
+-- retrains nothing). The results file names each model's run id and the MD5 of its results
+-- file (as `md5sum` prints it), so an evaluation is tied to the exact weights.
 --
 -- Units: 2 per eps, in config order, FGSM then I-FGSM. Curves (one entry per unit): unit, eps,
 -- iters, then the percent errors <where>_top1 / <where>_top5 for where in CLEAN (clean_erm,
@@ -91,12 +91,11 @@ function M.source_run(src, method, seed, exp)
   return runs[1], exp
 end
 
--- FNV-1a 64 of a file's bytes, as 16 hex digits.
-function M.file_hash(path)
-  local f = assert(io.open(path, "rb"))
-  local h = grid.fnv1a64(f:read("a"))
-  f:close()
-  return ("%016x"):format(h)
+-- MD5 of a file's bytes, as `md5sum` prints it.
+function M.file_md5(path)
+  local h, why = sys.md5_file(path)
+  if not h then error("adversarial: " .. why, 0) end
+  return h
 end
 
 local function copy_opts(t, skip)
@@ -129,7 +128,7 @@ local function load_model(cfg, env, method, seed)
                                                           threads = env.threads})
   net:params():copy(r.weights.params)
   net:buffers():copy(r.weights.buffers)
-  return {net = net, id = run.id, hash = M.file_hash(path), config = mc}
+  return {net = net, id = run.id, md5 = M.file_md5(path), config = mc}
 end
 
 function M.available(cfg)
@@ -275,7 +274,7 @@ function M.result(st, r)
   local models = {}
   for _, role in ipairs(MODEL_ROLES) do
     models[role .. "_run_id"] = st[role].id
-    models[role .. "_file_fnv64"] = st[role].hash
+    models[role .. "_file_md5"] = st[role].md5
   end
   return {
     attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_RUN,

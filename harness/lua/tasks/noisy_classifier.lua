@@ -22,8 +22,9 @@
 -- Extra summary attributes of the results file (the classifier's summary keeps best and last
 -- test error):
 --   label_noise_changed            fraction of training labels that differ from the real ones
---   label_noise_hash               FNV-1a 64 of the noisy label bytes, as 16 hex digits: equal
---                                  files trained on equal labels
+--   label_noise_md5                MD5 of the noisy labels as bytes (one per example, in the
+--                                  set's order), 32 hex digits: equal files trained on equal
+--                                  labels
 --   train_error_real_labels        percent, the final net on the training images against the
 --   train_error_corrupted_labels   real labels and against the corrupted ones (Table 4's
 --                                  columns): the last entries of the two curves
@@ -53,17 +54,16 @@ M.schema.fields.data.fields.label_noise = config.record{
   seed = config.integer{min = 0},       -- the draw; one per noise level, shared by methods
 }
 
--- FNV-1a 64 of the bytes of the labels tensor (values 0..255), as 16 hex digits. Lua integers
--- wrap modulo 2^64, as the hash wants.
-local FNV_OFFSET = -3750763034362895579 -- 0xcbf29ce484222325
-local FNV_PRIME = 1099511628211         -- 0x100000001b3
-
-function M.labels_hash(labels)
-  local h = FNV_OFFSET
-  for i = 1, labels:size() do
-    h = (h ~ math.tointeger(labels:get(i))) * FNV_PRIME
+-- MD5 (engine.sys.md5) of the labels tensor as bytes (values 0..255, one per example), as
+-- `md5sum` would print it for a file of those bytes.
+function M.labels_md5(labels)
+  local bytes, n = {}, labels:size()
+  for i = 1, n do bytes[i] = math.tointeger(labels:get(i)) end
+  local parts = {}
+  for i = 1, n, 4096 do
+    parts[#parts + 1] = string.char(table.unpack(bytes, i, math.min(i + 4095, n)))
   end
-  return ("%016x"):format(h)
+  return sys.md5(table.concat(parts))
 end
 
 function M.build(cfg, env)
@@ -74,7 +74,7 @@ function M.build(cfg, env)
     prepare_train = function(clean)
       local set = clean:subset{first = clean:size()} -- a copy: the cached set stays clean
       local changed = set:corrupt(ln.p, ln.seed)
-      noise = {changed = changed / set:size(), hash = M.labels_hash(set:labels("noisy"))}
+      noise = {changed = changed / set:size(), md5 = M.labels_md5(set:labels("noisy"))}
       return set
     end,
   })
@@ -86,9 +86,9 @@ function M.build(cfg, env)
 end
 
 function M.describe(st, cfg)
-  return ("%s, labels corrupted with p = %g (%.1f %% changed, hash %s)"):format(
+  return ("%s, labels corrupted with p = %g (%.1f %% changed, md5 %s)"):format(
          classifier.describe(st, cfg), cfg.data.label_noise.p, 100 * st.noise.changed,
-         st.noise.hash)
+         st.noise.md5)
 end
 
 -- Error (percent) of st.net in inference mode on the un-augmented training images against the
@@ -126,7 +126,7 @@ function M.result(st, r)
   local a = tree.groups.summary.attrs
   local real, corrupted = r.curves.train_error_real, r.curves.train_error_corrupted
   a.label_noise_changed = st.noise.changed
-  a.label_noise_hash = st.noise.hash
+  a.label_noise_md5 = st.noise.md5
   a.train_error_real_labels = real[#real]
   a.train_error_corrupted_labels = corrupted[#corrupted]
   return tree

@@ -22,10 +22,12 @@ if not opts then return end
 opts.export = opts.export or opts.out .. "/data"
 
 local CURVES = {
-  {name = "test", curve = "test_error", ylab = "test error (%)", what = "test error"},
+  {name = "test", curve = "test_error", ylab = "test error (%)", what = "test error",
+   title = "test error"},
   {name = "corrupted", curve = "train_error_corrupted",
    ylab = "training error on the corrupted labels (%)",
-   what = "training error against the corrupted labels (un-augmented training images)"},
+   what = "training error against the corrupted labels (un-augmented training images)",
+   title = "training error on the corrupted labels"},
 }
 
 local function slug(s) return (s:lower():gsub("[^%w]+", "_"):gsub("_+$", "")) end
@@ -81,7 +83,7 @@ for _, sec in ipairs(model.sections) do
       local out = opts.out .. "/" .. stem
       local vars = {out = out, ylab = c.ylab, n = 0,
                     ttl = ("Table 4, %s label noise: %s per epoch, scale %s"):format(lv.noise,
-                          c.what, sec.scale),
+                          c.title, sec.scale),
                     sub = sec.scale == "paper" and "the published recipe"
                           or "reduced recipe: not comparable in magnitude with the paper"}
       for _, row in ipairs(lv.rows) do

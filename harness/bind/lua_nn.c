@@ -12,6 +12,9 @@
  *     loss of the last step: FGSM / I-FGSM (metrics/attack.h) in evaluation mode, eps and step
  *     in 0-255 pixel units, mean and std the C-channel normalisation of x; step defaults to
  *     eps / iters, iters to 1 (FGSM), quantize to false
+ *   net:interpolate(xm, xi, xj, yi, yj, lambda, {target = "mixed" | "heavier"}) -> misses,
+ *     gnorms: Figure 2's measurements at xm = lambda xi + (1 - lambda) xj (metrics/interp.h):
+ *     two Lua lists of N entries, miss (true/false) and the input-gradient norm per pair
  *   nn.set_threads(n), nn.get_threads()
  *
  * Building runs in two phases so that no error can leak C memory (lua_layers.h): the
@@ -31,6 +34,7 @@
 #include "bind/lua_layers.h"
 #include "core/blas.h"
 #include "metrics/attack.h"
+#include "metrics/interp.h"
 #include "nn/net.h"
 
 enum {
@@ -222,6 +226,53 @@ static int l_net_attack(lua_State *L)
         return lua_raisef(L, "%s", err.msg);
     lua_pushnumber(L, loss);
     return 1;
+}
+
+/* net:interpolate(xm, xi, xj, yi, yj, lambda, opts) -> misses, gnorms (see the header). */
+static int l_net_interpolate(lua_State *L)
+{
+    static const char *const known[] = {"target", NULL};
+    static const char *const targets[] = {"mixed", "heavier", NULL};
+    const char *where = "net:interpolate";
+    Net *net = check_net(L, 1);
+    Tensor *xm = lua_tensor_check(L, 2);
+    Tensor *xi = lua_tensor_check(L, 3);
+    Tensor *xj = lua_tensor_check(L, 4);
+    double lambda = luaL_checknumber(L, 7);
+    luaL_checktype(L, 8, LUA_TTABLE);
+    lua_settop(L, 8);
+    lua_opt_known(L, 8, where, known);
+    int target = lua_opt_enum(L, 8, where, "target", LUA_OPT_DEFAULT, INTERP_TARGET_MIXED,
+                              targets);
+    if (xi->ndim < 1 || xi->shape[0] < 1)
+        return lua_raisef(L, "%s: the ends must be a batch (N, ...)", where);
+    const int n = xi->shape[0];
+    const int k = (int)((size_t)net->out.c * net->out.h * net->out.w);
+    size_t tk = (size_t)n * (size_t)k;
+    /* scratch in a userdata (collected on any error): gnorm, labels, misses, then t and dz */
+    size_t head = ((n * (sizeof(double) + 3 * sizeof(int))) + 15) / 16 * 16;
+    char *mem = lua_newuserdatauv(L, head + 2 * tk * sizeof(float), 0);
+    double *gnorm = (double *)(void *)mem;
+    int *yi = (int *)(void *)(mem + n * sizeof(double)), *yj = yi + n, *miss = yj + n;
+    float *tf = (float *)(void *)(mem + head);
+    int ts[2] = {n, k};
+    Tensor t = tensor_view(tf, 2, ts), dz = tensor_view(tf + tk, 2, ts);
+    lua_labels_arg(L, 5, n, yi, where);
+    lua_labels_arg(L, 6, n, yj, where);
+    lua_pushvalue(L, 2); /* the net's last forward input is xm now */
+    lua_setiuservalue(L, 1, UV_X);
+    Err err;
+    if (interp_eval(net, xm, &t, &dz, miss, gnorm, xi, xj, yi, yj, lambda, target, &err))
+        return lua_raisef(L, "%s", err.msg);
+    lua_createtable(L, n, 0);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushboolean(L, miss[i]);
+        lua_seti(L, -3, i + 1);
+        lua_pushnumber(L, gnorm[i]);
+        lua_seti(L, -2, i + 1);
+    }
+    return 2;
 }
 
 static int l_net_init(lua_State *L)
@@ -454,6 +505,7 @@ static const luaL_Reg net_methods[] = {
     {"forward", l_net_forward},
     {"backward", l_net_backward},
     {"attack", l_net_attack},
+    {"interpolate", l_net_interpolate},
     {"zero_grad", l_net_zero_grad},
     {"params", l_net_params},
     {"grads", l_net_grads},

@@ -116,4 +116,46 @@ suite:test("count_top", function()
   check.eq((adv.count_top(z2, y2, 6)), train.count_errors(z2, labels), "top-1 as the engine")
 end)
 
+-- net:interpolate (Figure 2; harness/metrics/interp.c, tested in C against a closed form):
+-- through the binding, the miss flags equal a Lua recount from net:forward at the mixed
+-- inputs, and the gradient norms equal N times the row norms of net:backward's dx.
+suite:test("interpolate_equals_lua_rebuild", function()
+  local net, x, y = setup()
+  local flat = {}
+  for i = 1, N * C * S * S do flat[i] = ((i * 613) % 97) / 40 - 1.2 end
+  local x2 = tensor.from_table(flat, {N, C, S, S})
+  local y2 = {2, 2, 0, 9}
+  local xm = tensor.new{N, C, S, S}
+  local lam = 0.3
+  local miss, gnorm = net:interpolate(xm, x, x2, y, y2, lam, {target = "mixed"})
+  check.eq(#miss, N, "one flag per pair")
+  local z = net:forward(xm, false)
+  local t, dz = tensor.new{N, K}, tensor.new{N, K}
+  for n = 1, N do
+    local best = 1
+    for c = 2, K do if z:get(n, c, 1, 1) > z:get(n, best, 1, 1) then best = c end end
+    check.eq(miss[n], best - 1 ~= y[n] and best - 1 ~= y2[n], "miss " .. n)
+    if y[n] == y2[n] then
+      t:set(1, n, y[n] + 1)
+    else
+      t:set(lam, n, y[n] + 1)
+      t:set(1 - lam, n, y2[n] + 1)
+    end
+  end
+  train.softmax_xent(z, t, dz)
+  net:zero_grad()
+  local dx = net:backward(dz)
+  for n = 1, N do
+    local s2 = 0
+    for c = 1, C do
+      for h = 1, S do
+        for w = 1, S do s2 = s2 + dx:get(n, c, h, w) ^ 2 end
+      end
+    end
+    check.near(gnorm[n], N * math.sqrt(s2), 1e-5 * gnorm[n], "gradient norm " .. n)
+  end
+  check.raises(function() net:interpolate(xm, x, x2, y, y2, 0.5, {target = "soft"}) end,
+               "target", "unknown target")
+end)
+
 suite:finish()

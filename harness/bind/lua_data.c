@@ -6,6 +6,7 @@
  *   local train = data.load_cifar("cifar10", "train")          -- or {dir = "..."} as 3rd arg
  *   local small = train:subset{balanced = 5000, seed = 1}      -- or {first = 5000}
  *   small:corrupt(0.4, seed)                                   -- Table 4: noisy labels
+ *   local x, y = small:assemble({5, 9, 2}, {mean = {...}, std = {...}}) -- chosen examples
  *   local ld = data.loader(small, {batch = 128, train = true, seed = seed})
  *   for epoch = 0, epochs - 1 do
  *     ld:epoch(epoch)
@@ -23,6 +24,7 @@
  * Options tables are strict (lua_opt.c's readers): unknown keys are errors, booleans must be
  * booleans. A loader's `train` and (for a training loader) `seed` have no default.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +232,50 @@ static int l_data_class_counts(lua_State *L)
         lua_rawseti(L, -2, c + 1);
     }
     return 1;
+}
+
+/* ds:assemble(indices, {mean =, std =}) -> x (n, 3, 32, 32), y (n): the examples at the
+ * 1-based indices, normalised as a loader normalises them, not augmented; y the clean labels
+ * as float integers (a new tensor each; for measurements on chosen examples, e.g. Figure 2's
+ * pairs). */
+static int l_data_assemble(lua_State *L)
+{
+    static const char *const known[] = {"mean", "std", NULL};
+    const char *where = "assemble";
+    const CifarSet *s = &check_dataset(L, 1)->set;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_opt_known(L, 3, where, known);
+    float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
+    if (!lua_opt_has(L, 3, "mean") || !lua_opt_has(L, 3, "std"))
+        return lua_opt_missing(L, where, lua_opt_has(L, 3, "mean") ? "std" : "mean",
+                               "the loader's normalisation");
+    opt_triple(L, 3, where, "mean", mean);
+    opt_triple(L, 3, where, "std", std);
+    lua_Integer n = luaL_len(L, 2);
+    if (n < 1 || n > INT_MAX / CIFAR_PIXELS)
+        return lua_raisef(L, "%s: %lld indices, expected at least 1", where, (long long)n);
+    int *idx = lua_newuserdatauv(L, (size_t)n * sizeof *idx, 0); /* collected on any error */
+    for (lua_Integer i = 0; i < n; i++) {
+        int isint = 0;
+        lua_Integer v = lua_geti(L, 2, i + 1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
+        if (!isint || v < 1 || v > s->n)
+            return lua_raisef(L, "%s: indices[%lld] is %s, expected an integer in 1..%d", where,
+                              (long long)i + 1, luaL_tolstring(L, -1, NULL), s->n);
+        idx[i] = (int)v - 1;
+        lua_pop(L, 1);
+    }
+    float lut[3 * 256];
+    data_cifar_norm_lut(lut, mean, std);
+    int shape[4] = {(int)n, CIFAR_CHANNELS, CIFAR_SIDE, CIFAR_SIDE}, ny = (int)n;
+    Tensor *x = lua_tensor_new(L, 4, shape);
+    Tensor *y = lua_tensor_new(L, 1, &ny);
+    Err err;
+    if (data_cifar_assemble(x, s, idx, (int)n, NULL, 0, lut, &err))
+        return lua_raisef(L, "%s: %s", where, err.msg);
+    for (int i = 0; i < ny; i++)
+        y->data[i] = (float)s->label[idx[i]];
+    return 2;
 }
 
 /* ds:subset{first = N} or ds:subset{balanced = N, seed = S}: a new dataset. */
@@ -467,6 +513,7 @@ static const luaL_Reg dataset_methods[] = {
     {"image", l_data_image},
     {"class_counts", l_data_class_counts},
     {"subset", l_data_subset},
+    {"assemble", l_data_assemble},
     {"corrupt", l_data_corrupt},
     {NULL, NULL}};
 

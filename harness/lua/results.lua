@@ -636,6 +636,20 @@ function M.read_run(path, opts)
   end)
 end
 
+-- The files under dir whose root schema is `schema` (or unreadable ones), each through read:
+-- runs sorted by path, and the unreadable ones {path =, reason =}. For the tasks' own schemas.
+function M.scan_schema(dir, schema, read)
+  local runs, bad_files = {}, {}
+  for _, path in ipairs(M.list_h5(dir)) do
+    local ok, attrs = pcall(h5.read_attrs, path)
+    if not ok or attrs.schema == schema then
+      local r, why = read(path)
+      if r then runs[#runs + 1] = r else bad_files[#bad_files + 1] = {path = path, reason = why} end
+    end
+  end
+  return runs, bad_files
+end
+
 -- Every *.h5 under dir except checkpoints (and the .tmp of an unfinished write), sorted by
 -- path; links are not followed into folders.
 function M.list_h5(dir)

@@ -14,6 +14,7 @@ M.MODULES = {
   image_classification_ablation = "harness.lua.tasks.ablation_classifier", -- the ablation
   gan_toy = "harness.lua.tasks.gan",                      -- Figure 5
   adversarial_eval = "harness.lua.tasks.adversarial",     -- Table 5
+  interpolation_eval = "harness.lua.tasks.interpolation", -- Figure 2
 }
 
 function M.names()

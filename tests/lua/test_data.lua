@@ -184,6 +184,29 @@ suite:test("loader_eval_normalisation", function()
   end
 end)
 
+-- ds:assemble: chosen examples, as an evaluation loader normalises them, with clean labels.
+suite:test("assemble_chosen_examples", function()
+  local ds = data.synthetic("cifar10", 12, 3)
+  local norm = {mean = {0.5, 0.4, 0.3}, std = {0.25, 0.5, 1}}
+  local ld = data.loader(ds, {batch = 12, train = false, mean = norm.mean, std = norm.std})
+  ld:epoch(0)
+  local all, labels = ld:next()
+  local x, y = ds:assemble({7, 2, 7}, norm)
+  check.eq(table.concat(x:shape(), "x"), "3x3x32x32", "shape")
+  for k, i in ipairs{7, 2, 7} do
+    check.eq(y:get(k), labels:get(i), "label of example " .. i)
+    for c = 1, 3 do
+      for _, p in ipairs{{1, 1}, {9, 30}, {32, 32}} do
+        check.eq(x:get(k, c, p[1], p[2]), all:get(i, c, p[1], p[2]), "pixel as the loader's")
+      end
+    end
+  end
+  check.raises(function() ds:assemble({1, 13}, norm) end,
+               "assemble: indices[2] is 13, expected an integer in 1..12", "index range")
+  check.raises(function() ds:assemble({1}, {mean = norm.mean}) end,
+               "assemble: missing required option 'std'", "std required")
+end)
+
 suite:test("errors", function()
   local ds = data.synthetic("cifar10", 10, 2)
   check.raises(function() data.loader(ds, {batch = 4}) end,

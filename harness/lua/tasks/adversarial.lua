@@ -12,8 +12,8 @@
 -- The models are the source experiment's runs (source.experiment at source.scale, its grid
 -- filtered by source.dataset, source.net, the method ids source.erm / source.mixup and the
 -- seeds), read from the results folder of this run; a model that is not there is trained
--- first through the one lifecycle (so `make reproduce-table5` after `make reproduce-table2`
--- retrains nothing). The results file names each model's run id and the MD5 of its results
+-- first through the one lifecycle (harness/lua/models.lua; so `make reproduce-table5` after
+-- `make reproduce-table2` retrains nothing). The results file names each model's run id and the MD5 of its results
 -- file (as `md5sum` prints it), so an evaluation is tied to the exact weights.
 --
 -- Units: 2 per eps, in config order, FGSM then I-FGSM. Curves (one entry per unit): unit, eps,
@@ -24,12 +24,10 @@
 -- Non-goals: the report's ratios and verdicts (harness/lua/table5_report.lua, to come), Figure 2.
 
 local data = require "engine.data"
-local h5 = require "engine.h5"
-local nn = require "engine.nn"
 local sys = require "engine.sys"
 local tensor = require "engine.tensor"
 local config = require "harness.lua.config"
-local grid = require "harness.lua.grid"
+local models = require "harness.lua.models"
 local results = require "harness.lua.results"
 local sources = require "harness.lua.sources"
 
@@ -74,71 +72,11 @@ M.schema = R{
 }
 
 -- {==================================================================================
--- Models
+-- Models (harness/lua/models.lua)
 -- ===================================================================================
 
--- The source run of one method and seed: {id =, config =} from the source grid.
-function M.source_run(src, method, seed, exp)
-  exp = exp or require("experiments." .. src.experiment)
-  local filters = grid.parse_filters({"dataset=" .. src.dataset, "net=" .. src.net,
-                                      "method=" .. method, "seed=" .. seed}, exp, src.scale)
-  local runs = grid.expand(exp, src.scale, filters)
-  if #runs ~= 1 then
-    error(("adversarial: %s at scale %s has %d runs for dataset=%s net=%s method=%s seed=%d, "
-           .. "expected 1"):format(src.experiment, src.scale, #runs, src.dataset, src.net,
-           method, seed), 0)
-  end
-  return runs[1], exp
-end
-
--- MD5 of a file's bytes, as `md5sum` prints it.
-function M.file_md5(path)
-  local h, why = sys.md5_file(path)
-  if not h then error("adversarial: " .. why, 0) end
-  return h
-end
-
-local function copy_opts(t, skip)
-  local o = {}
-  for k, v in pairs(t) do if k ~= skip then o[k] = v end end
-  return o
-end
-
--- Loads one model: trains it first when its results file is absent.
-local function load_model(cfg, env, method, seed)
-  local src = cfg.source
-  local run, exp = M.source_run(src, method, seed)
-  local lifecycle = require "harness.lua.lifecycle"
-  local path = lifecycle.paths(env.out, src.experiment, run.id)
-  if not sys.exists(path) then
-    local task = require("harness.lua.tasks").get(exp.schema)
-    local status = lifecycle.run(task, run, {experiment = src.experiment, out = env.out,
-                                             threads = env.threads, command = env.command,
-                                             data_cache = env.data_cache, log = env.log})
-    if status ~= "done" and status ~= "skipped" then
-      error(("adversarial: the source model %s ended %s; its results file is needed"):format(
-            run.id, status), 0)
-    end
-  end
-  local r, why = results.read_run(path)
-  if not r then error("adversarial: " .. why, 0) end
-  local mc = r.config
-  local desc = require("nets." .. mc.net.family)(copy_opts(mc.net, "family"))
-  local net = nn.build(desc, sources.shape(mc.dataset), {batch = cfg.eval_batch,
-                                                          threads = env.threads})
-  net:params():copy(r.weights.params)
-  net:buffers():copy(r.weights.buffers)
-  return {net = net, id = run.id, md5 = M.file_md5(path), config = mc}
-end
-
 function M.available(cfg)
-  local file = "experiments/" .. cfg.source.experiment .. ".lua"
-  if not sys.exists(file) then
-    return false, ("the source models' experiment %s is not written yet"):format(file)
-  end
-  local ok, run = pcall(M.source_run, cfg.source, cfg.source.erm, cfg.seed_a)
-  if not ok then return false, tostring(run) end
-  return sources.available(run.config)
+  return models.available(cfg.source, cfg.source.erm, cfg.seed_a)
 end
 
 function M.units(cfg) return 2 * #cfg.eps end
@@ -149,9 +87,9 @@ function M.build(cfg, env)
     error(("adversarial: seed_a and seed_b are both %d; the black box needs a second ERM "
            .. "model"):format(cfg.seed_a), 0)
   end
-  st.erm = load_model(cfg, env, cfg.source.erm, cfg.seed_a)
-  st.erm_b = load_model(cfg, env, cfg.source.erm, cfg.seed_b)
-  st.mixup = load_model(cfg, env, cfg.source.mixup, cfg.seed_a)
+  st.erm = models.load(cfg.source, cfg.source.erm, cfg.seed_a, env, cfg.eval_batch)
+  st.erm_b = models.load(cfg.source, cfg.source.erm, cfg.seed_b, env, cfg.eval_batch)
+  st.mixup = models.load(cfg.source, cfg.source.mixup, cfg.seed_a, env, cfg.eval_batch)
   local mc = st.erm.config
   for _, m in ipairs{st.erm_b, st.mixup} do
     if m.config.dataset ~= mc.dataset or m.config.data.test_examples ~= mc.data.test_examples
@@ -271,10 +209,10 @@ function M.restore(_, _) end
 local MODEL_ROLES = {"erm", "erm_b", "mixup"}
 
 function M.result(st, r)
-  local models = {}
+  local named = {}
   for _, role in ipairs(MODEL_ROLES) do
-    models[role .. "_run_id"] = st[role].id
-    models[role .. "_file_md5"] = st[role].md5
+    named[role .. "_run_id"] = st[role].id
+    named[role .. "_file_md5"] = st[role].md5
   end
   return {
     attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_RUN,
@@ -283,7 +221,7 @@ function M.result(st, r)
       config = results.config_tree(r.config),
       provenance = {attrs = r.provenance},
       curves = results.curves_tree(r.curves),
-      models = {attrs = models},
+      models = {attrs = named},
       summary = {attrs = {units = #r.curves.unit, test_images = st.n_test,
                           seconds = r.seconds}},
     },
@@ -315,16 +253,6 @@ function M.summary_line(s)
 end
 
 -- Every attack-evaluation file under dir: runs sorted by path, and the unreadable ones.
-function M.scan(dir)
-  local runs, bad = {}, {}
-  for _, path in ipairs(results.list_h5(dir)) do
-    local ok, attrs = pcall(h5.read_attrs, path)
-    if not ok or attrs.schema == M.SCHEMA_RUN then
-      local r, why = M.read_result(path)
-      if r then runs[#runs + 1] = r else bad[#bad + 1] = {path = path, reason = why} end
-    end
-  end
-  return runs, bad
-end
+function M.scan(dir) return results.scan_schema(dir, M.SCHEMA_RUN, M.read_result) end
 
 return M

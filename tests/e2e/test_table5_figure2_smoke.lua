@@ -1,15 +1,17 @@
--- test_table5_smoke.lua: the Table 5 smoke evaluation end to end, as `make reproduce-table5
--- SCALE=smoke` runs it: experiments/run.lua trains the Table 2 smoke models it needs (through
+-- test_table5_figure2_smoke.lua: the Table 5 and Figure 2 smoke evaluations end to end, as
+-- `make reproduce-table5 SCALE=smoke` and `make reproduce-figure2 SCALE=smoke` run them: experiments/run.lua trains the Table 2 smoke models it needs (through
 -- the one lifecycle, into the same results folder), attacks them (FGSM and I-FGSM, white and
 -- black box) and writes one attack-evaluation file per pair; the file names the models' run ids
 -- and file MD5s, its curves hold one entry per attack; a second invocation retrains and
 -- re-evaluates nothing; the paper scale is skipped with a message while Table 1 has no
--- experiment script. Needs the CIFAR-10 files (`make data`). Run as
--- `./mixup tests/e2e/test_table5_smoke.lua`.
+-- experiment script. Figure 2 then measures the same models between training pairs without
+-- training anything. Needs the CIFAR-10 files (`make data`). Run as
+-- `./mixup tests/e2e/test_table5_figure2_smoke.lua`.
 local check = require "tests.lua.check"
 local grid = require "harness.lua.grid"
 local lifecycle = require "harness.lua.lifecycle"
 local adv = require "harness.lua.tasks.adversarial"
+local models = require "harness.lua.models"
 local sys = require "engine.sys"
 
 local suite = check.suite(...)
@@ -27,9 +29,9 @@ local function slurp(p)
   return s
 end
 
-local function run(scale)
-  return os.execute(("%s --threads 2 experiments/run.lua table5_adversarial --scale %s --out "
-                     .. "%s > %s 2>&1"):format(EXE, scale, OUT, LOG)) == true
+local function run(scale, experiment)
+  return os.execute(("%s --threads 2 experiments/run.lua %s --scale %s --out %s > %s 2>&1")
+                    :format(EXE, experiment or "table5_adversarial", scale, OUT, LOG)) == true
 end
 
 local exp = require "experiments.table5_adversarial"
@@ -45,7 +47,7 @@ suite:test("smoke_evaluations_run", function()
     local m = e.models
     for _, role in ipairs{"erm", "erm_b", "mixup"} do
       local path = lifecycle.paths(OUT, "table2_cifar", m[role .. "_run_id"])
-      check.eq(m[role .. "_file_md5"], adv.file_md5(path), role .. " md5 names the file")
+      check.eq(m[role .. "_file_md5"], models.file_md5(path), role .. " md5 names the file")
       hashes[path] = m[role .. "_file_md5"]
     end
     check.truthy(m.erm_run_id:find("%-erm%-s" .. r.config.seed_a .. "%-"), "attacker seed")
@@ -72,13 +74,31 @@ end)
 suite:test("smoke_second_invocation_retrains_nothing", function()
   check.truthy(run("smoke"), "second invocation failed:\n" .. slurp(LOG))
   check.truthy(slurp(LOG):find(" 0 done, 2 already complete", 1, true), slurp(LOG))
-  for path, h in pairs(hashes) do check.eq(adv.file_md5(path), h, "model kept: " .. path) end
+  for path, h in pairs(hashes) do check.eq(models.file_md5(path), h, "model kept: " .. path) end
 end)
 
 suite:test("paper_scale_waits_for_table1", function()
   run("paper")
   check.truthy(slurp(LOG):find("experiments/table1_imagenet.lua is not written yet", 1, true),
                slurp(LOG))
+end)
+
+suite:test("figure2_smoke_on_the_same_models", function()
+  local interp = require "harness.lua.tasks.interpolation"
+  check.truthy(run("smoke", "figure2_interpolation"), "figure 2 failed:\n" .. slurp(LOG))
+  check.truthy(not slurp(LOG):find("] run smoke%-cifar10"), "no model trained:\n" .. slurp(LOG))
+  local r = grid.expand(require "experiments.figure2_interpolation", "smoke")[1]
+  local e, why = interp.read_result((lifecycle.paths(OUT, "figure2_interpolation", r.id)))
+  check.truthy(e, tostring(why))
+  check.eq(table.concat(e.curves.lambda, ","), "0.0,0.5,1.0", "one unit per lambda")
+  for u = 1, 3 do
+    for _, m in ipairs{"erm", "mixup"} do
+      check.truthy(e.curves[m .. "_miss"][u] >= 0 and e.curves[m .. "_miss"][u] <= 100, "miss")
+      check.truthy(e.curves[m .. "_gnorm"][u] > 0, "gradient norm")
+    end
+  end
+  local path = lifecycle.paths(OUT, "table2_cifar", e.models.erm_run_id)
+  check.eq(e.models.erm_file_md5, models.file_md5(path), "the ERM model's md5")
 end)
 
 sys.remove_tree(OUT)

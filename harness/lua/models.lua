@@ -1,0 +1,82 @@
+-- models.lua: trained models of one experiment, found and loaded for another (Table 5's attacks,
+-- Figure 2's pairs): the source run of a method and seed from the source experiment's grid,
+-- trained first through the one lifecycle when its results file is absent (never retrained
+-- when present), and built as an engine net with its weights, with the MD5 of its results file
+-- so that a measurement names the exact weights.
+--
+--   local models = require "harness.lua.models"
+--   models.source_run(src, method, seed)  -> {id =, config =}, the source experiment table
+--   models.load(src, method, seed, env, batch) -> {net =, id =, md5 =, config =}
+--   models.available(src, method, seed)   -> true, or false and why (script or data absent)
+--   models.file_md5(path)                 -> the MD5 of a file, as md5sum prints it
+-- src = {experiment =, scale =, dataset =, net =} (level ids of the source grid's dataset and
+-- net axes); env = {out =, threads =, command =, data_cache =, log =} (a task's build env).
+
+local nn = require "engine.nn"
+local sys = require "engine.sys"
+local grid = require "harness.lua.grid"
+local results = require "harness.lua.results"
+local sources = require "harness.lua.sources"
+
+local M = {}
+
+function M.source_run(src, method, seed, exp)
+  exp = exp or require("experiments." .. src.experiment)
+  local filters = grid.parse_filters({"dataset=" .. src.dataset, "net=" .. src.net,
+                                      "method=" .. method, "seed=" .. seed}, exp, src.scale)
+  local runs = grid.expand(exp, src.scale, filters)
+  if #runs ~= 1 then
+    error(("models: %s at scale %s has %d runs for dataset=%s net=%s method=%s seed=%d, "
+           .. "expected 1"):format(src.experiment, src.scale, #runs, src.dataset, src.net,
+           method, seed), 0)
+  end
+  return runs[1], exp
+end
+
+function M.available(src, method, seed)
+  local file = "experiments/" .. src.experiment .. ".lua"
+  if not sys.exists(file) then
+    return false, ("the source models' experiment %s is not written yet"):format(file)
+  end
+  local ok, run = pcall(M.source_run, src, method, seed)
+  if not ok then return false, tostring(run) end
+  return sources.available(run.config)
+end
+
+function M.file_md5(path)
+  local h, why = sys.md5_file(path)
+  if not h then error("models: " .. why, 0) end
+  return h
+end
+
+local function copy_opts(t, skip)
+  local o = {}
+  for k, v in pairs(t) do if k ~= skip then o[k] = v end end
+  return o
+end
+
+function M.load(src, method, seed, env, batch)
+  local run, exp = M.source_run(src, method, seed)
+  local lifecycle = require "harness.lua.lifecycle"
+  local path = lifecycle.paths(env.out, src.experiment, run.id)
+  if not sys.exists(path) then
+    local task = require("harness.lua.tasks").get(exp.schema)
+    local status = lifecycle.run(task, run, {experiment = src.experiment, out = env.out,
+                                             threads = env.threads, command = env.command,
+                                             data_cache = env.data_cache, log = env.log})
+    if status ~= "done" and status ~= "skipped" then
+      error(("models: the source model %s ended %s; its results file is needed"):format(
+            run.id, status), 0)
+    end
+  end
+  local r, why = results.read_run(path)
+  if not r then error("models: " .. why, 0) end
+  local mc = r.config
+  local desc = require("nets." .. mc.net.family)(copy_opts(mc.net, "family"))
+  local net = nn.build(desc, sources.shape(mc.dataset), {batch = batch, threads = env.threads})
+  net:params():copy(r.weights.params)
+  net:buffers():copy(r.weights.buffers)
+  return {net = net, id = run.id, md5 = M.file_md5(path), config = mc}
+end
+
+return M

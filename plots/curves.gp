@@ -10,9 +10,10 @@
 #   out            output path without extension: writes out.png (pngcairo) and out.svg
 #   drops          optional, space-separated epochs after which the learning rate dropped
 #   ylab           optional y label (default 'test error (%)')
+#   xlab           optional x label (default 'epoch')
 set datafile commentschars '#'
 set title ttl."\n".sub noenhanced
-set xlabel 'epoch'
+set xlabel (exists("xlab") ? xlab : 'epoch')
 set ylabel (exists("ylab") ? ylab : 'test error (%)')
 set key top right noenhanced title 'mean over seeds, band: min-max'
 set grid

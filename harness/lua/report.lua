@@ -664,14 +664,16 @@ end
 
 function M.write(opts)
   local text = M.render(M.collect(opts))
-  -- Tables 4 (corrupted labels) and 5 (adversarial examples) and Figure 5 (GAN) have their own
-  -- layouts; each says "not run" when it has no runs.
+  -- Tables 4 (corrupted labels) and 5 (adversarial examples) and Figures 2 (between pairs)
+  -- and 5 (GAN) have their own layouts; each says "not run" when it has no runs.
   local t4 = require "harness.lua.table4_report"
   text = text .. "\n" .. t4.render(t4.collect{results = opts.results or "results",
                                               published = opts.published, now = opts.now})
   local t5 = require "harness.lua.table5_report"
   text = text .. "\n" .. t5.render(t5.collect{results = opts.results or "results",
                                               published = opts.published})
+  local f2 = require "harness.lua.figure2_report"
+  text = text .. "\n" .. f2.render(f2.collect{results = opts.results or "results"})
   local gan_report = require "harness.lua.gan_report"
   text = text .. "\n" .. gan_report.render(gan_report.collect{results = opts.results or "results"})
   if opts.out then

@@ -5,6 +5,10 @@
 #
 #   make plots-figure2   plots/figure2_<scale>_{miss,gnorm}.{png,svg} (tools/figure2.lua); also
 #                        part of `make plots`
+#
+# Run defaults: 2 processes of 1 thread (JOBS/THREADS on the command line override them).
+figure2_interpolation_JOBS    := 2
+figure2_interpolation_THREADS := 1
 RESULTS ?= results
 PLOTS   ?= plots
 

@@ -64,7 +64,11 @@ function M.load(src, method, seed, env, batch)
     local status = lifecycle.run(task, run, {experiment = src.experiment, out = env.out,
                                              threads = env.threads, command = env.command,
                                              data_cache = env.data_cache, log = env.log})
-    if status ~= "done" and status ~= "skipped" then
+    if status == "claimed" then
+      error(("models: the source model %s is being trained by another worker; run this "
+             .. "command again when it is done (or train the source grid first)"):format(run.id),
+            0)
+    elseif status ~= "done" and status ~= "skipped" then
       error(("models: the source model %s ended %s; its results file is needed"):format(
             run.id, status), 0)
     end

@@ -237,7 +237,9 @@ suite:test("grid_filters", function()
   broken.schema = "image_clasification"
   check.raises(function() grid.expand(broken, "test") end,
                "experiment tiny: option 'schema' is string \"image_clasification\", expected "
-               .. "one of gan_toy, image_classification", "unknown schema")
+               .. "one of adversarial_eval, gan_toy, image_classification, "
+               .. "image_classification_ablation, image_classification_noisy, "
+               .. "interpolation_eval", "unknown schema")
 end)
 
 suite:test("grid_table2", function()

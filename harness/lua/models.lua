@@ -9,6 +9,13 @@
 --   models.load(src, method, seed, env, batch) -> {net =, id =, md5 =, config =}
 --   models.available(src, method, seed)   -> true, or false and why (script or data absent)
 --   models.file_md5(path)                 -> the MD5 of a file, as md5sum prints it
+--   models.result_tree(task, st, r, summary) / models.read_result(task, path, what)
+--                                         the results file of a measurement on loaded models
+--                                         (root attrs, config, provenance, curves, a models
+--                                         group naming each role's run id and file MD5, and
+--                                         summary), for a task with SCHEMA_RUN, FORMAT_VERSION,
+--                                         STATUS_COMPLETE, curves and MODEL_ROLES (st[role] is
+--                                         a models.load result)
 -- src = {experiment =, scale =, dataset =, net =} (level ids of the source grid's dataset and
 -- net axes); env = {out =, threads =, command =, data_cache =, log =} (a task's build env).
 
@@ -81,6 +88,45 @@ function M.load(src, method, seed, env, batch)
   net:params():copy(r.weights.params)
   net:buffers():copy(r.weights.buffers)
   return {net = net, id = run.id, md5 = M.file_md5(path), config = mc}
+end
+
+function M.result_tree(task, st, r, summary)
+  local named = {}
+  for _, role in ipairs(task.MODEL_ROLES) do
+    named[role .. "_run_id"] = st[role].id
+    named[role .. "_file_md5"] = st[role].md5
+  end
+  return {
+    attrs = {format_version = task.FORMAT_VERSION, schema = task.SCHEMA_RUN,
+             experiment = r.experiment, run_id = r.run_id, status = task.STATUS_COMPLETE},
+    groups = {
+      config = results.config_tree(r.config),
+      provenance = {attrs = r.provenance},
+      curves = results.curves_tree(r.curves),
+      models = {attrs = named},
+      summary = {attrs = summary},
+    },
+  }
+end
+
+function M.read_result(task, path, what)
+  return results.read_checked(path, task.SCHEMA_RUN, what, function(tree)
+    local a = tree.attrs
+    if a.status ~= task.STATUS_COMPLETE then
+      results.bad("status is %s, expected %q", tostring(a.status), task.STATUS_COMPLETE)
+    end
+    for _, g in ipairs{"config", "provenance", "curves", "models", "summary"} do
+      if not tree.groups[g] then results.bad("group '%s' is missing", g) end
+    end
+    local curves = tree.groups.curves.datasets
+    for _, name in ipairs(task.curves) do
+      if not curves[name] then results.bad("curve '%s' is missing", name) end
+    end
+    return {path = path, experiment = a.experiment, run_id = a.run_id,
+            config = results.read_config(tree.groups.config),
+            provenance = tree.groups.provenance.attrs, curves = curves,
+            models = tree.groups.models.attrs, summary = tree.groups.summary.attrs}
+  end)
 end
 
 return M

@@ -24,13 +24,7 @@ local OUT = os.tmpname()
 os.remove(OUT)
 local LOG = OUT .. ".log"
 
-local function slurp(p)
-  local f = io.open(p, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = check.slurp -- the log exists once the shell has redirected into it
 
 local exp = require("experiments." .. EXPERIMENT)
 local runs = grid.expand(exp, SCALE)

@@ -21,13 +21,7 @@ local OUT = os.tmpname()
 os.remove(OUT)
 local LOG = OUT .. ".log"
 
-local function slurp(p)
-  local f = io.open(p, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = check.slurp -- the log exists once the shell has redirected into it
 
 local function run(scale, experiment)
   return os.execute(("%s --threads 2 experiments/run.lua %s --scale %s --out %s > %s 2>&1")

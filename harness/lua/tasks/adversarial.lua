@@ -206,46 +206,15 @@ end
 function M.state(_) return {datasets = {}} end
 function M.restore(_, _) end
 
-local MODEL_ROLES = {"erm", "erm_b", "mixup"}
+M.MODEL_ROLES = {"erm", "erm_b", "mixup"}
 
 function M.result(st, r)
-  local named = {}
-  for _, role in ipairs(MODEL_ROLES) do
-    named[role .. "_run_id"] = st[role].id
-    named[role .. "_file_md5"] = st[role].md5
-  end
-  return {
-    attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_RUN,
-             experiment = r.experiment, run_id = r.run_id, status = M.STATUS_COMPLETE},
-    groups = {
-      config = results.config_tree(r.config),
-      provenance = {attrs = r.provenance},
-      curves = results.curves_tree(r.curves),
-      models = {attrs = named},
-      summary = {attrs = {units = #r.curves.unit, test_images = st.n_test,
-                          seconds = r.seconds}},
-    },
-  }
+  return models.result_tree(M, st, r, {units = #r.curves.unit, test_images = st.n_test,
+                                       seconds = r.seconds})
 end
 
 function M.read_result(path)
-  return results.read_checked(path, M.SCHEMA_RUN, "an attack-evaluation file", function(tree)
-    local a = tree.attrs
-    if a.status ~= M.STATUS_COMPLETE then
-      results.bad("status is %s, expected %q", tostring(a.status), M.STATUS_COMPLETE)
-    end
-    for _, g in ipairs{"config", "provenance", "curves", "models", "summary"} do
-      if not tree.groups[g] then results.bad("group '%s' is missing", g) end
-    end
-    local cfg = results.read_config(tree.groups.config)
-    local curves = tree.groups.curves.datasets
-    for _, name in ipairs(M.curves) do
-      if not curves[name] then results.bad("curve '%s' is missing", name) end
-    end
-    return {path = path, experiment = a.experiment, run_id = a.run_id, config = cfg,
-            provenance = tree.groups.provenance.attrs, curves = curves,
-            models = tree.groups.models.attrs, summary = tree.groups.summary.attrs}
-  end)
+  return models.read_result(M, path, "an attack-evaluation file")
 end
 
 function M.summary_line(s)

@@ -36,6 +36,7 @@ M.SCHEMA_RUN = "mixup-repro/interp-eval"
 M.FORMAT_VERSION = 1
 M.STATUS_COMPLETE = "complete"
 M.MODELS = {"erm", "mixup"}
+M.MODEL_ROLES = M.MODELS
 M.curves = {"unit", "lambda"}
 for _, m in ipairs(M.MODELS) do
   for _, k in ipairs{"_miss", "_gnorm", "_gnorm_sd"} do M.curves[#M.curves + 1] = m .. k end
@@ -126,44 +127,12 @@ function M.state(_) return {datasets = {}} end
 function M.restore(_, _) end
 
 function M.result(st, r)
-  local named = {}
-  for _, m in ipairs(M.MODELS) do
-    named[m .. "_run_id"] = st[m].id
-    named[m .. "_file_md5"] = st[m].md5
-  end
-  return {
-    attrs = {format_version = M.FORMAT_VERSION, schema = M.SCHEMA_RUN,
-             experiment = r.experiment, run_id = r.run_id, status = M.STATUS_COMPLETE},
-    groups = {
-      config = results.config_tree(r.config),
-      provenance = {attrs = r.provenance},
-      curves = results.curves_tree(r.curves),
-      models = {attrs = named},
-      summary = {attrs = {units = #r.curves.unit, pairs = r.config.pairs,
-                          seconds = r.seconds}},
-    },
-  }
+  return models.result_tree(M, st, r, {units = #r.curves.unit, pairs = r.config.pairs,
+                                       seconds = r.seconds})
 end
 
 function M.read_result(path)
-  return results.read_checked(path, M.SCHEMA_RUN, "an interpolation-evaluation file",
-                              function(tree)
-    local a = tree.attrs
-    if a.status ~= M.STATUS_COMPLETE then
-      results.bad("status is %s, expected %q", tostring(a.status), M.STATUS_COMPLETE)
-    end
-    for _, g in ipairs{"config", "provenance", "curves", "models", "summary"} do
-      if not tree.groups[g] then results.bad("group '%s' is missing", g) end
-    end
-    local curves = tree.groups.curves.datasets
-    for _, name in ipairs(M.curves) do
-      if not curves[name] then results.bad("curve '%s' is missing", name) end
-    end
-    return {path = path, experiment = a.experiment, run_id = a.run_id,
-            config = results.read_config(tree.groups.config),
-            provenance = tree.groups.provenance.attrs, curves = curves,
-            models = tree.groups.models.attrs, summary = tree.groups.summary.attrs}
-  end)
+  return models.read_result(M, path, "an interpolation-evaluation file")
 end
 
 function M.summary_line(s)

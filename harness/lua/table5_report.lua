@@ -137,9 +137,13 @@ function M.collect(opts)
                        published_ratio = pe and pm and (100 - pm) / (100 - pe) or nil}
         if #ve > 0 then
           claim.d = stats.difference({values = vm, seeds = seeds}, {values = ve, seeds = seeds})
-          local r = {}
-          for i = 1, #ve do r[i] = (100 - vm[i]) / math.max(100 - ve[i], 1e-9) end
-          claim.ratio, claim.ratio_sd = stats.mean_sd(r)
+          -- a triple whose ERM model has no accuracy left makes the ratio undefined
+          local r, zero = {}, 0
+          for i = 1, #ve do
+            if ve[i] >= 100 then zero = zero + 1 else r[#r + 1] = (100 - vm[i]) / (100 - ve[i]) end
+          end
+          claim.ratio_undefined = zero > 0 and ("%d of %d"):format(zero, #ve) or nil
+          if zero == 0 then claim.ratio, claim.ratio_sd = stats.mean_sd(r) end
           if not c.no_verdict and claim.published then
             claim.verdict = stats.verdict(claim.d, claim.published < 0 and -1 or 1)
           end
@@ -216,6 +220,8 @@ function M.render(model)
         local ratio = (pub_ok and c.published_ratio and ("%.2f"):format(c.published_ratio)
                        or "\u{2013}") .. " / " .. (c.ratio and ("%.2f"):format(c.ratio)
                        .. (c.ratio_sd and (" \u{b1} %.2f"):format(c.ratio_sd) or "")
+                       or c.ratio_undefined and ("undefined (ERM accuracy 0 in %s "
+                                                 .. "triples)"):format(c.ratio_undefined)
                        or "\u{2013}")
         local d = c.d and ("%s (%s, %d triples)"):format(stats.format(c.d),
                   c.d.method == "paired" and "paired t" or "Welch", c.d.n_a) or "\u{2013}"

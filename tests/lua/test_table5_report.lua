@@ -2,8 +2,9 @@
 -- synthetic attack-evaluation files with known errors, written through the task's own result
 -- tree (harness/lua/tasks/adversarial.lua): the cells of the paper's layout (mean +- sd over
 -- the triples), the top-1 accuracy ratios, the paired verdicts against intervals computed here
--- by hand, the white-box I-FGSM row without a verdict, and another scale's evaluation kept in
--- its own section. Run as `./mixup tests/lua/test_table5_report.lua [filter]`.
+-- by hand, the white-box I-FGSM row without a verdict, another scale's evaluation kept in its
+-- own section, and no ratio where ERM has no accuracy left.
+-- Run as `./mixup tests/lua/test_table5_report.lua [filter]`.
 local check = require "tests.lua.check"
 local sys = require "engine.sys"
 local results = require "harness.lua.results"
@@ -43,7 +44,7 @@ write("cpu", 2, 3, {white_erm_top1 = {92, 99}, white_mixup_top1 = {73, 99},
                     black_erm_b_top1 = {52, 62}, black_mixup_top1 = {48, 53}})
 write("cpu", 3, 1, {white_erm_top1 = {94, 99}, white_mixup_top1 = {76, 97},
                     black_erm_b_top1 = {54, 64}, black_mixup_top1 = {51, 56}})
-write("smoke", 1, 2, {white_erm_top1 = {50, 50}})
+write("smoke", 1, 2, {white_erm_top1 = {50, 100}})
 
 local model
 suite:test("cells_and_ratios", function()
@@ -86,6 +87,12 @@ suite:test("verdicts", function()
   check.truthy(md:find("| FGSM | white-box | 2.67 / 3.46 \u{b1} 0.51 | -15.5 | -19.00 [", 1,
                        true), md)
   check.truthy(md:find("### Scale `smoke` (1 triple of models)", 1, true), md)
+  -- smoke's ERM has no accuracy left under white-box I-FGSM: no ratio, and the report says why
+  local w = model.sections[2].eps[1].claims[4]
+  check.eq(w.ratio, nil, "no ratio when ERM's accuracy is 0")
+  check.eq(w.ratio_undefined, "1 of 1", "the triples that make it undefined")
+  check.truthy(md:find("| I-FGSM | white-box | 4.00 / undefined (ERM accuracy 0 in 1 of 1 "
+                       .. "triples) |", 1, true), md)
   check.truthy(t5.render{sections = {}}:find("Not run yet (`make reproduce-table5`)", 1, true),
                "empty")
 end)

@@ -9,7 +9,8 @@
 -- Leaves take an options table: conv{name=, in_c=, out_c=, k=, stride=, pad=, groups=, bias=,
 -- init=}, bn{channels=, eps=, momentum=, affine=}, linear{in_f=, out_f=, bias=, init=},
 -- maxpool{k=, stride=, pad=}, avgpool{...}, dropout{p=}, leaky_relu{slope=}, and relu{},
--- tanh{}, sigmoid{}, global_avgpool{}, flatten{}, identity{} (options optional: name).
+-- tanh{}, sigmoid{}, global_avgpool{}, flatten{}, identity{}, mix{} (latent mixup: the plan
+-- comes from train.mixup with latent = true) (options optional: name).
 --
 -- Names make module paths ("preact_resnet.layer2.0.conv2"): nil means the position in the
 -- parent (1-based), "" adds nothing (a structural container that PyTorch does not have).
@@ -76,6 +77,7 @@ M.linear = leaf "linear"
 M.dropout = leaf "dropout"
 M.flatten = leaf "flatten"
 M.identity = leaf "identity"
+M.mix = leaf "mix"
 
 -- {==================================================================================
 -- Options of the net constructors (nets/<family>.lua)

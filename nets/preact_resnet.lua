@@ -16,16 +16,20 @@
 -- convolutions (WRN style: bn2-relu2-dropout-conv2), the mixup paper's "ERM + dropout" of the
 -- corrupted-label table (PAPER_FACTS section 5); 0 (the default) adds no layer, so Table 2's
 -- nets are unchanged.
+-- mix_at = k in 1..5 puts a mix layer (latent mixup, harness/nn/mix.h) before residual stage k
+-- (1-4) or before the final pooling and linear layer (5): the ICLR ablation's "layer 1" to
+-- "layer 5" (PAPER_FACTS section 9; the placement is recalled, not sourced). 0 (the default)
+-- adds nothing. A mix layer has no parameters, so the flat vector is unchanged.
 --
 -- Usage: require("nets.preact_resnet"){variant = "official", num_classes = 10, width = 64,
--- depth = 18, init = "torch_default", dropout = 0} returns a description for engine.nn.build with input
--- {c = 3, h = 32, w = 32}.
+-- depth = 18, init = "torch_default", dropout = 0, mix_at = 0} returns a description for
+-- engine.nn.build with input {c = 3, h = 32, w = 32}.
 
 local c = require "nets.containers"
 local options = require "harness.lua.options"
 
 local DEFAULTS = {variant = "official", num_classes = 10, width = 64, depth = 18,
-                  init = "torch_default", dropout = 0.0}
+                  init = "torch_default", dropout = 0.0, mix_at = 0}
 local VARIANTS = {official = true, kuangliu = true}
 -- Blocks per stage for each depth (fb.resnet's cfg table); the stages' width multipliers and
 -- first strides.
@@ -84,6 +88,10 @@ local function check_options(opts)
   if type(o.dropout) ~= "number" or not (o.dropout >= 0 and o.dropout < 1) then
     options.fail("preact_resnet", "dropout", o.dropout, "a number in [0, 1)")
   end
+  if math.type(o.mix_at) ~= "integer" or o.mix_at < 0 or o.mix_at > 5 then
+    options.fail("preact_resnet", "mix_at", o.mix_at,
+                 "an integer in 0..5 (0: none; 1-4: before stage k; 5: before the pooling)")
+  end
   local depths = c.sorted_keys(BLOCKS)
   if not BLOCKS[o.depth] then
     error(("preact_resnet: depth is %s, valid depths: %s"):format(tostring(o.depth),
@@ -103,9 +111,11 @@ return function(opts)
   local in_c = w
   for s, n in ipairs(BLOCKS[o.depth]) do
     local out_c = w * STAGE_WIDTH[s]
+    if o.mix_at == s then layers[#layers + 1] = c.mix{name = "mix"} end
     layers[#layers + 1] = stage(o, s, in_c, out_c, n)
     in_c = out_c
   end
+  if o.mix_at == 5 then layers[#layers + 1] = c.mix{name = "mix"} end
   layers[#layers + 1] = c.avgpool{name = "avgpool", k = POOL}
   layers[#layers + 1] = c.flatten{name = "flatten"}
   layers[#layers + 1] = c.linear{name = "linear", in_f = in_c, out_f = o.num_classes,

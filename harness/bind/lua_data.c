@@ -12,10 +12,16 @@
  *     ld:epoch(epoch)
  *     for x, y, y_clean in ld:each() do ... end   -- or: local x, y, yc = ld:next()
  *   end
+ *   local nb = data.neighbours(small, 200, {same_class = false, threads = 2}) -- data/knn.h
+ *   nb:k() nb:size() nb:get(i, r) (1-based: the r-th nearest of example i) nb:md5()
+ *   local x2, y2 = ld:partners(nb, rng)  -- after next(): the last batch's neighbour partners,
+ *                                        -- drawn from rng (data_cifar_loader_partners)
  *
  * Userdata: engine.Dataset owns a CifarSet (freed by __gc or __close); engine.Loader owns a
- * CifarLoader and its three batch tensors (x (B, 3, 32, 32), y (B), y_clean (B): labels as
- * exact float integers 0..C-1), and keeps its dataset alive through a user value. next()
+ * CifarLoader and its five batch tensors (x (B, 3, 32, 32), y (B), y_clean (B): labels as
+ * exact float integers 0..C-1; x2, y2: the partners), and keeps its dataset alive through a
+ * user value; engine.Neighbours owns a neighbour table (its md5 is of the table as
+ * little-endian int32, 0-based, row after row). next()
  * refills and returns the same three tensors every time (reshaped to the batch's size), so a
  * batch allocates nothing; copy them to keep a batch past the next call. Indices into a
  * dataset are 1-based in Lua; epochs are any integer >= 0 (the trainer's epoch counter), and
@@ -30,8 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/data_cifar.h"
 #include "bind/lua_engine.h"
+#include "core/md5.h"
+#include "data/data_cifar.h"
+#include "data/knn.h"
+
+#define ENGINE_NEIGHBOURS_T "engine.Neighbours"
 
 /* Where `make data` / `make data-cifar100` put the files: $MIXUP_DATA (the Makefile's DATA)
  * or "data", then the official archive's directory name. */
@@ -44,14 +54,23 @@ typedef struct LuaDataset {
     CifarSet set;
 } LuaDataset;
 
-/* User values of a loader: its dataset and its three batch tensors. */
-enum { LOADER_UV_SET = 1, LOADER_UV_X, LOADER_UV_Y, LOADER_UV_YCLEAN, LOADER_UV_COUNT = 4 };
+/* User values of a loader: its dataset and its five batch tensors. */
+enum {
+    LOADER_UV_SET = 1, LOADER_UV_X, LOADER_UV_Y, LOADER_UV_YCLEAN, LOADER_UV_X2, LOADER_UV_Y2,
+    LOADER_UV_COUNT = 6
+};
 
 typedef struct LuaLoader {
     CifarLoader ld;
-    int *label;  /* batch ints: training labels of the last batch */
-    int *clean;  /* batch ints: clean labels */
+    int *label;   /* batch ints: training labels of the last batch */
+    int *clean;   /* batch ints: clean labels */
+    int *label2;  /* batch ints: the partners' training labels */
 } LuaLoader;
+
+typedef struct LuaNeighbours {
+    int n, k, same_class;
+    int *idx;     /* n * k, 0-based */
+} LuaNeighbours;
 
 /* Three finite numbers from t[key] = {r, g, b} into out (left as is when absent). */
 static void opt_triple(lua_State *L, int idx, const char *where, const char *key, float *out)
@@ -398,14 +417,19 @@ static int l_data_loader(lua_State *L)
     lua_setiuservalue(L, self, LOADER_UV_Y);
     lua_tensor_new(L, 1, &o.batch);
     lua_setiuservalue(L, self, LOADER_UV_YCLEAN);
+    lua_tensor_new(L, 4, xs);
+    lua_setiuservalue(L, self, LOADER_UV_X2);
+    lua_tensor_new(L, 1, &o.batch);
+    lua_setiuservalue(L, self, LOADER_UV_Y2);
     Err err;
     if (data_cifar_loader_init(&l->ld, &d->set, &o, &err))
         return lua_raisef(L, "%s", err.msg);
-    /* Two label buffers in one allocation, owned by the loader (freed by __gc). */
-    l->label = malloc(2 * (size_t)o.batch * sizeof(int));
+    /* Three label buffers in one allocation, owned by the loader (freed by __gc). */
+    l->label = malloc(3 * (size_t)o.batch * sizeof(int));
     if (!l->label)
         return luaL_error(L, "loader: out of memory for %d labels", o.batch);
     l->clean = l->label + o.batch;
+    l->label2 = l->clean + o.batch;
     return 1;
 }
 
@@ -492,8 +516,125 @@ static int l_data_loader_gc(lua_State *L)
     LuaLoader *l = luaL_checkudata(L, 1, ENGINE_LOADER_T);
     data_cifar_loader_free(&l->ld);
     free(l->label);
-    l->label = l->clean = NULL;
+    l->label = l->clean = l->label2 = NULL;
     return 0;
+}
+
+/* ---- nearest neighbours ------------------------------------------------------------------ */
+
+static LuaNeighbours *check_neighbours(lua_State *L, int idx)
+{
+    LuaNeighbours *nb = luaL_checkudata(L, idx, ENGINE_NEIGHBOURS_T);
+    if (!nb->idx)
+        luaL_argerror(L, idx, "neighbour table is closed");
+    return nb;
+}
+
+/* data.neighbours(ds, k, {same_class = false, threads = 1}) -> the k nearest other images of
+ * every image of ds (data/knn.h: exact squared Euclidean distance on the pixel bytes). */
+static int l_data_neighbours(lua_State *L)
+{
+    static const char *const known[] = {"same_class", "threads", NULL};
+    const char *where = "neighbours";
+    LuaDataset *d = check_dataset(L, 1);
+    lua_Integer k = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, k >= 1 && k < d->set.n, 2, "k must be in 1 .. (images - 1)");
+    int has_opts = !lua_isnoneornil(L, 3);
+    if (has_opts)
+        lua_opt_known(L, 3, where, known);
+    int same = has_opts ? lua_opt_bool(L, 3, where, "same_class", LUA_OPT_DEFAULT, 0) : 0;
+    int threads = has_opts ? (int)lua_opt_int(L, 3, where, "threads", LUA_OPT_DEFAULT, 1, 1, 1024)
+                           : 1;
+    LuaNeighbours *nb = lua_newuserdatauv(L, sizeof *nb, 0);
+    memset(nb, 0, sizeof *nb);
+    luaL_setmetatable(L, ENGINE_NEIGHBOURS_T);
+    nb->idx = malloc((size_t)d->set.n * (size_t)k * sizeof *nb->idx);
+    if (!nb->idx)
+        return lua_raisef(L, "neighbours: out of memory for %d x %d indices", d->set.n, (int)k);
+    Err err;
+    if (data_knn(nb->idx, &d->set, (int)k, same, threads, &err)) {
+        free(nb->idx);
+        nb->idx = NULL;
+        return lua_raisef(L, "%s", err.msg);
+    }
+    nb->n = d->set.n;
+    nb->k = (int)k;
+    nb->same_class = same;
+    return 1;
+}
+
+static int l_nb_k(lua_State *L)
+{
+    lua_pushinteger(L, check_neighbours(L, 1)->k);
+    return 1;
+}
+
+static int l_nb_size(lua_State *L)
+{
+    lua_pushinteger(L, check_neighbours(L, 1)->n);
+    return 1;
+}
+
+/* nb:get(i, r) -> the 1-based index of the r-th nearest neighbour of example i (1-based). */
+static int l_nb_get(lua_State *L)
+{
+    LuaNeighbours *nb = check_neighbours(L, 1);
+    lua_Integer i = luaL_checkinteger(L, 2), r = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, i >= 1 && i <= nb->n, 2, "example index out of range");
+    luaL_argcheck(L, r >= 1 && r <= nb->k, 3, "rank out of range (1 .. k)");
+    lua_pushinteger(L, (lua_Integer)nb->idx[(size_t)(i - 1) * nb->k + (size_t)(r - 1)] + 1);
+    return 1;
+}
+
+/* nb:md5() -> the hex MD5 of the table as little-endian int32, row after row. */
+static int l_nb_md5(lua_State *L)
+{
+    LuaNeighbours *nb = check_neighbours(L, 1);
+    Md5 m;
+    md5_init(&m);
+    size_t count = (size_t)nb->n * (size_t)nb->k;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t v = (uint32_t)nb->idx[i];
+        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+        md5_update(&m, b, 4);
+    }
+    char hex[33];
+    md5_final_hex(&m, hex);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+static int l_nb_gc(lua_State *L)
+{
+    LuaNeighbours *nb = luaL_checkudata(L, 1, ENGINE_NEIGHBOURS_T);
+    free(nb->idx);
+    nb->idx = NULL;
+    return 0;
+}
+
+/* ld:partners(nb, rng) -> x2, y2: the last batch's partners (loader-owned tensors, refilled
+ * by every call), example i's drawn among the nb:k() nearest of its image. */
+static int l_data_partners(lua_State *L)
+{
+    LuaLoader *l = check_loader(L, 1);
+    LuaNeighbours *nb = check_neighbours(L, 2);
+    Rng *rng = lua_rng_check(L, 3);
+    if (nb->n != l->ld.set->n)
+        return lua_raisef(L, "partners: the neighbour table is for %d images but the loader's "
+                          "set has %d; build it from the set the loader reads", nb->n,
+                          l->ld.set->n);
+    lua_getiuservalue(L, 1, LOADER_UV_X2);
+    lua_getiuservalue(L, 1, LOADER_UV_Y2);
+    Tensor *x2 = lua_tensor_check(L, -2), *y2 = lua_tensor_check(L, -1);
+    Err err;
+    if (data_cifar_loader_partners(&l->ld, x2, l->label2, nb->idx, nb->k, rng, &err))
+        return lua_raisef(L, "%s", err.msg);
+    int n = l->ld.last_n;
+    if (tensor_reshape(y2, 1, &n, &err))
+        return luaL_error(L, "partners: %s", err.msg);
+    for (int i = 0; i < n; i++)
+        y2->data[i] = (float)l->label2[i];
+    return 2;
 }
 
 /* ---- module ------------------------------------------------------------------------------ */
@@ -502,6 +643,7 @@ static const luaL_Reg data_funcs[] = {
     {"load_cifar", l_data_load_cifar},
     {"synthetic", l_data_synthetic},
     {"loader", l_data_loader},
+    {"neighbours", l_data_neighbours},
     {NULL, NULL}};
 
 static const luaL_Reg dataset_methods[] = {
@@ -530,6 +672,19 @@ static const luaL_Reg loader_methods[] = {
     {"each", l_data_each},
     {"batches", l_data_batches},
     {"last_augment", l_data_last_augment},
+    {"partners", l_data_partners},
+    {NULL, NULL}};
+
+static const luaL_Reg neighbours_methods[] = {
+    {"k", l_nb_k},
+    {"size", l_nb_size},
+    {"get", l_nb_get},
+    {"md5", l_nb_md5},
+    {NULL, NULL}};
+
+static const luaL_Reg neighbours_meta[] = {
+    {"__gc", l_nb_gc},
+    {"__close", l_nb_gc},
     {NULL, NULL}};
 
 static const luaL_Reg loader_meta[] = {
@@ -552,6 +707,7 @@ int luaopen_engine_data(lua_State *L)
 {
     new_class(L, ENGINE_DATASET_T, dataset_meta, dataset_methods);
     new_class(L, ENGINE_LOADER_T, loader_meta, loader_methods);
+    new_class(L, ENGINE_NEIGHBOURS_T, neighbours_meta, neighbours_methods);
     luaL_newlib(L, data_funcs);
     return 1;
 }

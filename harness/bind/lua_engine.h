@@ -40,6 +40,11 @@ Tensor *lua_tensor_check(lua_State *L, int idx);
 /* Reads a shape from the Lua table at idx ({2, 3, 32, 32}); raises on bad entries. */
 int lua_tensor_shape_arg(lua_State *L, int idx, int *shape);
 
+/* ---- lua_nn.c -------------------------------------------------------------------------- */
+
+/* Checks that stack index idx is a built engine.Net and returns its Net (nn/net.h). */
+struct Net *lua_net_check(lua_State *L, int idx);
+
 /* ---- lua_rng.c: the Rng userdata (train.rng and train.stream) --------------------------- */
 
 /* Pushes a new Rng userdata seeded with (seed, stream). */

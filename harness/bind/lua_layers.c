@@ -41,6 +41,7 @@
 #include "nn/dropout.h"
 #include "nn/elu.h"
 #include "nn/linear.h"
+#include "nn/mix.h"
 #include "nn/net.h"
 #include "nn/pool.h"
 
@@ -293,6 +294,13 @@ static Module *identity_build(const void *args, Err *err)
     return identity_module_new(err);
 }
 
+/* -- mix (nn/mix.h): latent mixup; the plan comes from net_set_mix -- */
+static Module *mix_build(const void *args, Err *err)
+{
+    (void)args;
+    return mix_module_new(err);
+}
+
 /* -- linear (nn/linear.h) -- */
 static const LayerOpt linear_opts[] = {
     REQ("in_f", LOPT_INT), REQ("out_f", LOPT_INT), OPT("bias", LOPT_BOOL, LINEAR_DEFAULT_BIAS),
@@ -390,6 +398,7 @@ static const LayerKind LAYERS[] = {
     {"dropout", dropout_opts, dropout_parse, dropout_build},
     {"flatten", no_opts, no_parse, flatten_build},
     {"identity", no_opts, no_parse, identity_build},
+    {"mix", no_opts, no_parse, mix_build},
     {"dense_block", dense_opts, dense_parse, dense_build},
     {"elu", elu_opts, elu_parse, elu_build},
 };

@@ -60,6 +60,8 @@ static LNet *check_lnet(lua_State *L, int idx)
 
 static Net *check_net(lua_State *L, int idx) { return check_lnet(L, idx)->net; }
 
+Net *lua_net_check(lua_State *L, int idx) { return check_net(L, idx); }
+
 /* nn.build(desc, {c=, h=, w=}, {batch=, threads=}) -> Net */
 static int l_nn_build(lua_State *L)
 {

@@ -351,11 +351,8 @@ static int l_md5_file(lua_State *L)
         lua_pushfstring(L, "md5_file: %s: read error", path);
         return 2;
     }
-    uint8_t d[16];
-    md5_final(&m, d);
     char hex[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    md5_final_hex(&m, hex);
     lua_pushstring(L, hex);
     return 1;
 }

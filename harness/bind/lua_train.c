@@ -10,10 +10,16 @@
  *                                      -> Schedule: :lr(epoch, step, steps_per_epoch), also
  *                                         callable as sched(epoch, step, steps_per_epoch)
  *   train.mixup(xm, t, x, labels, {alpha=, per_example=, n_classes=, partner = "random" |
- *               "same_class", labels = "mixed" | "heavier", smoothing=, noise=}, rng) -> lambda
+ *               "same_class", labels = "mixed" | "heavier", smoothing=, noise=, latent = net},
+ *               rng [, x2, labels2]) -> lambda
  *                                      (with per_example, the batch mean of the lambdas;
- *                                      the last four default to plain mixup, train/mixup.h);
- *                                      xm (N, ...) and t (N, n_classes) are overwritten
+ *                                      partner to noise default to plain mixup,
+ *                                      train/mixup.h); xm (N, ...) and t (N, n_classes) are
+ *                                      overwritten. latent: a Net with a mix layer (nn/mix.h):
+ *                                      xm is x unmixed and the pairs go to the net
+ *                                      (net_set_mix; cleared when alpha = 0). x2, labels2:
+ *                                      example n's partner (a loader's :partners), mixed by
+ *                                      mixup_partners instead of partners from the batch
  *   train.softmax_xent(z, t, dz or nil) -> loss;  train.bce_logits(z, t, dz or nil) -> loss
  *   train.count_errors(z, labels) -> number of rows whose argmax is not the label
  *
@@ -43,6 +49,7 @@
 #include "train/adam.h"
 #include "nn/loss.h"
 #include "bind/lua_engine.h"
+#include "nn/net.h"
 #include "train/mixup.h"
 #include "train/schedule.h"
 #include "train/sgd.h"
@@ -413,7 +420,7 @@ static int l_train_schedule(lua_State *L)
 
 /* Grows only; freed by __gc. Shared by the module's functions as upvalue 1. */
 typedef struct Scratch {
-    int *ints;       /* labels (cap), permutation (cap), mixup's work (2 cap) */
+    int *ints;       /* labels (cap), permutation (cap), mixup's work (2 cap), labels2 (cap) */
     double *lam;     /* cap */
     size_t cap;
 } Scratch;
@@ -432,7 +439,7 @@ static Scratch *scratch_get(lua_State *L, size_t n)
     Scratch *s = luaL_checkudata(L, lua_upvalueindex(1), ENGINE_SCRATCH_T);
     if (n <= s->cap)
         return s;
-    int *ints = malloc(4 * n * sizeof *ints);
+    int *ints = malloc(5 * n * sizeof *ints);
     double *lam = malloc(n * sizeof *lam);
     if (!ints || !lam) {
         free(ints);
@@ -450,7 +457,7 @@ static Scratch *scratch_get(lua_State *L, size_t n)
 static int l_train_mixup(lua_State *L)
 {
     static const char *const known[] = {"alpha", "per_example", "n_classes", "partner", "labels",
-                                        "smoothing", "noise", NULL};
+                                        "smoothing", "noise", "latent", NULL};
     static const char *const partners[] = {"random", "same_class", NULL};
     static const char *const label_modes[] = {"mixed", "heavier", NULL};
     const char *where = "train.mixup";
@@ -460,7 +467,8 @@ static int l_train_mixup(lua_State *L)
     luaL_checktype(L, 5, LUA_TTABLE);
     lua_opt_known(L, 5, where, known);
     Rng *rng = lua_rng_check(L, 6);
-    MixupParams p;
+    Tensor *x2 = lua_isnoneornil(L, 7) ? NULL : lua_tensor_check(L, 7);
+    MixupParams p = {0};
     p.alpha = lua_opt_num(L, 5, where, "alpha", LUA_OPT_REQUIRED, 0.0, LUA_OPT_ANY_NUM);
     p.per_example = lua_opt_bool(L, 5, where, "per_example", LUA_OPT_DEFAULT, 0);
     p.n_classes = (int)lua_opt_int(L, 5, where, "n_classes", LUA_OPT_REQUIRED, 0,
@@ -471,6 +479,14 @@ static int l_train_mixup(lua_State *L)
                             label_modes);
     p.smoothing = lua_opt_num(L, 5, where, "smoothing", LUA_OPT_DEFAULT, 0.0, LUA_OPT_ANY_NUM);
     p.noise = lua_opt_num(L, 5, where, "noise", LUA_OPT_DEFAULT, 0.0, LUA_OPT_ANY_NUM);
+    Net *net = NULL;
+    if (lua_getfield(L, 5, "latent") != LUA_TNIL) {
+        if (!luaL_testudata(L, -1, ENGINE_NET_T))
+            lua_opt_bad(L, -1, where, "latent", "a net (engine.Net) with a mix layer");
+        net = lua_net_check(L, lua_gettop(L));
+        p.latent = 1;
+    }
+    lua_pop(L, 1);
     if (x->ndim < 1 || x->shape[0] < 1)
         return lua_raisef(L, "%s: input has %d dimensions and batch %d, expected a batch", where,
                           x->ndim, x->ndim ? x->shape[0] : 0);
@@ -478,7 +494,18 @@ static int l_train_mixup(lua_State *L)
     Scratch *s = scratch_get(L, (size_t)n);
     lua_labels_arg(L, 4, n, s->ints, where);
     Err err;
-    if (mixup_batch(xm, t, s->lam, s->ints + n, s->ints + 2 * n, x, s->ints, &p, rng, &err))
+    int rc;
+    if (x2) {
+        if (net)
+            return lua_raisef(L, "%s: both latent and a partner batch, expected one", where);
+        lua_labels_arg(L, 8, n, s->ints + 4 * n, where);
+        rc = mixup_partners(xm, t, s->lam, x, s->ints, x2, s->ints + 4 * n, &p, rng, &err);
+    } else {
+        rc = mixup_batch(xm, t, s->lam, s->ints + n, s->ints + 2 * n, x, s->ints, &p, rng, &err);
+    }
+    if (!rc && net)
+        rc = net_set_mix(net, s->lam, s->ints + n, p.alpha > 0.0 ? n : 0, &err);
+    if (rc)
         return lua_raisef(L, "%s", err.msg);
     double mean = 0.0;
     for (int i = 0; i < n; i++)

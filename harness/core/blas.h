@@ -12,7 +12,10 @@
 
 void blas_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                int lda, const float *b, int ldb, float beta, float *c, int ldc);
-/* Same contract, plain loops with double accumulation. */
+/* The same in double precision (data/knn.c: exact distances between byte images). */
+void blas_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha, const double *a,
+                int lda, const double *b, int ldb, double beta, double *c, int ldc);
+/* Same contract as blas_gemm, plain loops with double accumulation. */
 void blas_gemm_naive(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                      int lda, const float *b, int ldb, float beta, float *c, int ldc);
 

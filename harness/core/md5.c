@@ -104,17 +104,22 @@ void md5_final(Md5 *m, uint8_t digest[16])
         digest[i] = (uint8_t)(s[i / 4] >> (8 * (i % 4)));
 }
 
-void md5_hex(const void *data, size_t n, char hex[33])
+void md5_final_hex(Md5 *m, char hex[33])
 {
     static const char digits[] = "0123456789abcdef";
-    Md5 m;
     uint8_t d[16];
-    md5_init(&m);
-    md5_update(&m, data, n);
-    md5_final(&m, d);
+    md5_final(m, d);
     for (int i = 0; i < 16; i++) {
         hex[2 * i] = digits[d[i] >> 4];
         hex[2 * i + 1] = digits[d[i] & 15];
     }
     hex[32] = '\0';
+}
+
+void md5_hex(const void *data, size_t n, char hex[33])
+{
+    Md5 m;
+    md5_init(&m);
+    md5_update(&m, data, n);
+    md5_final_hex(&m, hex);
 }

@@ -21,6 +21,8 @@ typedef struct Md5 {
 void md5_init(Md5 *m);
 void md5_update(Md5 *m, const void *data, size_t n);
 void md5_final(Md5 *m, uint8_t digest[16]);
+/* md5_final, written as 32 lowercase hex digits and a NUL. */
+void md5_final_hex(Md5 *m, char hex[33]);
 void md5_hex(const void *data, size_t n, char hex[33]);
 
 #endif

@@ -419,8 +419,9 @@ int data_cifar_loader_init(CifarLoader *ld, const CifarSet *s, const CifarLoader
                            (double)o->std[c]);
     }
     ld->order = malloc((size_t)s->n * sizeof *ld->order);
-    ld->aug = malloc((size_t)o->batch * sizeof *ld->aug);
-    if (!ld->order || !ld->aug) {
+    ld->aug = malloc(2 * (size_t)o->batch * sizeof *ld->aug); /* the batch's, its partners' */
+    ld->partner = malloc((size_t)o->batch * sizeof *ld->partner);
+    if (!ld->order || !ld->aug || !ld->partner) {
         data_cifar_loader_free(ld);
         return err_set(err, "data_cifar_loader_init: out of memory for %d examples", s->n);
     }
@@ -441,6 +442,7 @@ void data_cifar_loader_free(CifarLoader *ld)
         return;
     free(ld->order);
     free(ld->aug);
+    free(ld->partner);
     memset(ld, 0, sizeof *ld);
 }
 
@@ -501,5 +503,34 @@ int data_cifar_loader_next(CifarLoader *ld, Tensor *x, int *label, int *clean, i
     ld->pos += nb;
     ld->last_n = nb;
     *n = nb;
+    return 0;
+}
+
+int data_cifar_loader_partners(CifarLoader *ld, Tensor *x2, int *label2, const int *nbr, int k,
+                               Rng *rng, Err *err)
+{
+    if (!ld->order || ld->epoch < 0 || ld->last_n < 1 || ld->pos < ld->last_n)
+        return err_set(err, "data_cifar_loader_partners: no batch yet; call "
+                            "data_cifar_loader_next first");
+    if (k < 1)
+        return err_set(err, "data_cifar_loader_partners: k is %d, expected >= 1", k);
+    const CifarSet *s = ld->set;
+    const int nb = ld->last_n;
+    const int *idx = ld->order + ld->pos - nb;
+    int *pidx = ld->partner;
+    CifarAug *aug = ld->aug + ld->o.batch;
+    for (int i = 0; i < nb; i++) {
+        int j = nbr[(size_t)idx[i] * k + rng_below(rng, (uint64_t)k)];
+        if (j < 0 || j >= s->n)
+            return err_set(err, "data_cifar_loader_partners: example %d has neighbour %d, "
+                           "expected 0..%d (a table for another set?)", idx[i], j, s->n - 1);
+        pidx[i] = j;
+        aug[i] = ld->o.augment ? data_cifar_draw_aug(rng, ld->o.pad, ld->o.flip)
+                               : (CifarAug){ld->o.pad, ld->o.pad, 0};
+    }
+    if (data_cifar_assemble(x2, s, pidx, nb, aug, ld->o.pad, ld->lut, err))
+        return err_prefix(err, "data_cifar_loader_partners");
+    for (int i = 0; i < nb; i++)
+        label2[i] = s->noisy[pidx[i]];
     return 0;
 }

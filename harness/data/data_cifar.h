@@ -165,7 +165,8 @@ typedef struct CifarLoader {
     const CifarSet *set;  /* not owned; must outlive the loader */
     CifarLoaderOptions o;
     int *order;           /* set->n indices: this epoch's order */
-    CifarAug *aug;        /* o.batch entries: the last batch's augmentation */
+    CifarAug *aug;        /* 2 o.batch entries: the last batch's augmentation, its partners' */
+    int *partner;         /* o.batch entries: the last batch's partners (set indices) */
     float lut[3 * 256];
     Rng aug_rng;
     int epoch;            /* -1 before the first data_cifar_loader_epoch */
@@ -185,5 +186,14 @@ int data_cifar_loader_batches(const CifarLoader *ld);
  * label: training (noisy) labels, clean: clean labels (optional), both >= batch ints, out.
  * *n receives the batch size, 0 at the end of the epoch. Fails before the first epoch. */
 int data_cifar_loader_next(CifarLoader *ld, Tensor *x, int *label, int *clean, int *n, Err *err);
+/* Partners of the last batch, for nearest-neighbour mixup: example i of the batch (set index
+ * idx_i) gets nbr[idx_i * k + rng_below(rng, k)] (a table of data_knn for this loader's set,
+ * rows = set->n), assembled into x2 (as x of data_cifar_loader_next) with an augmentation of
+ * its own drawn from rng when the loader augments (data_cifar_draw_aug). Draw order: per
+ * example, the neighbour, then its augmentation. The loader's own generators are untouched,
+ * so the anchors are the batch every other method of the seed sees. label2: n training
+ * labels out. Fails before the first batch or on a neighbour index out of range. */
+int data_cifar_loader_partners(CifarLoader *ld, Tensor *x2, int *label2, const int *nbr, int k,
+                               Rng *rng, Err *err);
 
 #endif

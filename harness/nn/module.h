@@ -40,6 +40,14 @@
 
 #define MODULE_PATH_MAX 160
 
+/* Latent mixing (the ablation's "layer k" mixup, nn/mix.h): a mix module's output row i is
+ * lam[i] h[i] + (1 - lam[i]) h[perm[i]] for a batch of n. The Net holds one (net_set_mix). */
+typedef struct MixPlan {
+    int n;
+    const double *lam;
+    const int *perm;
+} MixPlan;
+
 /* Everything a pass needs besides the data: mode, randomness, scratch memory, threads. */
 typedef struct Ctx {
     int train;            /* 1: training mode (BN batch statistics, dropout on) */
@@ -48,6 +56,7 @@ typedef struct Ctx {
     size_t ws_stride;     /* floats per thread slice, >= every module's ws_floats */
     int nthreads;         /* threads for this pass's parallel loops */
     int profile;          /* 1: leaves add their wall time to seconds_fwd / seconds_bwd */
+    const MixPlan *mix;   /* training only: the pairs a mix module applies; NULL: none */
 } Ctx;
 
 /* Initialisation schemes; recorded by name in the run config. */

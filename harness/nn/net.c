@@ -512,6 +512,8 @@ void net_free(Net *net)
     free(net->buffers);
     free(net->ws);
     free(net->info);
+    free(net->mix_lam);
+    free(net->mix_perm);
     free(net);
 }
 
@@ -526,9 +528,37 @@ void net_init(Net *net, Rng *rng) { init_tree(net->root, rng); }
 
 void net_zero_grad(Net *net) { memset(net->grads, 0, net->n_params * sizeof(float)); }
 
-static Ctx net_ctx(Net *net, int train, Rng *rng)
+static Ctx net_ctx(Net *net, int train, Rng *rng, int mix)
 {
-    return (Ctx){train, rng, net->ws, net->ws_stride, net->nthreads, net->profile};
+    return (Ctx){train, rng, net->ws, net->ws_stride, net->nthreads, net->profile,
+                 mix ? &net->mix : NULL};
+}
+
+int net_set_mix(Net *net, const double *lam, const int *perm, int n, Err *err)
+{
+    if (n < 0)
+        return err_set(err, "net_set_mix: n is %d, expected >= 0", n);
+    if (n > net->mix_cap) {
+        int cap = n > net->cap_n ? n : net->cap_n;
+        double *l = malloc((size_t)cap * sizeof *l);
+        int *p = malloc((size_t)cap * sizeof *p);
+        if (!l || !p) {
+            free(l);
+            free(p);
+            return err_set(err, "net_set_mix: out of memory for a plan of %d", n);
+        }
+        free(net->mix_lam);
+        free(net->mix_perm);
+        net->mix_lam = l;
+        net->mix_perm = p;
+        net->mix_cap = cap;
+    }
+    if (n > 0) {
+        memcpy(net->mix_lam, lam, (size_t)n * sizeof *lam);
+        memcpy(net->mix_perm, perm, (size_t)n * sizeof *perm);
+    }
+    net->mix = (MixPlan){n, net->mix_lam, net->mix_perm};
+    return 0;
 }
 
 int net_forward(Net *net, const Tensor *x, int train, Rng *rng, const Tensor **y, Err *err)
@@ -541,13 +571,15 @@ int net_forward(Net *net, const Tensor *x, int train, Rng *rng, const Tensor **y
     if (x->shape[0] > net->cap_n)
         return err_set(err, "net_forward: batch %d exceeds the reserved capacity %d "
                             "(call reserve first)", x->shape[0], net->cap_n);
-    Ctx ctx = net_ctx(net, train, rng);
+    int mix = train && net->mix.n > 0;
+    Ctx ctx = net_ctx(net, train, rng, mix);
     net->last_x = NULL;
     if (child_forward(net->root, x, &ctx, err))
         return -1;
     net->last_x = x;
     net->last_n = x->shape[0];
     net->last_train = train;
+    net->last_mix = mix;
     if (y)
         *y = &net->root->y;
     return 0;
@@ -564,7 +596,7 @@ int net_backward(Net *net, const Tensor *dy, const Tensor **dx, Err *err)
                        tensor_shape_str(dy, buf, sizeof buf), net->last_n, net->out.c,
                        net->out.h, net->out.w);
     Tensor dyv = view_as(dy, net->last_n, net->out);
-    Ctx ctx = net_ctx(net, net->last_train, NULL);
+    Ctx ctx = net_ctx(net, net->last_train, NULL, net->last_mix);
     if (child_backward(net->root, net->last_x, &dyv, &ctx, err))
         return -1;
     if (dx)

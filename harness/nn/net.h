@@ -47,6 +47,11 @@ typedef struct Net {
     ParamInfo *info;     /* one entry per module with parameters or buffers, tree order */
     int n_info;
     int profile;         /* 1: time every leaf module (Module.seconds_fwd / seconds_bwd) */
+    MixPlan mix;         /* the plan of mix modules (net_set_mix); mix.n = 0: none */
+    double *mix_lam;     /* mix_cap entries, owned: the plan's copies */
+    int *mix_perm;
+    int mix_cap;
+    int last_mix;        /* 1: the last forward ran with the plan */
 } Net;
 
 /* Builds a Net from a module tree (ownership passes to the Net, also on failure) for
@@ -69,5 +74,9 @@ int net_forward(Net *net, const Tensor *x, int train, Rng *rng, const Tensor **y
  * dLoss/dx, valid until the next backward. The x of the last forward must be unchanged. */
 int net_backward(Net *net, const Tensor *dy, const Tensor **dx, Err *err);
 void net_zero_grad(Net *net);
+/* Latent mixing: copies the plan (lam, perm: n entries) that the mix modules (nn/mix.h) apply
+ * in the following training forwards; n = 0 clears it (ERM). It must not change between a
+ * forward and its backward. Fails on n < 0 or an allocation failure. */
+int net_set_mix(Net *net, const double *lam, const int *perm, int n, Err *err);
 
 #endif

@@ -8,8 +8,10 @@
  * (the official code mixes the two losses instead, which is the same quantity for soft-target
  * cross-entropy since the loss is linear in the targets).
  * Draw order: lambda (or N lambdas with per_example), then the permutation; alpha = 0 draws
- * nothing (and noise > 0 then draws only the noise). Non-goals: nearest-neighbour partners
- * (a table the data layer would compute), manifold mixup, CutMix.
+ * nothing (and noise > 0 then draws only the noise). Nearest-neighbour partners come from the
+ * data layer (data/knn.h, data_cifar_loader_partners) and are mixed by mixup_partners; latent
+ * mixing only forms the targets here (nn/mix.h mixes). Non-goals: manifold mixup's random
+ * layer, CutMix.
  */
 #include "train/mixup.h"
 
@@ -17,9 +19,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* in_batch: partners from the batch (mixup_batch), so perm (and work for same-class) are
+ * needed when alpha > 0. */
 static int mixup_check(const Tensor *xm, const Tensor *t, const double *lam, const int *perm,
                        const int *work, const Tensor *x, const int *label, const MixupParams *p,
-                       Err *err)
+                       int in_batch, Err *err)
 {
     char b1[64], b2[64];
     if (p->partner != MIXUP_PARTNER_RANDOM && p->partner != MIXUP_PARTNER_SAME_CLASS)
@@ -57,11 +61,13 @@ static int mixup_check(const Tensor *xm, const Tensor *t, const double *lam, con
         t->size != (size_t)n * (size_t)p->n_classes)
         return err_set(err, "mixup_batch: targets are %s, expected (%d, %d)",
                        tensor_shape_str(t, b1, sizeof b1), n, p->n_classes);
-    if (p->alpha > 0.0 && !perm)
+    if (p->latent != 0 && p->latent != 1)
+        return err_set(err, "mixup_batch: latent is %d, expected 0 or 1", p->latent);
+    if (in_batch && p->alpha > 0.0 && !perm)
         return err_set(err, "mixup_batch: perm is NULL, expected %d ints when alpha > 0", n);
     if (p->alpha > 0.0 && p->per_example && !lam)
         return err_set(err, "mixup_batch: lam is NULL, expected %d doubles with per_example", n);
-    if (p->alpha > 0.0 && p->partner == MIXUP_PARTNER_SAME_CLASS && !work)
+    if (in_batch && p->alpha > 0.0 && p->partner == MIXUP_PARTNER_SAME_CLASS && !work)
         return err_set(err, "mixup_batch: work is NULL, expected %d ints for same-class "
                        "partners", 2 * n);
     if (!label)
@@ -121,13 +127,54 @@ static void add_noise(Tensor *xm, double sigma, Rng *rng)
         xm->data[j] += (float)(sigma * rng_normal(rng));
 }
 
+/* Draws the lambda(s): one per batch, or one per example into lam (then required). Returns the
+ * batch's lambda (unused with per_example). */
+static double draw_lambdas(double *lam, int n, const MixupParams *p, Rng *rng)
+{
+    if (p->per_example) {
+        for (int i = 0; i < n; i++)
+            lam[i] = rng_beta(rng, p->alpha, p->alpha);
+        return 0.0;
+    }
+    double l = rng_beta(rng, p->alpha, p->alpha);
+    if (lam)
+        for (int i = 0; i < n; i++)
+            lam[i] = l;
+    return l;
+}
+
+/* x~ and t~ for pairs (i, partner row perm[i] of xb / lb; perm NULL: row i), then the noise.
+ * With p->latent the inputs are copied unmixed (the net's mix layer mixes). */
+static void mix_rows(Tensor *xm, Tensor *t, const Tensor *x, const int *label, const float *xb,
+                     const int *lb, const int *perm, const double *lam, double batch_lam,
+                     const MixupParams *p, Rng *rng)
+{
+    const int n = x->shape[0], k = p->n_classes;
+    const size_t d = x->size / (size_t)n;
+    if (p->latent)
+        memcpy(xm->data, x->data, x->size * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        const int j = perm ? perm[i] : i;
+        const double l = p->per_example ? lam[i] : batch_lam;
+        if (!p->latent) {
+            const float a = (float)l, b = (float)(1.0 - l);
+            const float *xa = x->data + (size_t)i * d, *xp = xb + (size_t)j * d;
+            float *out = xm->data + (size_t)i * d;
+            for (size_t e = 0; e < d; e++)
+                out[e] = a * xa[e] + b * xp[e];
+        }
+        target_row(t->data + (size_t)i * k, k, label[i], lb[j], l, p);
+    }
+    if (p->noise > 0.0)
+        add_noise(xm, p->noise, rng);
+}
+
 int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, int *work, const Tensor *x,
                 const int *label, const MixupParams *p, Rng *rng, Err *err)
 {
-    if (mixup_check(xm, t, lam, perm, work, x, label, p, err))
+    if (mixup_check(xm, t, lam, perm, work, x, label, p, 1, err))
         return -1;
     const int n = x->shape[0];
-    const size_t d = x->size / (size_t)n;
     const int k = p->n_classes;
     memset(t->data, 0, t->size * sizeof(float));
     if (p->alpha == 0.0) {
@@ -144,32 +191,52 @@ int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, int *work, const 
             add_noise(xm, p->noise, rng);
         return 0;
     }
-    /* Lambdas first: one per batch, or one per example (kept in lam, which is then required). */
-    double batch_lam = 0.0;
-    if (p->per_example) {
-        for (int i = 0; i < n; i++)
-            lam[i] = rng_beta(rng, p->alpha, p->alpha);
-    } else {
-        batch_lam = rng_beta(rng, p->alpha, p->alpha);
-        if (lam)
-            for (int i = 0; i < n; i++)
-                lam[i] = batch_lam;
-    }
+    /* Lambdas first, then the partners. */
+    double batch_lam = draw_lambdas(lam, n, p, rng);
     if (p->partner == MIXUP_PARTNER_SAME_CLASS)
         same_class_perm(perm, work, label, n, k, rng);
     else
         rng_permutation(rng, perm, n);
-    for (int i = 0; i < n; i++) {
-        double l = p->per_example ? lam[i] : batch_lam;
-        const float a = (float)l, b = (float)(1.0 - l);
-        const float *xa = x->data + (size_t)i * d;
-        const float *xb = x->data + (size_t)perm[i] * d;
-        float *out = xm->data + (size_t)i * d;
-        for (size_t j = 0; j < d; j++)
-            out[j] = a * xa[j] + b * xb[j];
-        target_row(t->data + (size_t)i * k, k, label[i], label[perm[i]], l, p);
+    mix_rows(xm, t, x, label, x->data, label, perm, lam, batch_lam, p, rng);
+    return 0;
+}
+
+int mixup_partners(Tensor *xm, Tensor *t, double *lam, const Tensor *x, const int *label,
+                   const Tensor *x2, const int *label2, const MixupParams *p, Rng *rng, Err *err)
+{
+    char b1[64], b2[64];
+    if (p->latent)
+        return err_set(err, "mixup_partners: latent is set, expected input mixing (a partner "
+                            "from outside the batch has no hidden representation here)");
+    if (!x2 || !label2)
+        return err_set(err, "mixup_partners: the partner batch is NULL, expected inputs and "
+                            "labels");
+    if (mixup_check(xm, t, lam, NULL, NULL, x, label, p, 0, err))
+        return err_prefix(err, "mixup_partners");
+    int same = x2->ndim == x->ndim && x2->size == x->size;
+    for (int d = 0; same && d < x->ndim; d++)
+        same = x2->shape[d] == x->shape[d];
+    if (!same)
+        return err_set(err, "mixup_partners: the partner batch is %s, expected the input's "
+                       "shape %s", tensor_shape_str(x2, b1, sizeof b1),
+                       tensor_shape_str(x, b2, sizeof b2));
+    const int n = x->shape[0];
+    for (int i = 0; i < n; i++)
+        if (label2[i] < 0 || label2[i] >= p->n_classes)
+            return err_set(err, "mixup_partners: partner %d has label %d, expected 0..%d", i,
+                           label2[i], p->n_classes - 1);
+    memset(t->data, 0, t->size * sizeof(float));
+    if (p->alpha == 0.0) {
+        /* lambda = 1: the partners take no part (ERM, as mixup_batch) */
+        for (int i = 0; i < n; i++)
+            if (lam)
+                lam[i] = 1.0;
+        mix_rows(xm, t, x, label, x->data, label, NULL, NULL, 1.0, &(MixupParams){
+                     .n_classes = p->n_classes, .labels = p->labels, .smoothing = p->smoothing,
+                     .noise = p->noise, .latent = 1}, rng);
+        return 0;
     }
-    if (p->noise > 0.0)
-        add_noise(xm, p->noise, rng);
+    double batch_lam = draw_lambdas(lam, n, p, rng);
+    mix_rows(xm, t, x, label, x2->data, label2, NULL, lam, batch_lam, p, rng);
     return 0;
 }

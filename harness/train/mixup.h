@@ -22,6 +22,10 @@
  *   noise     sigma >= 0: x~ <- x~ + sigma z, z ~ N(0, 1) per element, drawn after the pairs
  *             in example then element order (Gaussian input noise; alpha = 0 for the noise
  *             alone, which then draws only z).
+ *   latent    1: x~ = x (a copy); lambda, the pairs and t~ as above, for a mix layer inside the
+ *             net (nn/mix.h, net_set_mix) to mix the hidden representation ("layer k").
+ * Nearest-neighbour partners (AC + KNN, SC + KNN = SMOTE) are drawn by the data layer
+ * (data_cifar_loader_partners): mixup_partners mixes with them.
  */
 #ifndef MIXUP_H
 #define MIXUP_H
@@ -40,6 +44,7 @@ typedef struct MixupParams {
     int labels;          /* MIXUP_LABELS_* (0: mixed) */
     double smoothing;    /* eps in [0, 1) (0: none) */
     double noise;        /* sigma >= 0 (0: none) */
+    int latent;          /* 1: inputs copied unmixed, for a mix layer (nn/mix.h) to mix */
 } MixupParams;
 
 /* x: (N, ...) inputs; label: N ints in [0, n_classes); xm: same shape as x, overwritten
@@ -51,5 +56,11 @@ typedef struct MixupParams {
  * same-class partners (NULL otherwise). */
 int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, int *work, const Tensor *x,
                 const int *label, const MixupParams *p, Rng *rng, Err *err);
+
+/* As mixup_batch, with example n's partner given: x2[n] (shape of x) and label2[n]. Draws
+ * only the lambda(s) (no permutation); p->partner is not used; latent is refused. */
+int mixup_partners(Tensor *xm, Tensor *t, double *lam, const Tensor *x, const int *label,
+                   const Tensor *x2, const int *label2, const MixupParams *p, Rng *rng,
+                   Err *err);
 
 #endif

@@ -11,6 +11,8 @@
  *     (a permutation within every class, drawn class by class), the heavier input's label,
  *     label smoothing (1 - eps + eps/K on the true class), Gaussian input noise (alone with
  *     alpha = 0, or after mixing);
+ *   - partners given from outside the batch (mixup_partners, nearest-neighbour mixup): x~ and
+ *     t~ against the partner batch, lambda the only draw, alpha = 0 ERM; latent refused;
  *   - bad labels, shapes, aliasing and parameters are rejected with their messages.
  */
 #include <math.h>
@@ -426,6 +428,88 @@ static int test_errors(void)
     return rc;
 }
 
+/* mixup_partners: x2 and label2 play x[perm] and label[perm] of check_mix (a batch whose
+ * second half is the partner batch and perm[i] = n + i). */
+static int test_partners(void)
+{
+    Rng data;
+    rng_seed(&data, tl_seed, 205);
+    Batch b, two;
+    enum { NP = 7 };
+    if (batch_new(&b, NP, 6, &data) || batch_new(&two, 2 * NP, 6, &data))
+        return 1;
+    Err err;
+    int rc = 0;
+    Tensor x2 = {0};
+    int xs[4] = {NP, 3, 4, 5};
+    if (tensor_alloc(&x2, 4, xs, &err))
+        rc = tl_fail("%s", err.msg);
+    memcpy(x2.data, two.x.data + b.x.size, b.x.size * sizeof(float));
+    memcpy(two.x.data, b.x.data, b.x.size * sizeof(float));
+    int *label2 = two.label + NP;
+    memcpy(two.label, b.label, sizeof(int) * NP);
+    for (int per_example = 0; per_example <= 1 && !rc; per_example++) {
+        MixupParams p = {.alpha = 0.7, .per_example = per_example, .n_classes = 6};
+        Rng r, copy;
+        rng_seed(&r, tl_seed, RNG_STREAM_MIXUP);
+        copy = r;
+        if (mixup_partners(&b.xm, &b.t, b.lam, &b.x, b.label, &x2, label2, &p, &r, &err)) {
+            rc = tl_fail("%s", err.msg);
+            break;
+        }
+        double lam[2 * NP];
+        int perm[2 * NP];
+        for (int i = 0; i < NP; i++) {
+            lam[i] = per_example || i == 0 ? rng_beta(&copy, p.alpha, p.alpha) : lam[0];
+            perm[i] = NP + i;
+        }
+        if (memcmp(&r, &copy, sizeof r) || memcmp(lam, b.lam, NP * sizeof lam[0]))
+            rc = tl_fail("per_example %d: draws differ from lambda alone", per_example);
+        /* check_mix on the doubled batch: rows 0..NP-1 of two.xm / two.t */
+        memcpy(two.xm.data, b.xm.data, b.xm.size * sizeof(float));
+        memcpy(two.t.data, b.t.data, b.t.size * sizeof(float));
+        two.n = NP;
+        two.x.size = two.xm.size = b.x.size;
+        two.t.size = b.t.size;
+        if (!rc)
+            rc = check_mix(per_example ? "partners, per example" : "partners", &two, lam, perm);
+        two.n = 2 * NP;
+        two.x.size = two.xm.size = 2 * b.x.size;
+        two.t.size = 2 * b.t.size;
+    }
+    MixupParams erm = {.alpha = 0.0, .n_classes = 6};
+    Rng r, copy;
+    rng_seed(&r, tl_seed, 3);
+    copy = r;
+    if (!rc && mixup_partners(&b.xm, &b.t, b.lam, &b.x, b.label, &x2, label2, &erm, &r, &err))
+        rc = tl_fail("%s", err.msg);
+    if (!rc && (memcmp(b.xm.data, b.x.data, b.x.size * sizeof(float)) ||
+                memcmp(&r, &copy, sizeof r)))
+        rc = tl_fail("alpha 0 with partners is not ERM (x~ = x, no draws)");
+    for (int i = 0; !rc && i < NP; i++)
+        if (b.t.data[i * 6 + b.label[i]] != 1.0f)
+            rc = tl_fail("alpha 0: row %d is not one-hot on its own label", i);
+    MixupParams lat = {.alpha = 1.0, .n_classes = 6, .latent = 1};
+    if (!rc)
+        rc = tl_expect_error("latent", mixup_partners(&b.xm, &b.t, b.lam, &b.x, b.label, &x2,
+                                                      label2, &lat, &r, &err),
+                             &err, "latent is set");
+    MixupParams ok = {.alpha = 1.0, .n_classes = 6};
+    if (!rc)
+        rc = tl_expect_error("partner shape", mixup_partners(&b.xm, &b.t, b.lam, &b.x, b.label,
+                                                             &two.x, label2, &ok, &r, &err),
+                             &err, "the partner batch is (14, 3, 4, 5)");
+    label2[2] = 6;
+    if (!rc)
+        rc = tl_expect_error("partner label", mixup_partners(&b.xm, &b.t, b.lam, &b.x, b.label,
+                                                             &x2, label2, &ok, &r, &err),
+                             &err, "partner 2 has label 6, expected 0..5");
+    tensor_free(&x2);
+    batch_free(&b);
+    batch_free(&two);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const TestCase tests[] = {
@@ -434,6 +518,7 @@ int main(int argc, char **argv)
         {"targets", test_targets},
         {"erm", test_erm},
         {"variants", test_variants},
+        {"partners", test_partners},
         {"errors", test_errors},
     };
     return tl_main(argc, argv, tests, sizeof tests / sizeof tests[0]);

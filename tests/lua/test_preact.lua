@@ -47,7 +47,8 @@ end)
 
 suite:test("options_are_strict", function()
   check.raises(function() preact{widht = 4} end, "preact_resnet: unknown option 'widht' " ..
-               "(known: depth, dropout, init, num_classes, variant, width)", "unknown option")
+               "(known: depth, dropout, init, mix_at, num_classes, variant, width)",
+               "unknown option")
   check.raises(function() preact{depth = 34} end, "depth is 34, valid depths: 18", "depth")
   check.raises(function() preact{variant = "v2"} end, "preact_resnet: option 'variant' is "
                .. "string \"v2\", expected one of kuangliu, official", "variant")
@@ -58,6 +59,36 @@ suite:test("options_are_strict", function()
   check.raises(function() nn.build(preact{init = "xavier"}, INPUT, {batch = 1}) end,
                "preact_resnet.conv1: option 'init' is \"xavier\", expected one of torch_default, "
                .. "he_normal, he_normal_fan_in, zero", "init")
+end)
+
+-- mix_at = k: one mix layer, right before stage k (1-4) or before the pooling (5), no
+-- parameters; without a plan it is the identity, so the outputs equal the plain net's.
+suite:test("mix_at_places_one_mix_layer", function()
+  check.raises(function() preact{mix_at = 6} end, "preact_resnet: option 'mix_at' is integer 6, "
+               .. "expected an integer in 0..5", "mix_at 6")
+  local plain = nn.build(preact{width = FIXTURE_WIDTH}, INPUT, {batch = 2})
+  plain:init(train.rng(7, train.stream.init))
+  local x = tensor.new{2, 3, 32, 32}
+  local r = train.rng(4, train.stream.init)
+  for i = 1, 2 do for c = 1, 3 do x:set(r:normal(), i, c, 5, 6) end end
+  local want = plain:forward(x, true):data_string()
+  local before = {"layer1", "layer2", "layer3", "layer4", "avgpool"}
+  for k = 0, 5 do
+    local d = preact{width = FIXTURE_WIDTH, mix_at = k}
+    local names, found = {}, 0
+    for i, node in ipairs(d.children) do
+      names[i] = node.name
+      if node.kind == "mix" then
+        found = found + 1
+        check.eq(d.children[i + 1].name, before[k], "mix_at " .. k .. " comes before")
+      end
+    end
+    check.eq(found, k == 0 and 0 or 1, "mix_at " .. k .. ": " .. table.concat(names, " "))
+    local net = nn.build(d, INPUT, {batch = 2})
+    check.eq(net:num_params(), plain:num_params(), "no parameters added")
+    net:init(train.rng(7, train.stream.init))
+    check.eq(net:forward(x, true):data_string(), want, "mix_at " .. k .. " without a plan")
+  end
 end)
 
 -- dropout = p: a layer in each of the 8 blocks between relu2 and conv2, no parameters; the

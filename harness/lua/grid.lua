@@ -266,4 +266,40 @@ function M.expand(exp, scale, filters)
   return runs
 end
 
+-- For reports: the experiment script experiments/<name>.lua, or nil when it cannot be loaded.
+function M.load_experiment(name)
+  local ok, e = pcall(require, "experiments." .. name)
+  return ok and type(e) == "table" and e or nil
+end
+
+-- For reports: {[key_of(config)] = true} over the runs an experiment's grid has at a scale
+-- (key_of may return nil to leave a run out), or nil when the experiment is absent or cannot
+-- be expanded there (a report then cannot say "not in the grid").
+function M.keys_at(exp, scale, key_of)
+  if type(exp) ~= "table" or type(exp.scales) ~= "table" or not exp.scales[scale] then
+    return nil
+  end
+  local ok, runs = pcall(M.expand, exp, scale)
+  if not ok then return nil end
+  local set = {}
+  for _, r in ipairs(runs) do
+    local k = key_of(r.config)
+    if k then set[k] = true end
+  end
+  return set
+end
+
+-- Sorts a list of scale names in place: those of `order` first, in its order, then the rest
+-- alphabetically (the reports' section order).
+function M.sort_scales(scales, order)
+  local rank = {}
+  for i, s in ipairs(order) do rank[s] = i end
+  table.sort(scales, function(a, b)
+    local ra, rb = rank[a] or #order + 1, rank[b] or #order + 1
+    if ra ~= rb then return ra < rb end
+    return a < b
+  end)
+  return scales
+end
+
 return M

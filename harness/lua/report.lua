@@ -31,6 +31,7 @@
 -- now (a fixed time string, for tests).
 -- Non-goals: reading curves for plots (plots.lua), any statistic other than the paper's.
 
+local grid = require "harness.lua.grid"
 local results = require "harness.lua.results"
 local stats = require "harness.lua.stats"
 local sources = require "harness.lua.sources"
@@ -52,7 +53,8 @@ M.NOT_RUN = "not run"
 M.DIVERGED = "diverged" -- a cell whose every run diverged (harness/lua/lifecycle.lua)
 M.DAGGER = "\u{2020}" -- marks numbers that are not comparable in magnitude
 -- Experiments whose runs have their own section (appended by M.write), not "unmatched" here.
-M.OWN_REPORT = {table4_noisy = "harness/lua/table4_report.lua"}
+M.OWN_REPORT = {table4_noisy = "harness/lua/table4_report.lua",
+                ablation_cifar = "harness/lua/ablation_report.lua"}
 
 -- Tables of the paper the harness reproduces. net_files: the nets/ file a net needs (a
 -- dataset's folder and the command that fetches it come from harness/lua/sources.lua).
@@ -234,10 +236,7 @@ end
 -- false when it cannot be loaded.
 local function experiment_of(spec, opts)
   local exp = opts.experiments and opts.experiments[spec.experiment]
-  if exp == nil then
-    local ok, e = pcall(require, "experiments." .. spec.experiment)
-    exp = ok and type(e) == "table" and e
-  end
+  if exp == nil then exp = grid.load_experiment(spec.experiment) end
   return exp or false
 end
 
@@ -674,6 +673,9 @@ function M.write(opts)
                                               published = opts.published})
   local f2 = require "harness.lua.figure2_report"
   text = text .. "\n" .. f2.render(f2.collect{results = opts.results or "results"})
+  local abl = require "harness.lua.ablation_report"
+  text = text .. "\n" .. abl.render(abl.collect{results = opts.results or "results",
+                                                published = opts.published})
   local gan_report = require "harness.lua.gan_report"
   text = text .. "\n" .. gan_report.render(gan_report.collect{results = opts.results or "results"})
   if opts.out then

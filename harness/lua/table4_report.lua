@@ -34,6 +34,7 @@
 -- Non-goals: the Table 2 report (report.lua, which appends this section), plots
 -- (tools/table4.lua).
 
+local grid = require "harness.lua.grid"
 local results = require "harness.lua.results"
 local stats = require "harness.lua.stats"
 
@@ -190,23 +191,15 @@ end
 -- {["50%\0ERM"] = true, ...}: the rows the experiment's grid runs at a scale (nil when the
 -- experiment cannot be expanded there).
 local function grid_rows(exp, scale)
-  if not exp or type(exp.scales) ~= "table" or not exp.scales[scale] then return nil end
-  local ok, runs = pcall(require("harness.lua.grid").expand, exp, scale)
-  if not ok then return nil end
-  local set = {}
-  for _, r in ipairs(runs) do
-    set[pct(r.config.data.label_noise.p) .. "\0" .. M.method_of(r.config)] = true
-  end
-  return set
+  return grid.keys_at(exp, scale, function(c)
+    return pct(c.data.label_noise.p) .. "\0" .. M.method_of(c)
+  end)
 end
 
 function M.collect(opts)
   opts = opts or {}
   local exp = opts.experiment
-  if exp == nil then
-    local ok, e = pcall(require, "experiments." .. M.EXPERIMENT)
-    exp = ok and type(e) == "table" and e or nil
-  end
+  if exp == nil then exp = grid.load_experiment(M.EXPERIMENT) end
   local runs, _, diverged = results.scan(opts.results or "results")
   local published = published_cells(opts.published or require "experiments.published")
   local model = {sections = {}, now = opts.now}
@@ -236,11 +229,7 @@ function M.collect(opts)
   end
   for _, run in ipairs(runs) do place(run, false) end
   for _, d in ipairs(diverged) do place(d, true) end
-  table.sort(scales, function(a, b)
-    local ra, rb = rank(M.SCALE_ORDER, a), rank(M.SCALE_ORDER, b)
-    if ra ~= rb then return ra < rb end
-    return a < b
-  end)
+  grid.sort_scales(scales, M.SCALE_ORDER)
   for _, scale in ipairs(scales) do
     local sec = {scale = scale, levels = {}}
     local in_grid = grid_rows(exp, scale)

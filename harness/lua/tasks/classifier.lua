@@ -155,6 +155,7 @@ function M.build(cfg, env)
   st.test_ld = data.loader(st.test_set, {batch = cfg.eval_batch, train = false, mean = d.mean,
                                          std = d.std})
   st.mix_opts = {alpha = cfg.mixup.alpha, per_example = cfg.mixup.per_example, n_classes = k}
+  st.mix = M.mix
   st.xm = batch_buffers(cfg.batch, {shape.c, shape.h, shape.w})
   st.t = batch_buffers(math.max(cfg.batch, cfg.eval_batch), {k})
   st.dz = batch_buffers(cfg.batch, {k})
@@ -191,6 +192,13 @@ end
 -- ============================================================================================
 -- One epoch.
 
+-- The batch operation: xm, t from the loader's x, y (train.mixup with st.mix_opts). A task
+-- built on this one may replace st.mix (tasks/ablation_classifier.lua: partners from outside
+-- the batch).
+function M.mix(st, xm, t, x, y)
+  train.mixup(xm, t, x, y, st.mix_opts, st.rng.mixup)
+end
+
 local function train_epoch(st, e, ctx)
   local ld, net = st.train_ld, st.net
   ld:epoch(e)
@@ -201,7 +209,7 @@ local function train_epoch(st, e, ctx)
   for x, y in ld:each() do
     local n = x:shape()[1]
     local xm, t, dz = st.xm(n), st.t(n), st.dz(n)
-    train.mixup(xm, t, x, y, st.mix_opts, st.rng.mixup)
+    st.mix(st, xm, t, x, y)
     st.opt:zero_grad()
     local z = net:forward(xm, true, st.rng.dropout)
     -- the engine's loss refuses non-finite logits; its message or the loss is the detail

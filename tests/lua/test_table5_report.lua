@@ -3,7 +3,8 @@
 -- tree (harness/lua/tasks/adversarial.lua): the cells of the paper's layout (mean +- sd over
 -- the triples), the top-1 accuracy ratios, the paired verdicts against intervals computed here
 -- by hand, the white-box I-FGSM row without a verdict, another scale's evaluation kept in its
--- own section, and no ratio where ERM has no accuracy left.
+-- own section, no ratio where ERM has no accuracy left, and mixup - ERM net of each model's
+-- clean error.
 -- Run as `./mixup tests/lua/test_table5_report.lua [filter]`.
 local check = require "tests.lua.check"
 local sys = require "engine.sys"
@@ -39,7 +40,8 @@ end
 
 -- cpu, 3 triples: FGSM white ERM 90, 92, 94 vs mixup 70, 73, 76 (differences -20, -19, -18)
 write("cpu", 1, 2, {white_erm_top1 = {90, 99}, white_mixup_top1 = {70, 98},
-                    black_erm_b_top1 = {50, 60}, black_mixup_top1 = {45, 50}})
+                    black_erm_b_top1 = {50, 60}, black_mixup_top1 = {45, 50},
+                    clean_erm_top1 = {10, 10}, clean_mixup_top1 = {5, 5}})
 write("cpu", 2, 3, {white_erm_top1 = {92, 99}, white_mixup_top1 = {73, 99},
                     black_erm_b_top1 = {52, 62}, black_mixup_top1 = {48, 53}})
 write("cpu", 3, 1, {white_erm_top1 = {94, 99}, white_mixup_top1 = {76, 97},
@@ -73,6 +75,10 @@ suite:test("verdicts", function()
   check.near(claims[1].d.mean, -19, 1e-12, "mean difference")
   check.near(claims[1].d.hi, -19 + half, 1e-5, "hi")
   check.eq(claims[1].verdict, "reproduced", "FGSM white")
+  -- net of clean error: triple 1 (70 - 5) - (90 - 10) = -15, then -19, -18 (clean 0)
+  check.near(claims[1].d_net.mean, (-15 - 19 - 18) / 3, 1e-12, "net of clean error")
+  -- black box uses ERM b's clean error (0 here) and mixup's (5): (45 - 5) - 50 = -10, -4, -3
+  check.near(claims[2].d_net.mean, (-10 - 4 - 3) / 3, 1e-12, "black box net of clean error")
   -- FGSM black: -5, -4, -3
   check.near(claims[2].d.mean, -4, 1e-12, "black mean")
   check.eq(claims[2].verdict, "reproduced", "FGSM black (interval -4 +- 2.48)")
@@ -86,6 +92,7 @@ suite:test("verdicts", function()
                        .. "\u{b1} 0.0 |", 1, true), md)
   check.truthy(md:find("| FGSM | white-box | 2.67 / 3.46 \u{b1} 0.51 | -15.5 | -19.00 [", 1,
                        true), md)
+  check.truthy(md:find("| reproduced | -17.33 [", 1, true), "the net column:\n" .. md)
   check.truthy(md:find("### Scale `smoke` (1 triple of models)", 1, true), md)
   -- smoke's ERM has no accuracy left under white-box I-FGSM: no ratio, and the report says why
   local w = model.sections[2].eps[1].claims[4]

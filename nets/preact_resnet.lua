@@ -20,16 +20,19 @@
 -- (1-4) or before the final pooling and linear layer (5): the ICLR ablation's "layer 1" to
 -- "layer 5" (PAPER_FACTS section 9; the placement is recalled, not sourced). 0 (the default)
 -- adds nothing. A mix layer has no parameters, so the flat vector is unchanged.
+-- bn_group = G > 0 normalises every batch norm over groups of G examples in training
+-- (harness/nn/batchnorm.h: what G examples per worker give in data-parallel training; Goyal
+-- et al.'s 32); 0 (the default) is the whole batch.
 --
 -- Usage: require("nets.preact_resnet"){variant = "official", num_classes = 10, width = 64,
--- depth = 18, init = "torch_default", dropout = 0, mix_at = 0} returns a description for
--- engine.nn.build with input {c = 3, h = 32, w = 32}.
+-- depth = 18, init = "torch_default", dropout = 0, mix_at = 0, bn_group = 0} returns a
+-- description for engine.nn.build with input {c = 3, h = 32, w = 32}.
 
 local c = require "nets.containers"
 local options = require "harness.lua.options"
 
 local DEFAULTS = {variant = "official", num_classes = 10, width = 64, depth = 18,
-                  init = "torch_default", dropout = 0.0, mix_at = 0}
+                  init = "torch_default", dropout = 0.0, mix_at = 0, bn_group = 0}
 local VARIANTS = {official = true, kuangliu = true}
 -- Blocks per stage for each depth (fb.resnet's cfg table); the stages' width multipliers and
 -- first strides.
@@ -45,9 +48,10 @@ end
 
 -- One basic block: bn1, relu, conv1, bn2, relu, conv2 (+ shortcut), in parameters() order.
 local function block(o, name, in_c, out_c, stride)
-  local bn1 = c.bn{name = "bn1", channels = in_c}
+  local bn1 = c.bn{name = "bn1", channels = in_c, group = o.bn_group}
   local convs = {conv3x3("conv1", in_c, out_c, stride, o.init),
-                 c.bn{name = "bn2", channels = out_c}, c.relu{name = "relu2"}}
+                 c.bn{name = "bn2", channels = out_c, group = o.bn_group},
+                 c.relu{name = "relu2"}}
   if o.dropout > 0 then convs[#convs + 1] = c.dropout{name = "dropout", p = o.dropout} end
   convs[#convs + 1] = conv3x3("conv2", out_c, out_c, 1, o.init)
   local proj = nil
@@ -88,6 +92,9 @@ local function check_options(opts)
   if type(o.dropout) ~= "number" or not (o.dropout >= 0 and o.dropout < 1) then
     options.fail("preact_resnet", "dropout", o.dropout, "a number in [0, 1)")
   end
+  if math.type(o.bn_group) ~= "integer" or o.bn_group < 0 then
+    options.fail("preact_resnet", "bn_group", o.bn_group, "an integer >= 0 (0: the whole batch)")
+  end
   if math.type(o.mix_at) ~= "integer" or o.mix_at < 0 or o.mix_at > 5 then
     options.fail("preact_resnet", "mix_at", o.mix_at,
                  "an integer in 0..5 (0: none; 1-4: before stage k; 5: before the pooling)")
@@ -105,7 +112,7 @@ return function(opts)
   local w = o.width
   local layers = {conv3x3("conv1", 3, w, 1, o.init)}
   if o.variant == "official" then
-    layers[#layers + 1] = c.bn{name = "bn1", channels = w}
+    layers[#layers + 1] = c.bn{name = "bn1", channels = w, group = o.bn_group}
     layers[#layers + 1] = c.relu{name = "relu"}
   end
   local in_c = w

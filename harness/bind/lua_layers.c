@@ -191,7 +191,7 @@ static Module *conv_build(const void *args, Err *err)
 static const LayerOpt bn_opts[] = {
     REQ("channels", LOPT_INT), OPT("eps", LOPT_NUM, BN_DEFAULT_EPS),
     OPT("momentum", LOPT_NUM, BN_DEFAULT_MOMENTUM), OPT("affine", LOPT_BOOL, BN_DEFAULT_AFFINE),
-    END};
+    OPT("group", LOPT_INT, 0), END};
 
 static void bn_parse(LayerReader *r, void *args)
 {
@@ -200,6 +200,7 @@ static void bn_parse(LayerReader *r, void *args)
     p.eps = rd_num(r, "eps");
     p.momentum = rd_num(r, "momentum");
     p.affine = rd_bool(r, "affine");
+    p.group = rd_int(r, "group");
     LAYER_PUT(args, p);
 }
 

@@ -7,8 +7,9 @@
  * result is bit-identical for any thread count. The mean is taken first and the variance as
  * the mean of squared deviations (two passes), which stays accurate when |mean| >> std.
  *
- * Saved state (BNState): the per-channel mean and inv_std used by the last forward, in double.
- * Backward recomputes xhat = (x - mean) inv_std from the forward's x instead of storing it.
+ * Saved state (BNState): the per-channel mean and inv_std used by the last forward, in double
+ * (one row per group with groups). Backward recomputes xhat = (x - mean) inv_std from the
+ * forward's x instead of storing it.
  *
  * References: PyTorch aten/src/ATen/native/Normalization.cpp (batch_norm_cpu,
  * batch_norm_backward_cpu); nn's BatchNormalization.lua.
@@ -21,8 +22,12 @@
 #include <string.h>
 
 typedef struct BNState {
-    double *mean;     /* (C) statistics of the last forward (batch in train, running in eval) */
-    double *inv_std;  /* (C) 1 / sqrt(var + eps) of the last forward */
+    double *mean;     /* (groups, C) statistics of the last forward (batch in train, running in
+                       * eval: one group) */
+    double *inv_std;  /* (groups, C) 1 / sqrt(var + eps) of the last forward */
+    int cap_groups;   /* groups the two arrays hold */
+    double *run_sum;  /* (2 C) the groups' running-statistic updates, summed (groups only) */
+    float *run_tmp;   /* (2 C) one group's update */
     int n;            /* batch of the last forward; 0 before any */
     int train;        /* mode of the last forward */
 } BNState;
@@ -212,6 +217,31 @@ static void bn_init(Module *m, Rng *rng)
     }
 }
 
+/* Groups of a training batch of n (1 in evaluation or without groups). */
+static int bn_groups(const BNModule *bn, int n, int train)
+{
+    int g = bn->p.group;
+    return (train && g > 0 && g < n) ? (n + g - 1) / g : 1;
+}
+
+/* Grows the saved statistics to `groups` rows of C (only past the largest batch seen). */
+static int bn_reserve(BNModule *bn, int groups, Err *err)
+{
+    if (groups <= bn->s.cap_groups)
+        return 0;
+    size_t c = (size_t)bn->p.channels;
+    double *mean = realloc(bn->s.mean, (size_t)groups * c * sizeof(double));
+    if (mean)
+        bn->s.mean = mean;
+    double *inv = mean ? realloc(bn->s.inv_std, (size_t)groups * c * sizeof(double)) : NULL;
+    if (inv)
+        bn->s.inv_std = inv;
+    if (!mean || !inv)
+        return err_set(err, "batchnorm: out of memory for %d groups of %zu channels", groups, c);
+    bn->s.cap_groups = groups;
+    return 0;
+}
+
 static int bn_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
 {
     BNModule *bn = (BNModule *)m;
@@ -219,17 +249,38 @@ static int bn_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
     if (batchnorm_check(m, x, NULL, "batchnorm_forward", &n, err))
         return -1;
     char buf[64];
-    if (ctx->train && (long long)n * hw <= 1)
-        return err_set(err, "batchnorm_forward: expected more than 1 value per channel when "
-                            "training, got input %s",
+    int groups = bn_groups(bn, n, ctx->train);
+    int last = n - (groups - 1) * (groups > 1 ? bn->p.group : n);
+    if (ctx->train && (long long)(groups > 1 ? last : n) * hw <= 1)
+        return err_set(err, "batchnorm_forward: expected more than 1 value per channel %swhen "
+                            "training, got input %s", groups > 1 ? "in every group " : "",
                        tensor_shape_str(x, buf, sizeof buf));
-    if (module_set_output(m, n, err))
+    if (module_set_output(m, n, err) || bn_reserve(bn, groups, err))
         return -1;
     const float *gamma = m->w, *beta = m->w ? m->w + c : NULL;
     bn->s.n = 0; /* invalid until the forward completes */
-    batchnorm_forward(m->y.data, x->data, gamma, beta, bn->s.mean, bn->s.inv_std, m->buf,
-                      m->buf + c, n, c, hw, ctx->train, bn->p.eps, bn->p.momentum,
-                      ctx->nthreads);
+    if (groups == 1) {
+        batchnorm_forward(m->y.data, x->data, gamma, beta, bn->s.mean, bn->s.inv_std, m->buf,
+                          m->buf + c, n, c, hw, ctx->train, bn->p.eps, bn->p.momentum,
+                          ctx->nthreads);
+    } else {
+        /* each group from the same running statistics; they then move by the mean update */
+        size_t ex = (size_t)c * (size_t)hw;
+        memset(bn->s.run_sum, 0, 2 * (size_t)c * sizeof(double));
+        for (int g = 0; g < groups; g++) {
+            int ng = g < groups - 1 ? bn->p.group : last;
+            size_t off = (size_t)g * (size_t)bn->p.group * ex;
+            memcpy(bn->s.run_tmp, m->buf, 2 * (size_t)c * sizeof(float));
+            batchnorm_forward(m->y.data + off, x->data + off, gamma, beta,
+                              bn->s.mean + (size_t)g * c, bn->s.inv_std + (size_t)g * c,
+                              bn->s.run_tmp, bn->s.run_tmp + c, ng, c, hw, 1, bn->p.eps,
+                              bn->p.momentum, ctx->nthreads);
+            for (int i = 0; i < 2 * c; i++)
+                bn->s.run_sum[i] += (double)bn->s.run_tmp[i];
+        }
+        for (int i = 0; i < 2 * c; i++)
+            m->buf[i] = (float)(bn->s.run_sum[i] / groups);
+    }
     bn->s.n = n;
     bn->s.train = ctx->train;
     return 0;
@@ -250,8 +301,15 @@ static int bn_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx, E
     if (module_set_dx(m, n, err))
         return -1;
     float *dgamma = m->dw, *dbeta = m->dw ? m->dw + c : NULL;
-    batchnorm_backward(m->dx.data, dgamma, dbeta, dy->data, x->data, m->w, bn->s.mean,
-                       bn->s.inv_std, n, c, hw, bn->s.train, ctx->nthreads);
+    int groups = bn_groups(bn, n, bn->s.train);
+    size_t ex = (size_t)c * (size_t)hw;
+    for (int g = 0; g < groups; g++) {
+        int ng = groups == 1 ? n : g < groups - 1 ? bn->p.group : n - g * bn->p.group;
+        size_t off = groups == 1 ? 0 : (size_t)g * (size_t)bn->p.group * ex;
+        batchnorm_backward(m->dx.data + off, dgamma, dbeta, dy->data + off, x->data + off, m->w,
+                           bn->s.mean + (size_t)g * c, bn->s.inv_std + (size_t)g * c, ng, c, hw,
+                           bn->s.train, ctx->nthreads);
+    }
     return 0;
 }
 
@@ -260,6 +318,8 @@ static void bn_destroy(Module *m)
     BNModule *bn = (BNModule *)m;
     free(bn->s.mean);
     free(bn->s.inv_std);
+    free(bn->s.run_sum);
+    free(bn->s.run_tmp);
     free(bn);
 }
 
@@ -284,12 +344,19 @@ Module *batchnorm_module_new(const BatchNormParams *p, Err *err)
         err_set(err, "batchnorm: affine is %d, expected 0 or 1", p->affine);
         return NULL;
     }
+    if (p->group < 0) {
+        err_set(err, "batchnorm: group is %d, expected >= 0 (0: the whole batch)", p->group);
+        return NULL;
+    }
     BNModule *bn = calloc(1, sizeof *bn);
     if (bn) {
         bn->s.mean = calloc((size_t)p->channels, sizeof(double));
         bn->s.inv_std = calloc((size_t)p->channels, sizeof(double));
+        bn->s.cap_groups = 1;
+        bn->s.run_sum = calloc(2 * (size_t)p->channels, sizeof(double));
+        bn->s.run_tmp = calloc(2 * (size_t)p->channels, sizeof(float));
     }
-    if (!bn || !bn->s.mean || !bn->s.inv_std) {
+    if (!bn || !bn->s.mean || !bn->s.inv_std || !bn->s.run_sum || !bn->s.run_tmp) {
         if (bn)
             bn_destroy(&bn->base);
         err_set(err, "batchnorm: out of memory for %d channels", p->channels);

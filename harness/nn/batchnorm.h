@@ -8,6 +8,14 @@
  *   eval:  y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta.
  * Initial state: gamma 1, beta 0, running mean 0, running variance 1.
  * Params: [gamma (C), beta (C)]; buffers: [running_mean (C), running_var (C)].
+ *
+ * Groups (group = G > 0): in training the batch is cut into consecutive groups of G examples
+ * (the last one may be smaller), each normalised by its own statistics, as G examples per
+ * worker in data-parallel training (Goyal et al. 2017: 32 per worker); the running statistics
+ * move by the mean over the groups of what each group's update would be, which is what
+ * averaging the workers' running statistics gives (the update is linear). Backward is each
+ * group's own; dgamma and dbeta add the groups' sums in group order. G = 0, or G >= N, is the
+ * whole batch. Evaluation does not depend on G.
  */
 #ifndef BATCHNORM_H
 #define BATCHNORM_H
@@ -24,10 +32,11 @@ typedef struct BatchNormParams {
     double eps;       /* BN_DEFAULT_EPS */
     double momentum;  /* BN_DEFAULT_MOMENTUM (weight of the new batch statistic) */
     int affine;       /* 1: learn gamma and beta */
+    int group;        /* examples per normalisation group in training; 0: the whole batch */
 } BatchNormParams;
 
 /* Returns NULL and fills err when the params are invalid (channels < 1, eps <= 0, momentum
- * outside [0, 1], affine not 0/1). The input's channel count must equal p->channels. */
+ * outside [0, 1], affine not 0/1, group < 0). The input's channel count must equal p->channels. */
 Module *batchnorm_module_new(const BatchNormParams *p, Err *err);
 
 /* Kernels on raw arrays, parallel over channels (each channel is reduced by one thread, in a

@@ -82,7 +82,7 @@ static int out_c(const DenseParams *p) { return layer_in_c(p, p->layers); }
 
 static BatchNormParams bn_params(const DenseParams *p, int channels)
 {
-    return (BatchNormParams){channels, p->eps, p->momentum, 1};
+    return (BatchNormParams){channels, p->eps, p->momentum, 1, 0};
 }
 
 /* conv1 of layer i: 1x1, C_i -> B; conv2: 3x3 pad 1, B -> k. No bias (the reference's). */

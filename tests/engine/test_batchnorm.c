@@ -3,6 +3,8 @@
  * gen_batchnorm.py: train forward/backward, running stats after two forwards, BatchNorm1d,
  * batch 1, eval with non-trivial running stats) and central finite differences (train and
  * eval, odd shapes, batch 1 and > 1, with and without affine); thread-count independence;
+ * groups (group = G: each group of G examples equals a batch norm of its own, bit for bit, the
+ * running statistics the mean of the groups' updates, finite differences through groups);
  * error messages (bad params, wrong channel count, one value per channel in training).
  */
 #include <math.h>
@@ -30,13 +32,18 @@
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
-static Module *new_bn(int c, double eps, double momentum, int affine, Err *err)
+static Module *new_bn_group(int c, double eps, double momentum, int affine, int group, Err *err)
 {
-    BatchNormParams p = {c, eps, momentum, affine};
+    BatchNormParams p = {c, eps, momentum, affine, group};
     Module *m = batchnorm_module_new(&p, err);
     if (m)
         snprintf(m->path, sizeof m->path, "bn");
     return m;
+}
+
+static Module *new_bn(int c, double eps, double momentum, int affine, Err *err)
+{
+    return new_bn_group(c, eps, momentum, affine, 0, err);
 }
 
 static double scalar(const Fixture *fx, const char *name)
@@ -260,6 +267,109 @@ static int test_threads_bit_identical(void)
     return rc;
 }
 
+/* ---- groups ----------------------------------------------------------------------------- */
+
+/* Forward and backward of x (n examples of `in`) through a net of one batch norm with the
+ * given group and gamma/beta; y, dx, the gradients and the running statistics copied out. */
+typedef struct BnRun {
+    float y[10 * 4 * 6], dx[10 * 4 * 6], dw[8], run[8];
+} BnRun;
+
+static int bn_run(BnRun *o, int group, const float *x, const float *dy, int n, Shape in,
+                  const float *w, const float *run_in)
+{
+    Err err;
+    Net *net = NULL;
+    Module *m = new_bn_group(in.c, 1e-5, 0.1, 1, group, &err);
+    if (!m || net_build(&net, m, in, 2, n, &err))
+        return tl_fail("group %d: %s", group, err.msg);
+    int xs[4] = {n, in.c, in.h, in.w};
+    size_t count = (size_t)n * (size_t)shape_size(in);
+    Tensor xt = {0}, dyt = {0};
+    const Tensor *y, *dx;
+    int rc = 0;
+    if (tensor_alloc(&xt, 4, xs, &err) || tensor_alloc(&dyt, 4, xs, &err))
+        rc = tl_fail("%s", err.msg);
+    if (!rc) {
+        memcpy(xt.data, x, count * sizeof(float));
+        memcpy(dyt.data, dy, count * sizeof(float));
+        memcpy(net->params, w, 2 * (size_t)in.c * sizeof(float));
+        memcpy(net->buffers, run_in, 2 * (size_t)in.c * sizeof(float));
+        net_zero_grad(net);
+        if (net_forward(net, &xt, 1, NULL, &y, &err) || net_backward(net, &dyt, &dx, &err))
+            rc = tl_fail("group %d: %s", group, err.msg);
+    }
+    if (!rc) {
+        memcpy(o->y, y->data, count * sizeof(float));
+        memcpy(o->dx, dx->data, count * sizeof(float));
+        memcpy(o->dw, net->grads, 2 * (size_t)in.c * sizeof(float));
+        memcpy(o->run, net->buffers, 2 * (size_t)in.c * sizeof(float));
+    }
+    tensor_free(&xt);
+    tensor_free(&dyt);
+    net_free(net);
+    return rc;
+}
+
+/* N = 10 in groups of 4: 4, 4, 2. Each group against a batch norm of its own (same
+ * running statistics in), the gradients summed in group order, the running statistics the
+ * mean of the three updates (in double, rounded once). */
+static int test_groups(void)
+{
+    enum { N = 10, C = 4, HW = 6, G = 4 };
+    const Shape in = {C, 2, 3};
+    static float x[N * C * HW], dy[N * C * HW];
+    float w[2 * C], run_in[2 * C];
+    Rng r;
+    rng_seed(&r, tl_seed, 61);
+    fill_shifted(x, N * C * HW, &r);
+    tl_fill_uniform(dy, N * C * HW, -1.0f, 1.0f, &r);
+    tl_fill_away_from_zero(w, 2 * C, 0.5f, 1.5f, &r);
+    for (int i = 0; i < C; i++) {
+        run_in[i] = (float)(0.1 * i);
+        run_in[C + i] = (float)(1.0 + 0.2 * i);
+    }
+    static BnRun grouped, part[3], whole;
+    if (bn_run(&grouped, G, x, dy, N, in, w, run_in) || bn_run(&whole, 0, x, dy, N, in, w, run_in))
+        return 1;
+    const int sizes[3] = {4, 4, 2};
+    float dw_sum[2 * C] = {0};
+    double run_sum[2 * C] = {0};
+    size_t off = 0;
+    for (int g = 0; g < 3; g++) {
+        size_t cnt = (size_t)sizes[g] * C * HW;
+        if (bn_run(&part[g], 0, x + off, dy + off, sizes[g], in, w, run_in))
+            return 1;
+        TL_CHECK(!memcmp(grouped.y + off, part[g].y, cnt * sizeof(float)),
+                 "group %d: y differs from its own batch norm", g);
+        TL_CHECK(!memcmp(grouped.dx + off, part[g].dx, cnt * sizeof(float)),
+                 "group %d: dx differs from its own batch norm", g);
+        for (int i = 0; i < 2 * C; i++) {
+            dw_sum[i] += part[g].dw[i];
+            run_sum[i] += (double)part[g].run[i];
+        }
+        off += cnt;
+    }
+    TL_CHECK(!memcmp(grouped.dw, dw_sum, sizeof dw_sum), "dgamma, dbeta: not the groups' sum");
+    for (int i = 0; i < 2 * C; i++)
+        TL_CHECK(grouped.run[i] == (float)(run_sum[i] / 3), "running statistic %d: %g, expected "
+                 "the mean of the groups' updates %g", i, (double)grouped.run[i],
+                 run_sum[i] / 3);
+    TL_CHECK(memcmp(grouped.y, whole.y, sizeof whole.y), "groups normalise like the whole batch");
+    /* group >= N is the whole batch */
+    static BnRun big;
+    if (bn_run(&big, N, x, dy, N, in, w, run_in))
+        return 1;
+    TL_CHECK(!memcmp(&big, &whole, sizeof big), "group = N differs from the whole batch");
+    /* finite differences through the groups */
+    Err err;
+    Module *m = new_bn_group(3, 1e-5, 0.1, 1, 2, &err);
+    if (!m)
+        return tl_fail("%s", err.msg);
+    FdOptions o = {5, (Shape){3, 2, 2}, 1, BN_FD_EPS, BN_FD_RTOL, 0, fill_shifted, fill_affine};
+    return tl_fd_check("groups of 2 over 5 (2, 2, 1)", m, &o);
+}
+
 /* ---- error paths ---------------------------------------------------------------------- */
 
 static int test_error_params(void)
@@ -272,6 +382,9 @@ static int test_error_params(void)
         return 1;
     if (new_bn(3, 1e-5, 1.5, 1, &err) ||
         tl_expect_msg("momentum", err.msg, "momentum is 1.5, expected 0..1"))
+        return 1;
+    if (new_bn_group(3, 1e-5, 0.1, 1, -2, &err) ||
+        tl_expect_msg("group", err.msg, "group is -2, expected >= 0"))
         return 1;
     return 0;
 }
@@ -299,7 +412,7 @@ static int test_error_channels(void)
         net_free(net);
         return tl_fail("%s", err.msg);
     }
-    Ctx ctx = {1, NULL, net->ws, net->ws_stride, 1, 0};
+    Ctx ctx = {1, NULL, net->ws, net->ws_stride, 1, 0, NULL};
     if (!net->root->ops->forward(net->root, &x, &ctx, &err))
         rc = tl_fail("forward accepted 16 channels for batchnorm(3)");
     else
@@ -350,6 +463,7 @@ int main(int argc, char **argv)
         {"fd_train_1d", test_fd_train_1d},
         {"fd_eval", test_fd_eval},
         {"threads_bit_identical", test_threads_bit_identical},
+        {"groups", test_groups},
         {"error_params", test_error_params},
         {"error_channels", test_error_channels},
         {"error_one_value_per_channel", test_error_one_value_per_channel},

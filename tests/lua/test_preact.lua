@@ -47,7 +47,7 @@ end)
 
 suite:test("options_are_strict", function()
   check.raises(function() preact{widht = 4} end, "preact_resnet: unknown option 'widht' " ..
-               "(known: depth, dropout, init, mix_at, num_classes, variant, width)",
+               "(known: bn_group, depth, dropout, init, mix_at, num_classes, variant, width)",
                "unknown option")
   check.raises(function() preact{depth = 34} end, "depth is 34, valid depths: 18", "depth")
   check.raises(function() preact{variant = "v2"} end, "preact_resnet: option 'variant' is "
@@ -89,6 +89,41 @@ suite:test("mix_at_places_one_mix_layer", function()
     net:init(train.rng(7, train.stream.init))
     check.eq(net:forward(x, true):data_string(), want, "mix_at " .. k .. " without a plan")
   end
+end)
+
+-- bn_group = G: every batch norm gets group G; a batch of 2 G in training equals the two halves
+-- run one after the other (each half's statistics its own) when nothing else couples them
+-- (the linear head and the convolutions are per example).
+suite:test("bn_group_normalises_per_group", function()
+  check.raises(function() preact{bn_group = -1} end, "option 'bn_group' is integer -1", "-1")
+  local d = preact{width = FIXTURE_WIDTH, bn_group = 2}
+  local groups = 0
+  local function walk(node)
+    if node.kind == "batchnorm" then
+      groups = groups + 1
+      check.eq(node.group, 2, "group")
+    end
+    for _, ch in ipairs(node.children or {}) do walk(ch) end
+    if node.main then walk(node.main) end
+    if node.shortcut then walk(node.shortcut) end
+  end
+  walk(d)
+  check.truthy(groups >= 17, "every batch norm has the group: " .. groups)
+  local grouped = nn.build(d, INPUT, {batch = 4})
+  local plain = nn.build(preact{width = FIXTURE_WIDTH}, INPUT, {batch = 4})
+  grouped:init(train.rng(7, train.stream.init))
+  plain:init(train.rng(7, train.stream.init))
+  local x = tensor.new{4, 3, 32, 32}
+  local r = train.rng(9, train.stream.init)
+  for i = 1, 4 do for c = 1, 3 do for h = 1, 32, 3 do x:set(r:normal(), i, c, h, 5) end end end
+  local y = grouped:forward(x, true):data_string()
+  local halves = {}
+  for k = 0, 1 do
+    halves[#halves + 1] = plain:forward(x:view(k * 2 * 3 * 32 * 32, {2, 3, 32, 32}), true)
+                          :data_string()
+  end
+  check.eq(y, table.concat(halves), "groups of 2 = the halves on their own")
+  check.truthy(plain:forward(x, true):data_string() ~= y, "and differ from the whole batch")
 end)
 
 -- dropout = p: a layer in each of the 8 blocks between relu2 and conv2, no parameters; the

@@ -31,6 +31,20 @@ LDLIBS  := $(shell PKG_CONFIG_PATH=$(BLAS_PC) pkg-config --libs openblas $(PKGS)
            -Wl,-rpath,$(BLAS_DIR) -lpng -lm -fopenmp $(SAN)
 
 BUILD   := build$(if $(filter 1,$(ASAN)),-asan,)
+
+# MPI (issue 16): MPI=1 links OpenMPI (harness/train/dist.c, engine.mpi), MPI=0 leaves it out;
+# the default is 1 where OpenMPI's pkg-config file is installed. config.mk is written after
+# tools/setup.sh ran (installing what is missing, OpenMPI included) and make then re-reads
+# this file, so a fresh machine's first build already links it. mpi.flag changes only when
+# MPI does, and rebuilds dist.o (and so the binaries) then.
+-include $(BUILD)/config.mk
+MPI     ?= $(MPI_FOUND)
+ifeq ($(MPI),1)
+CFLAGS  += -DMIXUP_MPI $(shell pkg-config --cflags ompi-c)
+LDLIBS  += $(shell pkg-config --libs ompi-c)
+endif
+$(shell mkdir -p $(BUILD); [ "$$(cat $(BUILD)/mpi.flag 2>/dev/null)" = "$(MPI)" ] || \
+        echo "$(MPI)" > $(BUILD)/mpi.flag)
 # The engine's layers (README "Layout"): one folder each; main.c is the host.
 LAYERS     := core nn data io train metrics bind
 ENGINE_SRC := $(foreach d,$(LAYERS),$(wildcard harness/$(d)/*.c))
@@ -71,6 +85,9 @@ $(BUILD)/.deps-ok: tools/setup.sh
 	@sh tools/setup.sh
 	@touch $@
 setup: $(BUILD)/.deps-ok
+$(BUILD)/config.mk: $(BUILD)/.deps-ok
+	@echo "MPI_FOUND := $$(pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)" > $@
+$(BUILD)/harness/train/dist.o: $(BUILD)/mpi.flag
 
 $(BUILD)/harness/%.o: harness/%.c $(ENGINE_HDR) | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)

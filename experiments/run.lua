@@ -25,7 +25,14 @@
 -- diverged, failed, claimed by other workers and skipped for missing data; the command ends
 -- with an error (exit status 1) when any run diverged or failed, after every other run.
 -- Rerunning the same command picks up where it stopped.
+--
+-- Under an MPI launcher (`mpirun -np N ./mixup --threads T experiments/run.lua ...`, or srun),
+-- every rank is such a worker on the shared results folder: the claims give each run to one
+-- rank, and rank r starts at the grid's (r + 1)-th run and wraps around, so the ranks begin
+-- on different runs (engine.mpi; a binary built without MPI still works there, each process
+-- then a worker that does not know its rank).
 
+local mpi = require "engine.mpi"
 local nn = require "engine.nn"
 local sys = require "engine.sys"
 local grid = require "harness.lua.grid"
@@ -96,14 +103,25 @@ if o.list then
   for _, r in ipairs(runs) do print(r.id) end
   return
 end
+local rank, world = mpi.rank(), mpi.size()
+if world > 1 then
+  local rotated = {}
+  for i = 1, #runs do rotated[i] = runs[(i - 1 + rank) % #runs + 1] end
+  runs = rotated
+end
 
 local threads = o.threads or nn.get_threads()
 nn.set_threads(threads)
 local progress = lifecycle.stdout_is_tty()
 local command = provenance.command_line(arg)
 local note = exp.scales[o.scale].note
-print(("%s at scale %s: %d runs, %d threads, results in %s/%s"):format(exp.name, o.scale,
-      #runs, threads, o.out, exp.name))
+print(("%s at scale %s: %d runs, %d threads, results in %s/%s%s"):format(exp.name, o.scale,
+      #runs, threads, o.out, exp.name,
+      world > 1 and (", MPI rank %d of %d"):format(rank, world) or ""))
+if mpi.launched() and not mpi.built() then
+  print("  launched by an MPI launcher, but this mixup was built without MPI (make MPI=1): "
+        .. "each process is a worker on its own; the claims still give every run to one")
+end
 if note then print("  " .. note) end
 
 local task = tasks.get(exp.schema)

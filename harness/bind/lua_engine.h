@@ -110,5 +110,6 @@ int luaopen_engine_nn(lua_State *L);
 int luaopen_engine_train(lua_State *L);
 int luaopen_engine_data(lua_State *L);
 int luaopen_engine_sys(lua_State *L);
+int luaopen_engine_mpi(lua_State *L);
 
 #endif

@@ -1,10 +1,10 @@
 -- test_mpi_grid.lua: a grid spread over MPI ranks (issue 16), as `mpirun -np 2 ./mixup
 -- --threads 1 experiments/run.lua table2_cifar --scale smoke` runs it: engine.mpi's all-reduce
--- sums over 2 ranks, every CIFAR-10 run of the smoke grid is trained by exactly one rank (the claims of
--- harness/lua/lifecycle.lua; the two closing lines' "done" add up to the grid), and a run's
--- weights equal, bit for bit, those of one process at the same thread count. Skips (counted)
--- when the binary was built without MPI or mpirun is absent (`make setup` installs OpenMPI).
--- Needs the CIFAR-10 files (`make data`). Run as `./mixup tests/e2e/test_mpi_grid.lua`.
+-- sums over 2 ranks, every CIFAR-10 run of the smoke grid is trained by exactly one rank (the
+-- claims of harness/lua/lifecycle.lua; the two closing lines' "done" add up to the grid), and
+-- a run's weights equal, bit for bit, those of one process at the same thread count. Skips
+-- (counted) when the binary was built without MPI or mpirun is absent (`make setup` installs
+-- OpenMPI). Needs the CIFAR-10 files (`make data`). Run as `./mixup tests/e2e/test_mpi_grid.lua`.
 local check = require "tests.lua.check"
 local mpi = require "engine.mpi"
 local grid = require "harness.lua.grid"

@@ -130,8 +130,7 @@ local function cell_of(runs)
     seeds[i] = run.provenance.seed
   end
   local mean, sd = stats.mean_sd(v)
-  return {values = v, seeds = seeds, mean = mean, sd = sd, n = #v,
-          train_last = runs[1].summary.train_error_last, epochs = runs[1].summary.epochs}
+  return {values = v, seeds = seeds, mean = mean, sd = sd, n = #v}
 end
 
 -- {["<row>\0<decay index>"] = true}: what the experiment's grid runs at a scale.

@@ -224,6 +224,12 @@ static int bn_groups(const BNModule *bn, int n, int train)
     return (train && g > 0 && g < n) ? (n + g - 1) / g : 1;
 }
 
+/* Examples in group g of `groups` over a batch of n (the last one holds the rest). */
+static int bn_group_size(const BNModule *bn, int g, int groups, int n)
+{
+    return groups == 1 ? n : g < groups - 1 ? bn->p.group : n - g * bn->p.group;
+}
+
 /* Grows the saved statistics to `groups` rows of C (only past the largest batch seen). */
 static int bn_reserve(BNModule *bn, int groups, Err *err)
 {
@@ -250,8 +256,8 @@ static int bn_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
         return -1;
     char buf[64];
     int groups = bn_groups(bn, n, ctx->train);
-    int last = n - (groups - 1) * (groups > 1 ? bn->p.group : n);
-    if (ctx->train && (long long)(groups > 1 ? last : n) * hw <= 1)
+    int last = bn_group_size(bn, groups - 1, groups, n);
+    if (ctx->train && (long long)last * hw <= 1)
         return err_set(err, "batchnorm_forward: expected more than 1 value per channel %swhen "
                             "training, got input %s", groups > 1 ? "in every group " : "",
                        tensor_shape_str(x, buf, sizeof buf));
@@ -268,7 +274,7 @@ static int bn_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
         size_t ex = (size_t)c * (size_t)hw;
         memset(bn->s.run_sum, 0, 2 * (size_t)c * sizeof(double));
         for (int g = 0; g < groups; g++) {
-            int ng = g < groups - 1 ? bn->p.group : last;
+            int ng = bn_group_size(bn, g, groups, n);
             size_t off = (size_t)g * (size_t)bn->p.group * ex;
             memcpy(bn->s.run_tmp, m->buf, 2 * (size_t)c * sizeof(float));
             batchnorm_forward(m->y.data + off, x->data + off, gamma, beta,
@@ -304,7 +310,7 @@ static int bn_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx, E
     int groups = bn_groups(bn, n, bn->s.train);
     size_t ex = (size_t)c * (size_t)hw;
     for (int g = 0; g < groups; g++) {
-        int ng = groups == 1 ? n : g < groups - 1 ? bn->p.group : n - g * bn->p.group;
+        int ng = bn_group_size(bn, g, groups, n);
         size_t off = groups == 1 ? 0 : (size_t)g * (size_t)bn->p.group * ex;
         batchnorm_backward(m->dx.data + off, dgamma, dbeta, dy->data + off, x->data + off, m->w,
                            bn->s.mean + (size_t)g * c, bn->s.inv_std + (size_t)g * c, ng, c, hw,

@@ -169,6 +169,24 @@ static void mix_rows(Tensor *xm, Tensor *t, const Tensor *x, const int *label, c
         add_noise(xm, p->noise, rng);
 }
 
+/* ERM (alpha = 0): x~ = x, one-hot (or smoothed) targets, lambda 1, perm the identity, no
+ * pair draws, so the rng stream is the same as without mixup; then the noise, if any. */
+static void erm_rows(Tensor *xm, Tensor *t, double *lam, int *perm, const Tensor *x,
+                     const int *label, const MixupParams *p, Rng *rng)
+{
+    const int n = x->shape[0], k = p->n_classes;
+    memcpy(xm->data, x->data, x->size * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        target_row(t->data + (size_t)i * k, k, label[i], label[i], 1.0, p);
+        if (lam)
+            lam[i] = 1.0;
+        if (perm)
+            perm[i] = i;
+    }
+    if (p->noise > 0.0)
+        add_noise(xm, p->noise, rng);
+}
+
 int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, int *work, const Tensor *x,
                 const int *label, const MixupParams *p, Rng *rng, Err *err)
 {
@@ -178,17 +196,7 @@ int mixup_batch(Tensor *xm, Tensor *t, double *lam, int *perm, int *work, const 
     const int k = p->n_classes;
     memset(t->data, 0, t->size * sizeof(float));
     if (p->alpha == 0.0) {
-        /* ERM: lambda = 1 and no pair draws, so the rng stream is the same as without mixup. */
-        memcpy(xm->data, x->data, x->size * sizeof(float));
-        for (int i = 0; i < n; i++) {
-            target_row(t->data + (size_t)i * k, k, label[i], label[i], 1.0, p);
-            if (lam)
-                lam[i] = 1.0;
-            if (perm)
-                perm[i] = i;
-        }
-        if (p->noise > 0.0)
-            add_noise(xm, p->noise, rng);
+        erm_rows(xm, t, lam, perm, x, label, p, rng);
         return 0;
     }
     /* Lambdas first, then the partners. */
@@ -227,13 +235,7 @@ int mixup_partners(Tensor *xm, Tensor *t, double *lam, const Tensor *x, const in
                            label2[i], p->n_classes - 1);
     memset(t->data, 0, t->size * sizeof(float));
     if (p->alpha == 0.0) {
-        /* lambda = 1: the partners take no part (ERM, as mixup_batch) */
-        for (int i = 0; i < n; i++)
-            if (lam)
-                lam[i] = 1.0;
-        mix_rows(xm, t, x, label, x->data, label, NULL, NULL, 1.0, &(MixupParams){
-                     .n_classes = p->n_classes, .labels = p->labels, .smoothing = p->smoothing,
-                     .noise = p->noise, .latent = 1}, rng);
+        erm_rows(xm, t, lam, NULL, x, label, p, rng); /* the partners take no part */
         return 0;
     }
     double batch_lam = draw_lambdas(lam, n, p, rng);

@@ -61,6 +61,19 @@ suite:test("options_are_strict", function()
                .. "he_normal, he_normal_fan_in, zero", "init")
 end)
 
+-- The leaves of a net description of one kind, in tree order.
+local function nodes_of_kind(desc, kind)
+  local found = {}
+  local function walk(node)
+    if node.kind == kind then found[#found + 1] = node end
+    for _, ch in ipairs(node.children or {}) do walk(ch) end
+    if node.main then walk(node.main) end
+    if node.shortcut then walk(node.shortcut) end
+  end
+  walk(desc)
+  return found
+end
+
 -- mix_at = k: one mix layer, right before stage k (1-4) or before the pooling (5), no
 -- parameters; without a plan it is the identity, so the outputs equal the plain net's.
 suite:test("mix_at_places_one_mix_layer", function()
@@ -97,18 +110,9 @@ end)
 suite:test("bn_group_normalises_per_group", function()
   check.raises(function() preact{bn_group = -1} end, "option 'bn_group' is integer -1", "-1")
   local d = preact{width = FIXTURE_WIDTH, bn_group = 2}
-  local groups = 0
-  local function walk(node)
-    if node.kind == "batchnorm" then
-      groups = groups + 1
-      check.eq(node.group, 2, "group")
-    end
-    for _, ch in ipairs(node.children or {}) do walk(ch) end
-    if node.main then walk(node.main) end
-    if node.shortcut then walk(node.shortcut) end
-  end
-  walk(d)
-  check.truthy(groups >= 17, "every batch norm has the group: " .. groups)
+  local bns = nodes_of_kind(d, "batchnorm")
+  for _, node in ipairs(bns) do check.eq(node.group, 2, "group") end
+  check.truthy(#bns >= 17, "every batch norm has the group: " .. #bns)
   local grouped = nn.build(d, INPUT, {batch = 4})
   local plain = nn.build(preact{width = FIXTURE_WIDTH}, INPUT, {batch = 4})
   grouped:init(train.rng(7, train.stream.init))
@@ -134,18 +138,9 @@ suite:test("dropout_in_every_block", function()
   local plain = nn.build(preact{width = FIXTURE_WIDTH}, INPUT, {batch = 2})
   local drop = nn.build(preact{width = FIXTURE_WIDTH, dropout = 0.5}, INPUT, {batch = 2})
   check.eq(drop:num_params(), plain:num_params(), "no parameters added")
-  local d = preact{width = FIXTURE_WIDTH, dropout = 0.5}
-  local count = 0
-  local function walk(node)
-    if node.kind == "dropout" then
-      count = count + 1
-      check.eq(node.p, 0.5, "p")
-    end
-    for _, ch in ipairs(node.children or {}) do walk(ch) end
-    if node.main then walk(node.main) end
-  end
-  walk(d)
-  check.eq(count, 8, "one dropout per block")
+  local drops = nodes_of_kind(preact{width = FIXTURE_WIDTH, dropout = 0.5}, "dropout")
+  for _, node in ipairs(drops) do check.eq(node.p, 0.5, "p") end
+  check.eq(#drops, 8, "one dropout per block")
   plain:init(train.rng(7, train.stream.init))
   drop:init(train.rng(7, train.stream.init))
   check.same_bits(drop:params(), plain:params(), "the same init")

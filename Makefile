@@ -58,7 +58,7 @@ EXE        := $(if $(filter 1,$(ASAN)),mixup-asan,mixup)
 # Keep test objects between runs (they are intermediates of the test binaries).
 .SECONDARY:
 
-.PHONY: all setup test test-asan bench clean help fixtures print-flags published
+.PHONY: all setup test test-asan bench bench-mpi clean help fixtures print-flags published
 all: $(EXE)
 
 help:
@@ -75,6 +75,7 @@ help:
 	@echo "make test           build and run every test; closes with 'N passed, M failed, K skipped'"
 	@echo "make test-asan      the same under AddressSanitizer and UBSan"
 	@echo "make bench          images/s and peak memory of a training step, vs PyTorch"
+	@echo "make bench-mpi      data-parallel training over 2 MPI ranks vs one process"
 	@echo "make fuzz           fuzz the data parsers for FUZZ_SECONDS each (clang, libFuzzer)"
 	@echo "make fixtures       regenerate tests/fixtures/*.h5 (python3-torch, python3-h5py)"
 	@echo "Variables: SCALE=smoke|cpu|paper THREADS=n JOBS=n RESULTS=dir DATA=dir PLOTS=dir"
@@ -123,6 +124,9 @@ test-asan:
 
 bench: $(EXE)
 	@sh tools/bench.sh $(EXE)
+
+bench-mpi: $(EXE) data
+	@sh tools/bench_dp.sh $(EXE)
 
 # The fixtures' generators need PyTorch and h5py (make test needs neither).
 FIXTURE_PKGS := python3-torch python3-h5py

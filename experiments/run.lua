@@ -1,7 +1,7 @@
 -- run.lua: the command-line entry of every experiment grid.
 --
 --   ./mixup experiments/run.lua EXPERIMENT --scale SCALE [--threads N] [--force]
---           [--out DIR] [--part K/N] [--list] [axis=id[,id...] ...]
+--           [--out DIR] [--part K/N] [--data-parallel] [--list] [axis=id[,id...] ...]
 --
 --   EXPERIMENT   a script experiments/<EXPERIMENT>.lua (e.g. table2_cifar)
 --   --scale      paper | cpu | smoke (the experiment's recipes; no default: the Makefile's
@@ -11,6 +11,9 @@
 --   --out DIR    results root (default "results"): files go to DIR/<experiment>/<run-id>.h5
 --   --part K/N   only the runs whose grid index i has (i - 1) % N == K - 1: N processes with
 --                K = 1..N share a grid (each run's bits do not depend on which process runs it)
+--   --data-parallel  under an MPI launcher, every rank trains every run together: each
+--                step's batch split over the ranks, the gradients summed
+--                (harness/lua/data_parallel.lua; the recipe needs net.bn_group)
 --   --list       print the run ids the grid expands to and stop
 --   axis=id      filters, e.g. net=preact_resnet18 seed=1 method=erm,mixup_a1
 --
@@ -30,7 +33,9 @@
 -- every rank is such a worker on the shared results folder: the claims give each run to one
 -- rank, and rank r starts at the grid's (r + 1)-th run and wraps around, so the ranks begin
 -- on different runs (engine.mpi; a binary built without MPI still works there, each process
--- then a worker that does not know its rank).
+-- then a worker that does not know its rank). With --data-parallel the ranks instead train
+-- one run at a time together, rank 0 printing and writing; a run that fails then ends the
+-- whole job (mpi.abort), since the other ranks would wait for it forever.
 
 local mpi = require "engine.mpi"
 local nn = require "engine.nn"
@@ -40,6 +45,7 @@ local provenance = require "harness.lua.provenance"
 local lifecycle = require "harness.lua.lifecycle"
 local tasks = require "harness.lua.tasks"
 local cli = require "harness.lua.cli"
+local data_parallel = require "harness.lua.data_parallel"
 
 -- --part K/N: {k = K, n = N} with 1 <= K <= N.
 local function part(s)
@@ -60,6 +66,7 @@ local CLI = {
     {"force"},
     {"out", "DIR", default = "results"},
     {"part", "K/N", type = part, expect = "K/N with 1 <= K <= N"},
+    {"data-parallel"},
     {"list"},
   },
   filters = "axis=id",
@@ -104,7 +111,9 @@ if o.list then
   return
 end
 local rank, world = mpi.rank(), mpi.size()
-if world > 1 then
+local dp = o.data_parallel and data_parallel.new() or nil
+local lead = not dp or dp.leader
+if world > 1 and not dp then
   local rotated = {}
   for i = 1, #runs do rotated[i] = runs[(i - 1 + rank) % #runs + 1] end
   runs = rotated
@@ -115,38 +124,65 @@ nn.set_threads(threads)
 local progress = lifecycle.stdout_is_tty()
 local command = provenance.command_line(arg)
 local note = exp.scales[o.scale].note
-print(("%s at scale %s: %d runs, %d threads, results in %s/%s%s"):format(exp.name, o.scale,
-      #runs, threads, o.out, exp.name,
-      world > 1 and (", MPI rank %d of %d"):format(rank, world) or ""))
+local function say(line) if lead then print(line) end end
+say(("%s at scale %s: %d runs, %d threads, results in %s/%s%s"):format(exp.name, o.scale,
+    #runs, threads, o.out, exp.name,
+    dp and (", every run over %d MPI ranks (--data-parallel)"):format(world)
+    or world > 1 and (", MPI rank %d of %d"):format(rank, world) or ""))
 if mpi.launched() and not mpi.built() then
   print("  launched by an MPI launcher, but this mixup was built without MPI (make MPI=1): "
         .. "each process is a worker on its own; the claims still give every run to one")
+elseif o.data_parallel and not dp then
+  print("  --data-parallel: this is not an MPI job of 2 or more ranks (mpirun -np R ./mixup "
+        .. "...): each run trains in this one process")
 end
-if note then print("  " .. note) end
+if note then say("  " .. note) end
 
 local task = tasks.get(exp.schema)
+if dp then
+  -- every refusal before any run starts, said once (rank 0), every rank ending with status 1
+  local ok, err = pcall(function()
+    if not task.data_parallel then
+      error(("%s: task %s cannot train one run over ranks; run it without --data-parallel")
+            :format(exp.name, task.name), 0)
+    end
+    for _, r in ipairs(runs) do dp:check(r.config, exp.name .. ": " .. r.id) end
+  end)
+  if not ok then
+    if lead then io.stderr:write(tostring(err), "\n") end
+    os.exit(1, true)
+  end
+end
 local counts = {done = 0, skipped = 0, diverged = 0, failed = 0, claimed = 0, no_data = 0}
 local data_cache = {}
 local t0 = sys.clock()
 for i, r in ipairs(runs) do
   local ok, status = xpcall(lifecycle.run, lifecycle.error_text, task, r, {
     experiment = exp.name, out = o.out, threads = threads, force = o.force, command = command,
-    progress = progress, index = i, total = #runs, data_cache = data_cache})
+    progress = progress, index = i, total = #runs, data_cache = data_cache, dp = dp})
   if not ok then
     io.stdout:flush()
-    io.stderr:write(("[%d/%d] failed %s: %s\n"):format(i, #runs, r.id, status))
+    io.stderr:write(("[%d/%d] failed %s%s: %s\n"):format(i, #runs, r.id,
+                    dp and (" on rank %d"):format(dp.rank) or "", status))
     io.stderr:flush()
+    if dp then
+      io.stderr:write(("%s: a run trained over ranks failed: ending every rank (rerun the "
+                       .. "command to resume from the last checkpoint)\n"):format(exp.name))
+      io.stderr:flush()
+      mpi.abort(1)
+    end
     status = "failed"
   end
   counts[status] = (counts[status] or 0) + 1
   collectgarbage()
 end
-print(("%s at scale %s: %d done, %d already complete, %d diverged, %d failed, %d claimed by "
-       .. "other workers, %d skipped for missing data (%s)")
-      :format(exp.name, o.scale, counts.done, counts.skipped, counts.diverged, counts.failed,
-              counts.claimed, counts.no_data, lifecycle.duration(sys.clock() - t0)))
+say(("%s at scale %s: %d done, %d already complete, %d diverged, %d failed, %d claimed by "
+     .. "other workers, %d skipped for missing data (%s)")
+    :format(exp.name, o.scale, counts.done, counts.skipped, counts.diverged, counts.failed,
+            counts.claimed, counts.no_data, lifecycle.duration(sys.clock() - t0)))
 if counts.diverged + counts.failed > 0 then
   io.stdout:flush()
+  if not lead then os.exit(1, true) end -- rank 0 says why
   error(("%s at scale %s: %d run%s diverged and %d failed (the lines above name them; the "
          .. "other runs are complete)"):format(exp.name, o.scale, counts.diverged,
          counts.diverged == 1 and "" or "s", counts.failed), 0)

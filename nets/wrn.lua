@@ -21,16 +21,20 @@
 -- in = 640), the one known deviation. init = "torch_default" keeps PyTorch's defaults
 -- everywhere.
 -- Parameters: WRN-28-10 has 36,479,194 (10 classes) and 36,536,884 (100 classes).
+-- bn_group = G > 0 normalises every batch norm over groups of G examples in training
+-- (harness/nn/batchnorm.c; data-parallel runs need it: harness/lua/data_parallel.lua); 0, the
+-- default, the whole batch.
 --
 -- Usage: require("nets.wrn"){depth = 28, widen_factor = 10, num_classes = 10, dropout = 0,
--- init = "he_normal"} returns a description for engine.nn.build with input {c = 3, h = 32,
--- w = 32}. base_width (16 in the reference) exists so that tests can build a narrow net.
+-- init = "he_normal", bn_group = 0} returns a description for engine.nn.build with input
+-- {c = 3, h = 32, w = 32}. base_width (16 in the reference) exists so that tests can build a
+-- narrow net.
 
 local c = require "nets.containers"
 local options = require "harness.lua.options"
 
 local DEFAULTS = {depth = 28, widen_factor = 10, num_classes = 10, dropout = 0.0,
-                  init = "he_normal", base_width = 16}
+                  init = "he_normal", base_width = 16, bn_group = 0}
 -- Engine init scheme of the convolutions and of the classifier for each init option.
 local INITS = {he_normal = {conv = "he_normal", linear = "torch_default"},
                torch_default = {conv = "torch_default", linear = "torch_default"}}
@@ -48,9 +52,11 @@ end
 -- One wide_basic block, modules in parameters() order: bn1, conv1, bn2, conv2, convShortcut.
 local function block(o, name, in_c, out_c, stride)
   local init = INITS[o.init].conv
-  local bn1, relu1 = c.bn{name = "bn1", channels = in_c}, c.relu{name = "relu1"}
+  local bn1 = c.bn{name = "bn1", channels = in_c, group = o.bn_group}
+  local relu1 = c.relu{name = "relu1"}
   local convs = {conv3x3("conv1", in_c, out_c, stride, init),
-                 c.bn{name = "bn2", channels = out_c}, c.relu{name = "relu2"}}
+                 c.bn{name = "bn2", channels = out_c, group = o.bn_group},
+                 c.relu{name = "relu2"}}
   if o.dropout > 0 then convs[#convs + 1] = c.dropout{name = "dropout", p = o.dropout} end
   convs[#convs + 1] = conv3x3("conv2", out_c, out_c, 1, init)
   if in_c == out_c then
@@ -83,6 +89,9 @@ local function check_options(opts)
       options.fail("wrn", k, o[k], "an integer >= 1")
     end
   end
+  if math.type(o.bn_group) ~= "integer" or o.bn_group < 0 then
+    options.fail("wrn", "bn_group", o.bn_group, "an integer >= 0 (0: the whole batch)")
+  end
   if not (o.dropout >= 0 and o.dropout < 1) then
     options.fail("wrn", "dropout", o.dropout, "a number in [0, 1)")
   end
@@ -106,7 +115,7 @@ return function(opts)
     layers[#layers + 1] = group(o, g, in_c, out_c, BLOCKS[o.depth])
     in_c = out_c
   end
-  layers[#layers + 1] = c.bn{name = "bn1", channels = in_c}
+  layers[#layers + 1] = c.bn{name = "bn1", channels = in_c, group = o.bn_group}
   layers[#layers + 1] = c.relu{name = "relu"}
   layers[#layers + 1] = c.global_avgpool{name = "avgpool"}
   layers[#layers + 1] = c.flatten{name = "flatten"}

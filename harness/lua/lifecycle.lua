@@ -8,11 +8,13 @@
 --   local status = lifecycle.run(task, {id = ..., config = ...}, {experiment = "table2_cifar",
 --       out = "results", threads = 2, force = false, command = "...", progress = false,
 --       index = 1, total = 4, data_cache = {}, log = nil, checkpoint_every = nil,
---       stop_after = nil})
+--       stop_after = nil, dp = nil})
 --     -> "done" | "skipped" | "diverged" | "claimed" | "no_data" | "stopped"
 --   (log: a function receiving each line, default: print to stdout; checkpoint_every:
 --   units between checkpoints, default the task's; stop_after: tests only, return "stopped"
---   after that many units of this session, as a kill would, leaving the last checkpoint)
+--   after that many units of this session, as a kill would, leaving the last checkpoint;
+--   dp: harness/lua/data_parallel.lua's world, every rank of which calls run with the same
+--   run, to train it together: see "Over ranks" below)
 --   lifecycle.paths(out, experiment, id) -> results path, checkpoint path
 --   lifecycle.stdout_is_tty()            -> whether a live progress bar makes sense
 --   lifecycle.duration(seconds)          -> "45s", "12m", "2h05m"
@@ -24,6 +26,7 @@
 --   curves            {"epoch", "lr", ...}: the names of the numbers step returns per unit
 --   checkpoint_every  units between checkpoints
 --   divergence_fix    what to change when ctx.diverged is called, for the message
+--   data_parallel     true when the task trains over ranks (optional; env.dp in build)
 --   units(cfg)        -> the number of units of the run
 --   available(cfg)    -> true, or false and why (optional: e.g. data files absent)
 --   build(cfg, env)   -> st; env = {threads =, data_cache =, out =, command =, log =} (the
@@ -65,12 +68,21 @@
 -- results file is written and the checkpoint removed. So a run
 -- killed anywhere (kill -9 included) resumes from its last checkpoint and ends bit-identical
 -- to an uninterrupted run at the same thread count, for every task.
+--
+-- Over ranks (o.dp): rank 0 leads. It alone checks the existing result, claims, resumes,
+-- logs and writes (checkpoints, results, the diverged record); its decisions (the status, the
+-- units a checkpoint holds) reach the others through dp:share, and they restore the checkpoint
+-- it validated. Every rank builds and steps; a run whose data are missing on any rank is
+-- skipped by all. The rank count joins the thread count in the provenance and the checks of
+-- a resume. An error on one rank leaves the others in a collective: the caller ends the job
+-- (experiments/run.lua: mpi.abort).
 -- Non-goals: grids and ids (grid.lua), the command line (experiments/run.lua), file formats
 -- (results.lua and the tasks).
 
 local sys = require "engine.sys"
 local options = require "harness.lua.options"
 local provenance = require "harness.lua.provenance"
+local checkpoint = require "harness.lua.checkpoint"
 local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
 
@@ -262,7 +274,7 @@ end
 -- damaged one. Returns the number of units done.
 local function resume(task, st, run, o, prog)
   if not sys.exists(o.ckpt_path) then return 0 end
-  local ck, why = results.read_checkpoint(o.ckpt_path)
+  local ck, why = checkpoint.read(o.ckpt_path)
   if not ck then
     o.say("checkpoint %s is damaged (%s); starting %s from the beginning", o.ckpt_path, why,
           run.id)
@@ -286,6 +298,13 @@ local function resume(task, st, run, o, prog)
            .. "--threads %d (the bits depend on the thread count) or rerun with --force")
           :format(task.name, run.id, ck.provenance.threads, o.threads, ck.provenance.threads), 0)
   end
+  if ck.provenance.ranks ~= o.ranks then
+    error(("%s: %s: the checkpoint was written by %d rank%s, this job has %d; resume with "
+           .. "the same number of ranks (mpirun -np %d%s; the bits depend on it) or rerun "
+           .. "with --force"):format(task.name, run.id, ck.provenance.ranks,
+           ck.provenance.ranks == 1 and "" or "s", o.ranks, ck.provenance.ranks,
+           ck.provenance.ranks > 1 and " ... --data-parallel" or ", or without mpirun"), 0)
+  end
   for _, name in ipairs(task.curves) do
     if not ck.curves[name] then refuse("has no curve %s", name) end
   end
@@ -301,11 +320,22 @@ local function resume(task, st, run, o, prog)
   return ck.done
 end
 
+-- A follower rank: the state of the checkpoint the leader validated and resumed from.
+local function follow(task, st, o, prog, done)
+  if done == 0 then return 0 end
+  local ck = assert(checkpoint.read(o.ckpt_path))
+  task.restore(st, ck.state)
+  for _, name in ipairs(task.curves) do prog.curves[name] = ck.curves[name] end
+  prog.start_time, prog.seconds = ck.provenance.start_time, ck.provenance.seconds
+  return done
+end
+
 local function save_checkpoint(task, st, run, o, prog, done)
-  results.write_checkpoint(o.ckpt_path, {
+  checkpoint.write(o.ckpt_path, {
     task = task.name, run_id = run.id, done = done, config = run.config,
     curves = prog.curves, curve_names = task.curves, state = task.state(st),
-    provenance = {start_time = prog.start_time, threads = o.threads, seconds = prog.seconds},
+    provenance = {start_time = prog.start_time, threads = o.threads, ranks = o.ranks,
+                  seconds = prog.seconds},
   })
   prog.ckpt_done = done
 end
@@ -319,8 +349,9 @@ local Diverged = {}
 -- Writes the diverged record in place of the results file and removes the checkpoint.
 local function record_diverged(task, run, o, prog, at, total, detail, tag)
   local cfg = run.config
-  local prov = provenance.collect{threads = o.threads, seed = cfg.seed, scale = cfg.scale,
-                                  command = o.command or "", start_time = prog.start_time}
+  local prov = provenance.collect{threads = o.threads, ranks = o.ranks, seed = cfg.seed,
+                                  scale = cfg.scale, command = o.command or "",
+                                  start_time = prog.start_time}
   diverged.write(o.path, {
     experiment = o.experiment, run_id = run.id, task = task.name, unit = task.unit, at = at,
     total = total, detail = detail, fix = task.divergence_fix, config = cfg,
@@ -346,59 +377,93 @@ local function step_error(e)
   return M.error_text(e)
 end
 
+-- The statuses a leader shares with the other ranks, by number (0: train the run).
+local SHARED = {"skipped", "diverged", "claimed"}
+
+-- "skipped" or "diverged" (said) when the results file settles the run, else nil.
+local function settled(task, run, o, tag)
+  local action, done = check_existing(task, run, o)
+  if action == "skip" then
+    o.say("%s skip %s: complete (%s); --force reruns it", tag, run.id,
+          task.summary_line(done.summary))
+    return "skipped"
+  elseif action == "diverged" then
+    o.say("%s skip %s: diverged at %s %d/%d (%s); --force reruns it", tag, run.id, done.unit,
+          done.at, done.total, done.detail)
+    return "diverged"
+  end
+  return nil
+end
+
 function M.run(task, run, o)
   M.check_task(task)
   local cfg = run.config
   local opts = {}
   for k, v in pairs(o) do opts[k] = v end
   o = opts
+  local dp = o.dp
+  local lead = not dp or dp.leader
+  o.ranks = dp and dp.size or 1
+  if dp and not task.data_parallel then
+    error(("%s: this task cannot train one run over %d ranks (--data-parallel); run it "
+           .. "without that flag"):format(task.name, dp.size), 0)
+  end
   local log = o.log or print_line
+  if not lead then log = function() end end
   o.say = function(fmt, ...) log(fmt:format(...)) end
   o.path, o.ckpt_path = M.paths(o.out, o.experiment, run.id)
   local tag = ("[%d/%d]"):format(o.index or 1, o.total or 1)
   if task.available then
     local have, why = task.available(cfg)
+    if dp and dp:any(not have) and have then
+      have, why = false, "its data are missing on another rank"
+    end
     if not have then
       o.say("%s skip %s: %s", tag, run.id, why)
       return "no_data"
     end
   end
-  local function existing()
-    local action, done = check_existing(task, run, o)
-    if action == "skip" then
-      o.say("%s skip %s: complete (%s); --force reruns it", tag, run.id,
-            task.summary_line(done.summary))
-      return "skipped"
-    elseif action == "diverged" then
-      o.say("%s skip %s: diverged at %s %d/%d (%s); --force reruns it", tag, run.id, done.unit,
-            done.at, done.total, done.detail)
-      return "diverged"
+  local status, release
+  if lead then
+    status = settled(task, run, o, tag)
+    if not status then
+      local claimed, holder = claim(o, run.id)
+      if claimed then
+        release = setmetatable({}, {__close = function() os.remove(o.path .. M.LOCK_EXT) end})
+      else
+        o.say("%s skip %s: %s", tag, run.id, holder)
+        status = "claimed"
+      end
     end
-    return nil
   end
-  local status = existing()
-  if status then return status end
-  local claimed, holder = claim(o, run.id)
-  if not claimed then
-    o.say("%s skip %s: %s", tag, run.id, holder)
-    return "claimed"
+  local _ <close> = release
+  if release then
+    -- another worker may have finished it between the check and the claim
+    status = settled(task, run, o, tag)
+    if not status and o.force then os.remove(o.ckpt_path) end
   end
-  local _ <close> = setmetatable({}, {__close = function() os.remove(o.path .. M.LOCK_EXT) end})
-  -- another worker may have finished it between the check and the claim
-  status = existing()
+  if dp then
+    local code = 0
+    for i, name in ipairs(SHARED) do if status == name then code = i end end
+    status = SHARED[dp:share(code)]
+  end
   if status then return status end
-  if o.force then os.remove(o.ckpt_path) end
 
   local st = task.build(cfg, {threads = o.threads, data_cache = o.data_cache, out = o.out,
-                             command = o.command, log = log})
+                             command = o.command, log = log, dp = dp})
   local total = task.units(cfg)
   -- ckpt_done: the units done in the last checkpoint written or restored
   local prog = {start_time = provenance.now(), seconds = 0.0, curves = {}, ckpt_done = 0}
   for _, name in ipairs(task.curves) do prog.curves[name] = {} end
-  o.say("%s run %s: %s, %d threads", tag, run.id, task.describe(st, cfg), o.threads)
-  local first = resume(task, st, run, o, prog)
+  o.say("%s run %s: %s, %d threads%s", tag, run.id, task.describe(st, cfg), o.threads,
+        dp and (" on each of %d ranks"):format(dp.size) or "")
+  local first = lead and resume(task, st, run, o, prog) or 0
+  if dp then
+    first = dp:share(first)
+    if not lead then follow(task, st, o, prog, first) end
+  end
   local every = o.checkpoint_every or task.checkpoint_every
-  local ctx = {progress = o.progress or false}
+  local ctx = {progress = lead and o.progress or false}
   local session_s = 0.0
   for u = first, total - 1 do
     ctx.diverged = function(detail)
@@ -408,6 +473,7 @@ function M.run(task, run, o)
     local ok, row, line = xpcall(task.step, step_error, st, u, ctx)
     if not ok then
       if getmetatable(row) == Diverged then
+        if not lead then return "diverged" end
         return record_diverged(task, run, o, prog, u + 1, total, row.detail, tag)
       end
       error(row, 0)
@@ -424,12 +490,14 @@ function M.run(task, run, o)
       o.say("%s ETA %s", line, M.duration(mean * (total - u - 1)))
     end
     local n = u + 1
-    if n < total and n % every == 0 then save_checkpoint(task, st, run, o, prog, n) end
+    if lead and n < total and n % every == 0 then save_checkpoint(task, st, run, o, prog, n) end
     if o.stop_after and n - first >= o.stop_after and n < total then return "stopped" end
   end
+  if not lead then return "done" end
 
-  local prov = provenance.collect{threads = o.threads, seed = cfg.seed, scale = cfg.scale,
-                                  command = o.command or "", start_time = prog.start_time}
+  local prov = provenance.collect{threads = o.threads, ranks = o.ranks, seed = cfg.seed,
+                                  scale = cfg.scale, command = o.command or "",
+                                  start_time = prog.start_time}
   local tree = task.result(st, {experiment = o.experiment, run_id = run.id, config = cfg,
                                 provenance = prov, curves = prog.curves,
                                 seconds = prog.seconds})

@@ -1,7 +1,7 @@
 -- provenance.lua: where a result came from, for the "provenance" group of a results file
 -- (README "Results files"): project version, git commit and dirtiness, compiler, flags and
--- BLAS (engine.sys.build_info), thread count, host, start and end time (ISO 8601 UTC), seed,
--- scale and the command line.
+-- BLAS (engine.sys.build_info), thread and rank counts, host, start and end time (ISO 8601
+-- UTC), seed, scale and the command line.
 --
 --   local provenance = require "harness.lua.provenance"
 --   local p = provenance.collect{threads = 2, seed = 1, scale = "cpu", command = "...",
@@ -58,7 +58,9 @@ function M.git()
   return commit, dirty
 end
 
--- o: {threads =, seed =, scale =, command =, start_time =}; returns the attribute table.
+-- o: {threads =, ranks =, seed =, scale =, command =, start_time =}; returns the attribute
+-- table (ranks: the MPI ranks that trained the run together, default 1; not in
+-- results.PROVENANCE, since files written before it lack it).
 function M.collect(o)
   local info = sys.build_info()
   local commit, dirty = M.git()
@@ -70,6 +72,7 @@ function M.collect(o)
     cflags = info.cflags,
     blas = sys.blas_info(),
     threads = math.tointeger(o.threads),
+    ranks = math.tointeger(o.ranks or 1),
     host = host(),
     start_time = o.start_time or M.now(),
     end_time = o.end_time or M.now(),

@@ -22,9 +22,9 @@
 -- format_version = CHECKPOINT_VERSION (another version is refused, never misread:
 -- M.check_checkpoint_version), schema = "mixup-repro/checkpoint", task (the task's name),
 -- run_id, done (the units done: epochs, iterations); groups config, curves (one entry per unit
--- done, the task's curve names), provenance (start_time, threads, seconds: the training time so
--- far) and state (the task's tree: weights, optimiser groups, Rng states as bytes, anything it
--- needs).
+-- done, the task's curve names), provenance (start_time, threads, ranks, seconds: the training
+-- time so far) and state (the task's tree: weights, optimiser groups, Rng states as bytes,
+-- anything it needs). harness/lua/checkpoint.lua writes and reads them.
 --
 -- API (Lua tables in, Lua tables out):
 --   M.write_run(path, run)          run = {experiment =, run_id =, config =, provenance =,
@@ -37,10 +37,6 @@
 --   M.scan(dir)                     -> runs (complete, sorted by path), bad ({path =, reason =}),
 --                                   diverged (harness/lua/diverged.lua's records, by path)
 --   M.run_tree(run)                 the tree write_run writes (checked the same way)
---   M.write_checkpoint(path, ckpt)  ckpt = {task =, run_id =, done =, config =, curves =,
---                                   curve_names = {...}, state = tree, provenance =
---                                   {start_time = string, threads = integer, seconds = number}}
---   M.read_checkpoint(path)         -> ckpt (the same fields, path added) or nil, reason
 --   M.summarize(curves, n_params)   -> the summary table; M.median_last(values, k)
 --   M.median_final(curves)          -> the report's statistic (median over the last 5 % of the
 --                                   epochs, M.final_window) and its window
@@ -50,7 +46,8 @@
 -- M.read_checked(path, schema, what, body) with M.bad(fmt, ...), M.check_group(tree, name) and
 -- M.check_attrs(attrs, spec, group) (a reader's checks, every problem as nil,
 -- "<path>: <what>; <fix>"), M.check_provenance(where, prov) (a writer's), M.list_h5(dir)
--- (results files under dir, sorted).
+-- (results files under dir, sorted), and a writer's checks M.need(cond, fmt, ...),
+-- M.check_string(v, what), M.kind_of(v).
 -- Non-goals: choosing paths and run ids (grid.lua), training (lifecycle.lua and the tasks),
 -- provenance values (provenance.lua).
 
@@ -398,6 +395,7 @@ local function curves_tree(curves)
 end
 
 M.curves_tree = curves_tree
+M.need, M.check_string, M.kind_of = need, check_string, kind_of
 
 -- The config group: the flattened config plus its Lua constructor (attr "lua").
 local function config_tree(config)
@@ -705,91 +703,12 @@ end
 -- Checkpoints
 -- ===================================================================================
 
--- The unit counts and curves of a checkpoint: every name in names, done entries each.
-local function check_ckpt_curves(fn, curves, names, done)
-  need(type(curves) == "table", "%s: curves is %s, expected a table", fn, kind_of(curves))
-  for _, name in ipairs(names) do
-    local c = curves[name]
-    need(type(c) == "table" and #c == done, "%s: curves.%s has %s entries, expected %d (one "
-         .. "per unit done)", fn, name, type(c) == "table" and #c or kind_of(c), done)
-    for i = 1, done do
-      need(type(c[i]) == "number", "%s: curves.%s[%d] is %s, expected a number", fn, name, i,
-           kind_of(c[i]))
-    end
-  end
-end
-
-function M.write_checkpoint(path, ckpt)
-  local fn = "results.write_checkpoint"
-  check_string(path, fn .. ": path")
-  need(type(ckpt) == "table", "%s: ckpt is %s, expected a table", fn, kind_of(ckpt))
-  check_string(ckpt.task, fn .. ": ckpt.task")
-  check_string(ckpt.run_id, fn .. ": ckpt.run_id")
-  need(math.type(ckpt.done) == "integer" and ckpt.done >= 0,
-       "%s: ckpt.done is %s, expected an integer >= 0", fn, tostring(ckpt.done))
-  need(type(ckpt.config) == "table", "%s: ckpt.config is %s, expected a table", fn,
-       kind_of(ckpt.config))
-  need(type(ckpt.curve_names) == "table", "%s: ckpt.curve_names is %s, expected a list", fn,
-       kind_of(ckpt.curve_names))
-  check_ckpt_curves(fn, ckpt.curves, ckpt.curve_names, ckpt.done)
-  need(type(ckpt.state) == "table", "%s: ckpt.state is %s, expected an engine.h5 tree", fn,
-       kind_of(ckpt.state))
-  local prov = ckpt.provenance
-  need(type(prov) == "table" and type(prov.start_time) == "string" and
-       math.type(prov.threads) == "integer" and type(prov.seconds) == "number",
-       "%s: ckpt.provenance is %s, expected {start_time = string, threads = integer, seconds "
-       .. "= number}", fn, kind_of(prov))
-  local curves = {}
-  for _, name in ipairs(ckpt.curve_names) do curves[name] = ckpt.curves[name] end
-  M.write_tree(path, {
-    attrs = {format_version = M.CHECKPOINT_VERSION, schema = M.SCHEMA_CHECKPOINT,
-             task = ckpt.task, run_id = ckpt.run_id, done = ckpt.done},
-    groups = {
-      config = config_tree(ckpt.config),
-      curves = curves_tree(curves),
-      -- a resume keeps the run's start time and refuses another thread count (the bits
-      -- depend on it)
-      provenance = {attrs = {start_time = prov.start_time, threads = prov.threads,
-                             seconds = prov.seconds + 0.0}},
-      state = ckpt.state,
-    },
-  })
-end
-
 function M.check_checkpoint_version(path, attrs)
   local v = attrs.format_version
   if math.type(v) == "integer" and v ~= M.CHECKPOINT_VERSION then
     error(("%s: checkpoint schema %d, this build reads %d: delete it or rerun with --force")
           :format(path, v, M.CHECKPOINT_VERSION), 0)
   end
-end
-
-function M.read_checkpoint(path)
-  return read_checked(path, M.SCHEMA_CHECKPOINT, "a checkpoint", function(tree)
-    local a = tree.attrs
-    for _, name in ipairs{"task", "run_id"} do
-      if type(a[name]) ~= "string" then bad("root attribute %s is missing", name) end
-    end
-    if math.type(a.done) ~= "integer" then bad("root attribute done is missing") end
-    local config = read_config(check_group(tree, "config"))
-    local curves = check_group(tree, "curves").datasets
-    for name, c in pairs(curves) do
-      if type(c) ~= "table" or #c ~= a.done then
-        bad("curves.%s has %s entries, done is %d", name, type(c) == "table" and #c or "no",
-            a.done)
-      end
-    end
-    local pa = check_group(tree, "provenance").attrs
-    if type(pa.start_time) ~= "string" or math.type(pa.threads) ~= "integer"
-       or type(pa.seconds) ~= "number" then
-      bad("group provenance lacks start_time, threads or seconds")
-    end
-    return {
-      path = path, task = a.task, run_id = a.run_id, done = a.done, config = config,
-      curves = curves, state = check_group(tree, "state"),
-      provenance = {start_time = pa.start_time, threads = pa.threads, seconds = pa.seconds},
-    }
-  end)
 end
 
 -- }==================================================================================

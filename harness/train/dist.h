@@ -26,5 +26,9 @@ int dist_size(void);     /* 1 before dist_init or outside a world */
 /* x[0..n) <- the element-wise sum over the world's ranks, in place (a no-op for one). */
 int dist_allreduce_sum(float *x, size_t n, Err *err);
 int dist_barrier(Err *err);
+/* Ends every process of the world (MPI_Abort with `code`) when it has more than one; returns
+ * otherwise, leaving the caller to end its own process. For the application (a failed
+ * data-parallel run leaves the other ranks waiting in a collective), never for the library. */
+void dist_abort(int code);
 
 #endif

@@ -6,7 +6,6 @@
 -- (counted) when the binary was built without MPI or mpirun is absent (`make setup` installs
 -- OpenMPI). Needs the CIFAR-10 files (`make data`). Run as `./mixup tests/e2e/test_mpi_grid.lua`.
 local check = require "tests.lua.check"
-local mpi = require "engine.mpi"
 local grid = require "harness.lua.grid"
 local lifecycle = require "harness.lua.lifecycle"
 local results = require "harness.lua.results"
@@ -24,16 +23,8 @@ local LOG = OUT .. ".log"
 local slurp = check.slurp
 
 -- mpirun refuses root unless told; --oversubscribe: more ranks than free cores is fine here
-local MPIRUN = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-               .. "OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -np 2"
-
-local function usable()
-  if not mpi.built() then return false, "this mixup was built without MPI (make MPI=1)" end
-  if not os.execute("command -v mpirun > /dev/null 2>&1") then
-    return false, "mpirun not found (make setup installs openmpi-bin)"
-  end
-  return true
-end
+local MPIRUN = check.mpirun(2)
+local usable = check.mpi_usable
 
 suite:test("allreduce_over_two_ranks", function()
   local ok, why = usable()

@@ -14,6 +14,7 @@
 
 local h5 = require "engine.h5"
 local tensor = require "engine.tensor"
+local train = require "engine.train"
 
 local M = {}
 
@@ -51,6 +52,41 @@ end
 -- missing and how to get it. Never a pass.
 function M.skip(reason)
   error(setmetatable({reason = reason}, Skip), 0)
+end
+
+-- Batch norm in groups of 2 (net `grouped`) against whole-batch batch norm (`plain`, the same
+-- net and init otherwise): a training batch of 4 through grouped equals, bit for bit, its two
+-- halves through plain, and differs from the whole batch through plain.
+function M.groups_equal_halves(grouped, plain)
+  local x = tensor.new{4, 3, 32, 32}
+  local r = train.rng(9, train.stream.init)
+  for i = 1, 4 do for c = 1, 3 do for h = 1, 32, 3 do x:set(r:normal(), i, c, h, 5) end end end
+  local y = grouped:forward(x, true):data_string()
+  local halves = {}
+  for k = 0, 1 do
+    halves[#halves + 1] = plain:forward(x:view(k * 2 * 3 * 32 * 32, {2, 3, 32, 32}), true)
+                          :data_string()
+  end
+  M.eq(y, table.concat(halves), "groups of 2 = the halves on their own")
+  M.truthy(plain:forward(x, true):data_string() ~= y, "and differ from the whole batch")
+end
+
+-- mpirun for n ranks as the tests start it (root needs OpenMPI's allow-root variables; more
+-- ranks than free cores is fine here), and whether it can run: true, or false and why (the
+-- test then skips, counted).
+function M.mpirun(n)
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+         .. "OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -np " .. n
+end
+
+function M.mpi_usable()
+  if not require("engine.mpi").built() then
+    return false, "this mixup was built without MPI (make MPI=1)"
+  end
+  if not os.execute("command -v mpirun > /dev/null 2>&1") then
+    return false, "mpirun not found (make setup installs openmpi-bin)"
+  end
+  return true
 end
 
 -- The host running the test script (./mixup, or ./mixup-asan under make test-asan): the lowest

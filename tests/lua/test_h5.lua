@@ -12,6 +12,7 @@ local tensor = require "engine.tensor"
 local train = require "engine.train"
 local check = require "tests.lua.check"
 local results = require "harness.lua.results"
+local checkpoint = require "harness.lua.checkpoint"
 
 local SEED = 20171025 -- arXiv v1 date, as in tests/engine/testlib.c
 local CORRUPT = "not a valid HDF5 file (truncated or corrupt); delete it to rerun"
@@ -389,7 +390,7 @@ test("checkpoint_schema_refused", function()
                   datasets = {optim_state = "SGD1\0\0\0\0", rng_init = string.rep("\1", 32)}})
   local want = path .. ": checkpoint schema 1, this build reads 2: delete it or rerun with --force"
   assert(results.CHECKPOINT_VERSION == 2, "CHECKPOINT_VERSION is " .. results.CHECKPOINT_VERSION)
-  local ok, err = pcall(results.read_checkpoint, path)
+  local ok, err = pcall(checkpoint.read, path)
   assert(not ok and err == want, "old checkpoint: " .. tostring(err))
   ok, err = pcall(results.check_checkpoint_version, path,
                   {format_version = results.CHECKPOINT_VERSION})
@@ -397,7 +398,7 @@ test("checkpoint_schema_refused", function()
   -- a results file (format_version 1) given as a checkpoint is named by its schema
   local run_path = tmp("run.h5")
   h5.write(run_path, {attrs = {format_version = 1, schema = results.SCHEMA_RUN}})
-  local got, why = results.read_checkpoint(run_path)
+  local got, why = checkpoint.read(run_path)
   assert(not got and why:find('expected "mixup-repro/checkpoint"', 1, true), tostring(why))
 end)
 

@@ -11,6 +11,7 @@ local lifecycle = require "harness.lua.lifecycle"
 local options = require "harness.lua.options"
 local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
+local checkpoint = require "harness.lua.checkpoint"
 local h5 = require "engine.h5"
 local sys = require "engine.sys"
 local tensor = require "engine.tensor"
@@ -151,7 +152,7 @@ suite:test("toy_stop_and_resume", function()
   local cfg = toy_config()
   local path, ckpt = lifecycle.paths(out, "toy", "toy-run")
   check.eq(select(2, run_toy(toy, cfg, out, {stop_after = 3})), "stopped", "first session")
-  local ck = assert(results.read_checkpoint(ckpt))
+  local ck = assert(checkpoint.read(ckpt))
   check.eq(ck.done, 2, "checkpoint after step 2 (every 2)")
   check.eq(ck.task, "toy", "task attr")
   check.eq(#ck.curves.flips, 2, "the extra curve is checkpointed")
@@ -170,7 +171,7 @@ suite:test("toy_crash_and_resume", function()
   toy.crash_at = nil
   check.truthy(not ok and tostring(status):find("crashed in step 4", 1, true), "crash raised")
   check.truthy(not sys.exists(path), "no results file")
-  check.eq(assert(results.read_checkpoint(ckpt)).done, 4, "the last checkpoint is kept")
+  check.eq(assert(checkpoint.read(ckpt)).done, 4, "the last checkpoint is kept")
   ok, status = run_toy(toy, cfg, out)
   check.truthy(ok, "resumed: " .. tostring(status))
   same_result(assert(toy.read_result(path)), ref, "crashed and resumed")

@@ -117,17 +117,7 @@ suite:test("bn_group_normalises_per_group", function()
   local plain = nn.build(preact{width = FIXTURE_WIDTH}, INPUT, {batch = 4})
   grouped:init(train.rng(7, train.stream.init))
   plain:init(train.rng(7, train.stream.init))
-  local x = tensor.new{4, 3, 32, 32}
-  local r = train.rng(9, train.stream.init)
-  for i = 1, 4 do for c = 1, 3 do for h = 1, 32, 3 do x:set(r:normal(), i, c, h, 5) end end end
-  local y = grouped:forward(x, true):data_string()
-  local halves = {}
-  for k = 0, 1 do
-    halves[#halves + 1] = plain:forward(x:view(k * 2 * 3 * 32 * 32, {2, 3, 32, 32}), true)
-                          :data_string()
-  end
-  check.eq(y, table.concat(halves), "groups of 2 = the halves on their own")
-  check.truthy(plain:forward(x, true):data_string() ~= y, "and differ from the whole batch")
+  check.groups_equal_halves(grouped, plain)
 end)
 
 -- dropout = p: a layer in each of the 8 blocks between relu2 and conv2, no parameters; the

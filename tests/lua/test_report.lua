@@ -14,6 +14,7 @@ local h5 = require "engine.h5"
 local tensor = require "engine.tensor"
 local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
+local checkpoint = require "harness.lua.checkpoint"
 local report = require "harness.lua.report"
 
 local suite = check.suite(...)
@@ -255,7 +256,7 @@ suite:test("read_run_reports_bad_files", function()
 
   path = tmp .. "/ckpt.h5"
   local r = run(RUNS[1])
-  results.write_checkpoint(path, {task = "classifier", run_id = "c", done = 12,
+  checkpoint.write(path, {task = "classifier", run_id = "c", done = 12,
                                   config = r.config, curves = r.curves,
                                   curve_names = results.CURVES,
                                   state = {datasets = {params = r.weights.params},
@@ -263,16 +264,27 @@ suite:test("read_run_reports_bad_files", function()
                                                               datasets = {momentum_buffer =
                                                                           tensor.new(2)}}}},
                                   provenance = {start_time = "2026-11-26T00:00:00Z",
-                                                threads = 2, seconds = 1.5}})
+                                                threads = 2, ranks = 3, seconds = 1.5}})
   got, why = results.read_run(path)
   check.truthy(why and why:find('schema is "mixup-repro/checkpoint", expected '
                                 .. '"mixup-repro/run"', 1, true), "schema: " .. tostring(why))
-  local ck = assert(results.read_checkpoint(path))
+  local ck = assert(checkpoint.read(path))
   check.eq(ck.done, 12, "checkpoint units done")
   check.eq(ck.task, "classifier", "checkpoint task")
   check.eq(ck.state.groups.optim.attrs.step, 3, "checkpoint optimiser step")
   check.eq(ck.state.groups.optim.datasets.momentum_buffer:size(), 2, "checkpoint optimiser buffer")
   check.eq(ck.provenance.threads, 2, "checkpoint thread count")
+  check.eq(ck.provenance.ranks, 3, "checkpoint rank count")
+  -- a checkpoint written before ranks were recorded: one process
+  local tree = h5.read(path)
+  tree.groups.provenance.attrs.ranks = nil
+  h5.write(path, tree)
+  check.eq(assert(checkpoint.read(path)).provenance.ranks, 1, "no ranks attr: 1 rank")
+  tree.groups.provenance.attrs.ranks = 0
+  h5.write(path, tree)
+  local none, why_ranks = checkpoint.read(path)
+  check.truthy(not none and why_ranks:find("provenance.ranks is 0, expected an integer >= 1",
+                                           1, true), "ranks 0: " .. tostring(why_ranks))
   check.eq(ck.provenance.seconds, 1.5, "checkpoint seconds")
   check.eq(ck.provenance.start_time, "2026-11-26T00:00:00Z", "checkpoint start time")
 

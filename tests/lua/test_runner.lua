@@ -19,6 +19,7 @@ local grid = require "harness.lua.grid"
 local provenance = require "harness.lua.provenance"
 local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
+local checkpoint = require "harness.lua.checkpoint"
 local lifecycle = require "harness.lua.lifecycle"
 local sources = require "harness.lua.sources"
 local classifier = require "harness.lua.tasks.classifier"
@@ -485,7 +486,7 @@ suite:test("resume_kill9", function()
   while proc_alive(pid) do sh("sleep " .. POLL_S) end
   check.truthy(not exists(path), "the child finished before it was killed; the test needs "
                .. "a longer smoke run")
-  local ck = assert(results.read_checkpoint(ckpt))
+  local ck = assert(checkpoint.read(ckpt))
   local total = #assert(results.read_run(lifecycle.paths(ref_out, "table2_cifar", id))).curves.epoch
   check.truthy(ck.done >= 1 and ck.done < total, "killed mid-run: done " .. ck.done)
 

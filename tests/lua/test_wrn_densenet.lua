@@ -64,9 +64,26 @@ suite:test("parameter_counts", function()
   end
 end)
 
+-- bn_group = G: every batch norm of the WRN gets group G; a training batch of 2 G equals its
+-- two halves run alone (what data-parallel ranks compute: harness/lua/data_parallel.lua).
+suite:test("wrn_bn_group_normalises_per_group", function()
+  check.raises(function() wrn{bn_group = 1.5} end, "wrn: option 'bn_group' is float 1.5",
+               "not an integer")
+  local opts = {depth = 10, widen_factor = 1, base_width = 4}
+  local function build(group)
+    local o = {bn_group = group}
+    for k, v in pairs(opts) do o[k] = v end
+    local net = nn.build(wrn(o), INPUT, {batch = 4})
+    net:init(train.rng(7, train.stream.init))
+    return net
+  end
+  check.groups_equal_halves(build(2), build(0))
+end)
+
 suite:test("options_are_strict", function()
   check.raises(function() wrn{widen = 4} end, "wrn: unknown option 'widen' (known: " ..
-               "base_width, depth, dropout, init, num_classes, widen_factor)", "unknown option")
+               "base_width, bn_group, depth, dropout, init, num_classes, widen_factor)",
+               "unknown option")
   check.raises(function() wrn{depth = 20} end,
                "wrn: depth is 20, valid depths: 10, 16, 22, 28, 34, 40", "wrn depth")
   check.raises(function() wrn{widen_factor = 2.5} end,

@@ -13,8 +13,9 @@
 -- filtered by source.dataset, source.net, the method ids source.erm / source.mixup and the
 -- seeds), read from the results folder of this run; a model that is not there is trained
 -- first through the one lifecycle (harness/lua/models.lua; so `make reproduce-table5` after
--- `make reproduce-table2` retrains nothing). The results file names each model's run id and the MD5 of its results
--- file (as `md5sum` prints it), so an evaluation is tied to the exact weights.
+-- `make reproduce-table2` retrains nothing). The results file names each model's run id and
+-- the MD5 of its results file (as `md5sum` prints it), so an evaluation is tied to the exact
+-- weights.
 --
 -- Units: 2 per eps, in config order, FGSM then I-FGSM. Curves (one entry per unit): unit, eps,
 -- iters, then the percent errors <where>_top1 / <where>_top5 for where in CLEAN (clean_erm,

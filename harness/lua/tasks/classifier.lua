@@ -38,6 +38,7 @@ M.name = "classifier"
 M.unit = "epoch"
 M.curves = results.CURVES
 M.checkpoint_every = 1
+M.data_parallel = true -- trains over MPI ranks (harness/lua/data_parallel.lua)
 M.divergence_fix = "lower schedule.base_lr (or check data.mean/std and mixup) in the "
                    .. "experiment's recipe"
 
@@ -119,7 +120,9 @@ local function batch_buffers(cap, shape_tail)
   end
 end
 
--- env = {threads =, data_cache =, prepare_train = nil}: prepare_train(train_set), when given,
+-- env = {threads =, data_cache =, prepare_train = nil, dp = nil}: dp, when given, is the
+-- data-parallel world (harness/lua/data_parallel.lua) this run is trained over, its
+-- refusals checked here; prepare_train(train_set), when given,
 -- returns the set to train on (a task built on this one, e.g. tasks/noisy_classifier.lua,
 -- corrupts a copy of the labels there); it runs before the loader is made.
 function M.build(cfg, env)
@@ -132,6 +135,11 @@ function M.build(cfg, env)
           tostring(cfg.net.num_classes), cfg.dataset, k), 0)
   end
   st.k = k
+  st.dp = env.dp
+  if st.dp then
+    st.dp:check(cfg, M.name)
+    st.dp_stats, st.dp_rows = tensor.new(4), {}
+  end
   local shape = sources.shape(cfg.dataset)
   local desc = require("nets." .. cfg.net.family)(copy_opts(cfg.net, "family"))
   st.net = nn.build(desc, shape, {batch = math.max(cfg.batch, cfg.eval_batch),
@@ -199,8 +207,76 @@ function M.mix(st, xm, t, x, y)
   train.mixup(xm, t, x, y, st.mix_opts, st.rng.mixup)
 end
 
+local function finite(x)
+  return x == x and x ~= math.huge and x ~= -math.huge
+end
+
+-- One step on the mixed batch in one process: the loss and the correct count, or nil and
+-- why the loss is not finite (the engine's loss refuses non-finite logits: its message).
+local function step_serial(st, xm, t, dz)
+  local net = st.net
+  st.opt:zero_grad()
+  local z = net:forward(xm, true, st.rng.dropout)
+  local ok, loss = pcall(train.softmax_xent, z, t, dz)
+  if not ok or not finite(loss) then
+    return nil, ok and ("loss " .. tostring(loss)) or tostring(loss)
+  end
+  local correct = train.count_correct(z, t)
+  net:backward(dz)
+  return loss, correct
+end
+
+-- This rank's rows of the batch of n (harness/lua/data_parallel.lua), views made once per n.
+local function rank_rows(st, n, xm, t, dz)
+  local v = st.dp_rows[n]
+  if v then return v end
+  local first, count = st.dp:rows(n)
+  v = {count = count, x = xm, t = t, dz = dz}
+  if count > 0 then
+    local shape = xm:shape()
+    local row = xm:size() // n
+    shape[1] = count
+    v.x = xm:view(first * row, shape)
+    v.t = t:view(first * st.k, {count, st.k})
+    v.dz = dz:view(first * st.k, {count, st.k})
+  end
+  st.dp_rows[n] = v
+  return v
+end
+
+-- The same step with the rows split over the ranks: loss, correct count and a "not finite"
+-- flag summed over the ranks, then the gradients weighted by rows / n and the batch-norm
+-- statistics by groups / all groups, summed (data_parallel.lua says why this is the serial
+-- step).
+local function step_ranks(st, n, xm, t, dz)
+  local dp, net, stats = st.dp, st.net, st.dp_stats
+  local v = rank_rows(st, n, xm, t, dz)
+  st.opt:zero_grad()
+  stats:fill(0)
+  local why
+  if v.count > 0 then
+    local z = net:forward(v.x, true, st.rng.dropout)
+    local ok, loss = pcall(train.softmax_xent, z, v.t, v.dz)
+    if ok and finite(loss) then
+      stats:set(loss * v.count, 1)
+      stats:set(train.count_correct(z, v.t), 2)
+    else
+      why = ("rank %d: %s"):format(dp.rank, ok and ("loss " .. tostring(loss)) or tostring(loss))
+      stats:set(1, 4)
+    end
+    stats:set(v.count, 3)
+  end
+  dp:sum(stats)
+  if stats:get(4) > 0 then return nil, why or "the loss is not finite on another rank" end
+  if v.count > 0 then net:backward(v.dz) end
+  dp:sum(net:grads(), v.count / n)
+  local g = st.cfg.net.bn_group
+  dp:sum(net:buffers(), dp:groups(v.count, g) / dp:groups(n, g))
+  return stats:get(1) / n, stats:get(2)
+end
+
 local function train_epoch(st, e, ctx)
-  local ld, net = st.train_ld, st.net
+  local ld = st.train_ld
   ld:epoch(e)
   local steps = ld:batches()
   local loss_sum, correct, seen, step = 0.0, 0.0, 0, 0
@@ -210,17 +286,17 @@ local function train_epoch(st, e, ctx)
     local n = x:shape()[1]
     local xm, t, dz = st.xm(n), st.t(n), st.dz(n)
     st.mix(st, xm, t, x, y)
-    st.opt:zero_grad()
-    local z = net:forward(xm, true, st.rng.dropout)
-    -- the engine's loss refuses non-finite logits; its message or the loss is the detail
-    local ok, loss = pcall(train.softmax_xent, z, t, dz)
-    if not ok or loss ~= loss or loss == math.huge or loss == -math.huge then
-      progress_clear(p)
-      ctx.diverged(("step %d of %d: %s"):format(step + 1, steps,
-                   ok and ("loss " .. tostring(loss)) or tostring(loss)))
+    local loss, c
+    if st.dp then
+      loss, c = step_ranks(st, n, xm, t, dz)
+    else
+      loss, c = step_serial(st, xm, t, dz)
     end
-    correct = correct + train.count_correct(z, t)
-    net:backward(dz)
+    if not loss then
+      progress_clear(p)
+      ctx.diverged(("step %d of %d: %s"):format(step + 1, steps, c))
+    end
+    correct = correct + c
     st.opt:step(st.sched:lr(e, step, steps))
     loss_sum = loss_sum + loss * n
     seen = seen + n
@@ -233,21 +309,35 @@ end
 
 -- Loss and error (percent) of st.net in inference mode over the loader ld (default the test
 -- set's), against its labels (y) or, with clean = true, against the clean labels (y_clean).
+-- Over ranks, each evaluates its share of the batches and the sums are summed.
 local function evaluate(st, ld, clean)
   ld = ld or st.test_ld
   local net = st.net
+  local dp = st.dp
   ld:epoch(0)
-  local loss_sum, errors, seen = 0.0, 0, 0
+  local loss_sum, errors, seen, b = 0.0, 0, 0, 0
   for x, y_used, y_clean in ld:each() do
-    local y = clean and y_clean or y_used
-    local n = x:shape()[1]
-    local z = net:forward(x, false)
-    local t = st.t(n)
-    t:fill(0)
-    for i = 1, n do t:set(1, i, math.tointeger(y:get(i)) + 1) end
-    loss_sum = loss_sum + train.softmax_xent(z, t) * n
-    errors = errors + train.count_errors(z, y)
-    seen = seen + n
+    b = b + 1
+    if not dp or dp:mine(b) then
+      local y = clean and y_clean or y_used
+      local n = x:shape()[1]
+      local z = net:forward(x, false)
+      local t = st.t(n)
+      t:fill(0)
+      for i = 1, n do t:set(1, i, math.tointeger(y:get(i)) + 1) end
+      loss_sum = loss_sum + train.softmax_xent(z, t) * n
+      errors = errors + train.count_errors(z, y)
+      seen = seen + n
+    end
+  end
+  if dp then
+    local sums = st.dp_stats
+    sums:fill(0)
+    sums:set(loss_sum, 1)
+    sums:set(errors, 2)
+    sums:set(seen, 3)
+    dp:sum(sums)
+    loss_sum, errors, seen = sums:get(1), sums:get(2), sums:get(3)
   end
   return loss_sum / seen, 100.0 * errors / seen
 end
@@ -256,14 +346,19 @@ M.evaluate = evaluate
 function M.step(st, e, ctx)
   local cfg = st.cfg
   local t0 = sys.clock()
+  if st.dp then st.dp.comm_seconds = 0.0 end
   local lr = st.sched:lr(e, 0, st.train_ld:batches())
   local train_loss, train_error = train_epoch(st, e, ctx)
   local test_loss, test_error = evaluate(st)
   local secs = sys.clock() - t0
   local row = {epoch = e + 1.0, lr = lr, train_loss = train_loss, train_error = train_error,
                test_loss = test_loss, test_error = test_error, seconds = secs}
-  return row, ("epoch %d/%d loss %.3f err %.1f%% test %.1f%% lr %g %.1fs"):format(e + 1,
-         cfg.epochs, train_loss, train_error, test_error, lr, secs)
+  local comm = ""
+  if st.dp then
+    comm = (" (all-reduce %.2fs)"):format(st.dp.comm_seconds)
+  end
+  return row, ("epoch %d/%d loss %.3f err %.1f%% test %.1f%% lr %g %.1fs%s"):format(e + 1,
+         cfg.epochs, train_loss, train_error, test_error, lr, secs, comm)
 end
 
 -- ============================================================================================

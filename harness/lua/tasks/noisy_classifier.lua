@@ -70,7 +70,7 @@ function M.build(cfg, env)
   local noise = nil
   local ln = cfg.data.label_noise
   local st = classifier.build(cfg, {
-    threads = env.threads, data_cache = env.data_cache,
+    threads = env.threads, data_cache = env.data_cache, dp = env.dp,
     prepare_train = function(clean)
       local set = clean:subset{first = clean:size()} -- a copy: the cached set stays clean
       local changed = set:corrupt(ln.p, ln.seed)

@@ -6,6 +6,8 @@
 --     gives the ranks unequal shares);
 --   - a data-parallel run stopped after one epoch resumes to the bits of an uninterrupted one;
 --     its checkpoint is refused by one process (another rank count);
+--   - rank 1 killed mid-run ends the job, leaves no results file, and the command resumes to
+--     the bits of an uninterrupted run;
 --   - a diverging run stops every rank at the same step, rank 0 writing the record;
 --   - run.lua --data-parallel refuses a recipe without net.bn_group in one line, before any
 --     run starts, every rank ending with a non-zero status.
@@ -16,6 +18,7 @@
 -- weighting (gradients summed, not averaged; statistics summed) is off by order 1.
 -- Skips (counted) without MPI or mpirun, like test_mpi_grid.lua. Synthetic data: no CIFAR.
 local check = require "tests.lua.check"
+local checkpoint = require "harness.lua.checkpoint"
 local lifecycle = require "harness.lua.lifecycle"
 local results = require "harness.lua.results"
 local sys = require "engine.sys"
@@ -29,6 +32,8 @@ assert(sys.mkdir_p(OUT))
 local LOG = OUT .. "/log"
 local PROBE = OUT .. "/probe.lua"
 local RTOL = 1e-4
+local POLL_S = 0.02 -- seconds between looks at the killed job
+local WAIT_S = 60   -- at most this long for each thing it waits for
 local slurp = check.slurp
 
 local MPIRUN = check.mpirun(2)
@@ -36,7 +41,8 @@ local usable = check.mpi_usable
 
 -- The worker: trains run "dp-run" of a small synthetic recipe through the lifecycle, over
 -- the ranks when launched by mpirun (arg: results root, units to stop after or "-", base
--- learning rate or nothing for 0.05).
+-- learning rate or "-" for 0.05, epochs or nothing for 3). Each rank writes its pid to
+-- <results root>.pid<rank>.
 check.spit(PROBE, [[
 local config = require "harness.lua.config"
 local data_parallel = require "harness.lua.data_parallel"
@@ -44,8 +50,12 @@ local lifecycle = require "harness.lua.lifecycle"
 local mpi = require "engine.mpi"
 local tasks = require "harness.lua.tasks"
 local task = tasks.get("image_classification")
+local f = assert(io.open(arg[1] .. ".pid" .. mpi.rank(), "w"))
+f:write(require("engine.sys").pid(), "\n")
+f:close()
 local cfg = config.validate({
-  scale = "test", dataset = "cifar10", seed = 5, epochs = 3, batch = 16, eval_batch = 10,
+  scale = "test", dataset = "cifar10", seed = 5, epochs = tonumber(arg[4]) or 3, batch = 16,
+  eval_batch = 10,
   net = {family = "preact_resnet", variant = "official", depth = 18, width = 4,
          num_classes = 10, init = "torch_default", bn_group = 4},
   -- 44 = 16 + 16 + 12: the last batch gives rank 0 two groups and rank 1 one;
@@ -72,9 +82,13 @@ print(("rank %d: %s"):format(dp and dp.rank or 0, status))
 ]])
 
 -- Runs the worker (over 2 ranks when mpi), returning whether it succeeded and its output.
-local function train(out, mpi_ranks, stop, lr)
-  local cmd = ("%s %s --threads 1 %s %s %s %s > %s 2>&1"):format(mpi_ranks and MPIRUN or "",
-              EXE, PROBE, out, stop or "-", lr or "", LOG)
+local function command(out, mpi_ranks, stop, lr, epochs)
+  return ("%s %s --threads 1 %s %s %s %s %s"):format(mpi_ranks and MPIRUN or "", EXE, PROBE,
+         out, stop or "-", lr or "-", epochs or "")
+end
+
+local function train(out, mpi_ranks, stop, lr, epochs)
+  local cmd = command(out, mpi_ranks, stop, lr, epochs) .. " > " .. LOG .. " 2>&1"
   local ok = os.execute(cmd)
   return ok == true, slurp(LOG)
 end
@@ -134,6 +148,45 @@ suite:test("resume_over_ranks", function()
                   "stopped and resumed = uninterrupted")
   check.same_bits(weights(out).weights.buffers, weights(whole).weights.buffers,
                   "BN running statistics")
+end)
+
+-- kill -9 of rank 1 mid-run: mpirun ends rank 0 too, no results file is left, and the same
+-- command resumes from rank 0's last checkpoint to the bits of an uninterrupted run.
+suite:test("killed_rank_ends_the_job_and_resumes", function()
+  local ok, why = usable()
+  if not ok then return check.skip(why) end
+  local epochs = 200 -- ~4 s on 2 ranks: time to kill after the first checkpoints
+  local out, whole = OUT .. "/killed", OUT .. "/whole"
+  local path, ckpt = lifecycle.paths(out, "dp", "dp-run")
+  local p = assert(io.popen(command(out, true, nil, nil, epochs) .. " > " .. LOG
+                            .. " 2>&1 & echo $!"))
+  local job = math.tointeger(tonumber(p:read("l")))
+  p:close()
+  local function wait(cond, what)
+    for _ = 1, WAIT_S / POLL_S do
+      if cond() then return end
+      os.execute("sleep " .. POLL_S)
+    end
+    error(what .. ":\n" .. slurp(LOG), 0)
+  end
+  wait(function() return check.exists(ckpt) and check.exists(out .. ".pid1") end,
+       "no checkpoint from the job")
+  local pids = {math.tointeger(tonumber(slurp(out .. ".pid0"))),
+                math.tointeger(tonumber(slurp(out .. ".pid1")))}
+  os.execute("kill -9 " .. pids[2])
+  wait(function() return not check.proc_alive(job) end, "mpirun did not end")
+  check.truthy(not check.proc_alive(pids[1]), "rank 0 ended with the job")
+  check.truthy(not check.exists(path), "no results file (the job ended before the last epoch)")
+  local done = assert(checkpoint.read(ckpt)).done
+  check.truthy(done >= 1 and done < epochs, "killed mid-run: " .. done .. " epochs done")
+  print(("  rank 1 killed after %d of %d epochs"):format(done, epochs))
+  local ran, text = train(out, true, nil, nil, epochs)
+  check.truthy(ran and text:find(("resuming dp-run: %d of %d epochs done"):format(done, epochs),
+                                 1, true), "resumed over 2 ranks:\n" .. text)
+  ran, text = train(whole, true, nil, nil, epochs)
+  check.truthy(ran, "uninterrupted:\n" .. text)
+  check.same_bits(weights(out).weights.params, weights(whole).weights.params,
+                  "killed and resumed = uninterrupted")
 end)
 
 -- A loss that is not finite stops every rank at the same step; rank 0 writes the record.

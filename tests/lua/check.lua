@@ -71,6 +71,15 @@ function M.groups_equal_halves(grouped, plain)
   M.truthy(plain:forward(x, true):data_string() ~= y, "and differ from the whole batch")
 end
 
+-- Whether process pid runs (exists and is not a zombie), from /proc.
+function M.proc_alive(pid)
+  local f = io.open("/proc/" .. pid .. "/stat", "r")
+  if not f then return false end
+  local s = f:read("a")
+  f:close()
+  return s:match("^%d+ %b() (%a)") ~= "Z"
+end
+
 -- mpirun for n ranks as the tests start it (root needs OpenMPI's allow-root variables; more
 -- ranks than free cores is fine here), and whether it can run: true, or false and why (the
 -- test then skips, counted).

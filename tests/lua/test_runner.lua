@@ -448,13 +448,7 @@ end)
 -- ============================================================================================
 -- kill -9 and resume (a child process; needs the CIFAR-10 files)
 
-local function proc_alive(pid)
-  local f = io.open("/proc/" .. pid .. "/stat", "r")
-  if not f then return false end
-  local s = f:read("a")
-  f:close()
-  return s:match("^%d+ %b() (%a)") ~= "Z"
-end
+local proc_alive = check.proc_alive
 
 suite:test("resume_kill9", function()
   local have, why = sources.available{data = {source = "cifar"}, dataset = "cifar10"}

@@ -128,10 +128,10 @@ bench: $(EXE)
 bench-mpi: $(EXE) data
 	@sh tools/bench_dp.sh $(EXE)
 
-# The fixtures' generators need PyTorch and h5py (make test needs neither).
-FIXTURE_PKGS := python3-torch python3-h5py
+# The fixtures' generators need PyTorch, torchvision and h5py (make test needs none of them).
+FIXTURE_PKGS := python3-torch python3-torchvision python3-h5py
 fixtures:
-	@/usr/bin/python3 -c 'import torch, h5py' 2>/dev/null || { echo "make fixtures: needs \
+	@/usr/bin/python3 -c 'import torch, torchvision, h5py' 2>/dev/null || { echo "make fixtures: needs \
 	Debian's $(FIXTURE_PKGS); run: sudo apt-get install $(FIXTURE_PKGS)" >&2; exit 1; }
 	/usr/bin/python3 tests/fixtures/make_fixtures.py tests/fixtures
 

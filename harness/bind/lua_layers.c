@@ -111,7 +111,7 @@ static InitScheme rd_init(LayerReader *r)
 {
     const char *names[] = {init_scheme_name(INIT_TORCH_DEFAULT), init_scheme_name(INIT_HE_NORMAL),
                            init_scheme_name(INIT_HE_NORMAL_FAN_IN), init_scheme_name(INIT_ZERO),
-                           NULL};
+                           init_scheme_name(INIT_NORMAL_001), NULL};
     const LayerOpt *o = find_opt(r, "init");
     return (InitScheme)lua_opt_enum(r->L, r->idx, r->where, "init", o->need, (int)o->dflt,
                                     names);
@@ -191,7 +191,7 @@ static Module *conv_build(const void *args, Err *err)
 static const LayerOpt bn_opts[] = {
     REQ("channels", LOPT_INT), OPT("eps", LOPT_NUM, BN_DEFAULT_EPS),
     OPT("momentum", LOPT_NUM, BN_DEFAULT_MOMENTUM), OPT("affine", LOPT_BOOL, BN_DEFAULT_AFFINE),
-    OPT("group", LOPT_INT, 0), END};
+    OPT("group", LOPT_INT, 0), OPT("zero_gamma", LOPT_BOOL, 0), END};
 
 static void bn_parse(LayerReader *r, void *args)
 {
@@ -201,6 +201,7 @@ static void bn_parse(LayerReader *r, void *args)
     p.momentum = rd_num(r, "momentum");
     p.affine = rd_bool(r, "affine");
     p.group = rd_int(r, "group");
+    p.zero_gamma = rd_bool(r, "zero_gamma");
     LAYER_PUT(args, p);
 }
 

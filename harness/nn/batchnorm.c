@@ -206,10 +206,11 @@ static int bn_setup(Module *m, Err *err)
 static void bn_init(Module *m, Rng *rng)
 {
     (void)rng;
-    size_t c = (size_t)((BNModule *)m)->p.channels;
+    const BNModule *bn = (const BNModule *)m;
+    size_t c = (size_t)bn->p.channels;
     for (size_t i = 0; i < c; i++) {
         if (m->w) {
-            m->w[i] = 1.0f;
+            m->w[i] = bn->p.zero_gamma ? 0.0f : 1.0f;
             m->w[c + i] = 0.0f;
         }
         m->buf[i] = 0.0f;
@@ -352,6 +353,11 @@ Module *batchnorm_module_new(const BatchNormParams *p, Err *err)
     }
     if (p->group < 0) {
         err_set(err, "batchnorm: group is %d, expected >= 0 (0: the whole batch)", p->group);
+        return NULL;
+    }
+    if ((p->zero_gamma != 0 && p->zero_gamma != 1) || (p->zero_gamma && !p->affine)) {
+        err_set(err, "batchnorm: zero_gamma is %d with affine %d, expected 0, or 1 with affine",
+                p->zero_gamma, p->affine);
         return NULL;
     }
     BNModule *bn = calloc(1, sizeof *bn);

@@ -33,10 +33,12 @@ typedef struct BatchNormParams {
     double momentum;  /* BN_DEFAULT_MOMENTUM (weight of the new batch statistic) */
     int affine;       /* 1: learn gamma and beta */
     int group;        /* examples per normalisation group in training; 0: the whole batch */
+    int zero_gamma;   /* 1: gamma starts at 0 instead of 1 (Goyal et al.'s last BN of each
+                       * residual block, so that every block starts as its shortcut) */
 } BatchNormParams;
 
 /* Returns NULL and fills err when the params are invalid (channels < 1, eps <= 0, momentum
- * outside [0, 1], affine not 0/1, group < 0). The input's channel count must equal p->channels. */
+ * outside [0, 1], affine or zero_gamma not 0/1, zero_gamma without affine, group < 0). The input's channel count must equal p->channels. */
 Module *batchnorm_module_new(const BatchNormParams *p, Err *err);
 
 /* Kernels on raw arrays, parallel over channels (each channel is reduced by one thread, in a

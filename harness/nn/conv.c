@@ -691,7 +691,9 @@ Module *conv_module_new(const ConvParams *p, Err *err)
         return NULL;
     }
     if ((int)p->init < INIT_TORCH_DEFAULT || (int)p->init > INIT_ZERO) {
-        err_set(err, "conv_module_new: init scheme %d is unknown", (int)p->init);
+        err_set(err, "%s: init scheme %s is not for this layer (torch_default, he_normal, "
+                     "he_normal_fan_in, zero)", "conv_module_new",
+                (int)p->init == INIT_NORMAL_001 ? init_scheme_name(p->init) : "(unknown)");
         return NULL;
     }
     ConvModule *cm = calloc(1, sizeof *cm);

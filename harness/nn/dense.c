@@ -82,7 +82,7 @@ static int out_c(const DenseParams *p) { return layer_in_c(p, p->layers); }
 
 static BatchNormParams bn_params(const DenseParams *p, int channels)
 {
-    return (BatchNormParams){channels, p->eps, p->momentum, 1, 0};
+    return (BatchNormParams){channels, p->eps, p->momentum, 1, 0, 0};
 }
 
 /* conv1 of layer i: 1x1, C_i -> B; conv2: 3x3 pad 1, B -> k. No bias (the reference's). */
@@ -450,7 +450,9 @@ Module *dense_module_new(const DenseParams *p, Err *err)
         return NULL;
     }
     if ((int)p->init < INIT_TORCH_DEFAULT || (int)p->init > INIT_ZERO) {
-        err_set(err, "dense_module_new: init scheme %d is unknown", (int)p->init);
+        err_set(err, "%s: init scheme %s is not for this layer (torch_default, he_normal, "
+                     "he_normal_fan_in, zero)", "dense_module_new",
+                (int)p->init == INIT_NORMAL_001 ? init_scheme_name(p->init) : "(unknown)");
         return NULL;
     }
     DenseModule *d = calloc(1, sizeof *d);

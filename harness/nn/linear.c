@@ -129,6 +129,12 @@ static void linear_init(Module *m, Rng *rng)
         for (size_t i = 0; i < nw + nb; i++)
             w[i] = 0.0f;
         break;
+    case INIT_NORMAL_001:
+        for (size_t i = 0; i < nw; i++)
+            w[i] = (float)(0.01 * rng_normal(rng));
+        for (size_t i = 0; i < nb; i++)
+            b[i] = 0.0f;
+        break;
     }
 }
 
@@ -171,7 +177,7 @@ Module *linear_module_new(const LinearParams *p, Err *err)
         return NULL;
     }
     if (p->init != INIT_TORCH_DEFAULT && p->init != INIT_HE_NORMAL &&
-        p->init != INIT_HE_NORMAL_FAN_IN && p->init != INIT_ZERO) {
+        p->init != INIT_HE_NORMAL_FAN_IN && p->init != INIT_ZERO && p->init != INIT_NORMAL_001) {
         err_set(err, "linear: init scheme %d is unknown", (int)p->init);
         return NULL;
     }

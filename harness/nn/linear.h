@@ -9,7 +9,8 @@
  *                       kaiming_uniform_(a = sqrt 5) reduces to this bound);
  *   INIT_HE_NORMAL, INIT_HE_NORMAL_FAN_IN: w ~ N(0, sqrt(2 / in)), b = 0 (fan-in for both:
  *                       a classifier's fan-out is the class count, too small to scale by);
- *   INIT_ZERO:          w = b = 0.
+ *   INIT_ZERO:          w = b = 0;
+ *   INIT_NORMAL_001:    w ~ N(0, 0.01), b = 0 (Goyal et al. 2017's final FC).
  * Backward overwrites dx and accumulates into dw and db.
  */
 #ifndef LINEAR_H

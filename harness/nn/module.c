@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char *const init_names[] = {"torch_default", "he_normal", "he_normal_fan_in",
-                                         "zero"};
+                                         "zero", "normal_0.01"};
 
 int init_scheme_parse(const char *name, InitScheme *out)
 {

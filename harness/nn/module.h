@@ -64,10 +64,12 @@ typedef enum {
     INIT_TORCH_DEFAULT = 0, /* PyTorch's reset_parameters(): kaiming_uniform(a=sqrt 5) etc. */
     INIT_HE_NORMAL,         /* N(0, sqrt(2 / (kh kw K))), fan_out, as official ResNet/DenseNet */
     INIT_HE_NORMAL_FAN_IN,  /* N(0, sqrt(2 / (kh kw C))) */
-    INIT_ZERO               /* all zeros (tests) */
+    INIT_ZERO,              /* all zeros (tests) */
+    INIT_NORMAL_001         /* N(0, 0.01), bias 0: Goyal et al.'s final FC (linear only) */
 } InitScheme;
 
-/* Parses "torch_default" | "he_normal" | "he_normal_fan_in" | "zero". Returns -1 if unknown. */
+/* Parses "torch_default" | "he_normal" | "he_normal_fan_in" | "zero" | "normal_0.01".
+ * Returns -1 if unknown. */
 int init_scheme_parse(const char *name, InitScheme *out);
 const char *init_scheme_name(InitScheme s);
 

@@ -46,7 +46,7 @@ static Module *cnn(ActKind act)
 {
     Err err;
     ConvParams cp = {C, 4, 3, 3, 1, 1, 1, 1, 1, 0, INIT_TORCH_DEFAULT};
-    BatchNormParams bp = {4, 1e-5, 0.1, 1, 0};
+    BatchNormParams bp = {4, 1e-5, 0.1, 1, 0, 0};
     PoolParams pp = {POOL_AVG, 2, 2, 2, 2, 0, 0};
     LinearParams lp = {4 * (H / 2) * (W / 2), K, 1, INIT_TORCH_DEFAULT};
     Module *kids[6] = {conv_module_new(&cp, &err), batchnorm_module_new(&bp, &err),

@@ -34,7 +34,7 @@
 
 static Module *new_bn_group(int c, double eps, double momentum, int affine, int group, Err *err)
 {
-    BatchNormParams p = {c, eps, momentum, affine, group};
+    BatchNormParams p = {c, eps, momentum, affine, group, 0};
     Module *m = batchnorm_module_new(&p, err);
     if (m)
         snprintf(m->path, sizeof m->path, "bn");
@@ -386,7 +386,38 @@ static int test_error_params(void)
     if (new_bn_group(3, 1e-5, 0.1, 1, -2, &err) ||
         tl_expect_msg("group", err.msg, "group is -2, expected >= 0"))
         return 1;
+    BatchNormParams p = {3, 1e-5, 0.1, 0, 0, 1};
+    if (batchnorm_module_new(&p, &err) ||
+        tl_expect_msg("zero_gamma", err.msg, "zero_gamma is 1 with affine 0, expected 0, or 1 "
+                      "with affine"))
+        return 1;
     return 0;
+}
+
+/* zero_gamma: gamma starts at 0 (beta 0, running mean 0 and var 1 as always), so the layer
+ * outputs beta = 0 in training until gamma learns. */
+static int test_zero_gamma(void)
+{
+    Err err;
+    BatchNormParams p = {3, 1e-5, 0.1, 1, 0, 1};
+    Module *m = batchnorm_module_new(&p, &err);
+    if (!m)
+        return tl_fail("zero_gamma: %s", err.msg);
+    Net *net = NULL;
+    if (net_build(&net, m, (Shape){3, 2, 2}, 1, 2, &err))
+        return tl_fail("zero_gamma net: %s", err.msg);
+    Rng r;
+    rng_seed(&r, tl_seed, RNG_STREAM_INIT);
+    net_init(net, &r);
+    int rc = 0;
+    for (int i = 0; i < 6 && !rc; i++)
+        if (net->params[i] != 0.0f)
+            rc = tl_fail("zero_gamma: param %d is %g, expected 0", i, (double)net->params[i]);
+    for (int i = 0; i < 6 && !rc; i++)
+        if (net->buffers[i] != (i < 3 ? 0.0f : 1.0f))
+            rc = tl_fail("zero_gamma: buffer %d is %g", i, (double)net->buffers[i]);
+    net_free(net);
+    return rc;
 }
 
 static int test_error_channels(void)
@@ -465,6 +496,7 @@ int main(int argc, char **argv)
         {"threads_bit_identical", test_threads_bit_identical},
         {"groups", test_groups},
         {"error_params", test_error_params},
+        {"zero_gamma", test_zero_gamma},
         {"error_channels", test_error_channels},
         {"error_one_value_per_channel", test_error_one_value_per_channel},
     };

@@ -53,8 +53,8 @@ static Module *named(Module *m, const char *path)
 static Module *concat_layer(const DenseParams *p, int i, Err *err)
 {
     int ci = p->in_c + i * p->growth;
-    BatchNormParams b1 = {ci, p->eps, p->momentum, 1, 0}, b2 = {p->bottleneck, p->eps,
-                                                                p->momentum, 1, 0};
+    BatchNormParams b1 = {ci, p->eps, p->momentum, 1, 0, 0}, b2 = {p->bottleneck, p->eps,
+                                                                   p->momentum, 1, 0, 0};
     ConvParams c1 = {ci, p->bottleneck, 1, 1, 1, 1, 0, 0, 1, 0, p->init};
     ConvParams c2 = {p->bottleneck, p->growth, 3, 3, 1, 1, 1, 1, 1, 0, p->init};
     Module *seq[6] = {named(batchnorm_module_new(&b1, err), "bn1"),

@@ -254,30 +254,40 @@ static int test_init_torch_default(void)
     return rc;
 }
 
-static int test_init_he_zero(void)
+/* A normal scheme: weights with mean 0 and variance want_var (within LINEAR_INIT_SIGMAS
+ * standard errors), zero biases, decay on the weights only. */
+static int check_normal_init(const char *what, InitScheme s, double want_var)
 {
     int in = 250, out = 400;
     Net *net = NULL;
-    if (init_net(&net, in, out, 1, INIT_HE_NORMAL, tl_seed))
+    if (init_net(&net, in, out, 1, s, tl_seed))
         return 1;
     size_t nw = (size_t)in * (size_t)out;
-    double s = 0.0, s2 = 0.0, want_var = 2.0 / in;
+    double sum = 0.0, s2 = 0.0;
     for (size_t i = 0; i < nw; i++) {
-        s += net->params[i];
+        sum += net->params[i];
         s2 += (double)net->params[i] * net->params[i];
     }
-    double mean = s / (double)nw, var = s2 / (double)nw;
+    double mean = sum / (double)nw, var = s2 / (double)nw;
     int rc = 0;
     if (fabs(mean) > LINEAR_INIT_SIGMAS * sqrt(want_var / (double)nw) ||
         fabs(var - want_var) > LINEAR_INIT_SIGMAS * want_var * sqrt(2.0 / (double)nw))
-        rc = tl_fail("he_normal: mean %g var %g, expected 0 and %g", mean, var, want_var);
+        rc = tl_fail("%s: mean %g var %g, expected 0 and %g", what, mean, var, want_var);
     for (int j = 0; j < out && !rc; j++)
         if (net->params[nw + (size_t)j] != 0.0f)
-            rc = tl_fail("he_normal: bias[%d] is %g, expected 0", j,
+            rc = tl_fail("%s: bias[%d] is %g, expected 0", what, j,
                          (double)net->params[nw + (size_t)j]);
     if (!rc && net->root->n_decay != nw)
         rc = tl_fail("n_decay is %zu, expected the %zu weights", net->root->n_decay, nw);
     net_free(net);
+    return rc;
+}
+
+static int test_init_he_zero(void)
+{
+    Net *net = NULL;
+    int rc = check_normal_init("he_normal", INIT_HE_NORMAL, 2.0 / 250) ||
+             check_normal_init("normal_0.01", INIT_NORMAL_001, 1e-4);
     if (rc)
         return rc;
     if (init_net(&net, 5, 3, 1, INIT_ZERO, tl_seed))

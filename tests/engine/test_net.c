@@ -76,7 +76,7 @@ static int test_fd_concat(void)
 static int test_param_layout(void)
 {
     Err err;
-    BatchNormParams bp = {4, 1e-5, 0.1, 1, 0};
+    BatchNormParams bp = {4, 1e-5, 0.1, 1, 0, 0};
     Module *kids[3] = {conv(3, 4, 3, 1, 1), batchnorm_module_new(&bp, &err), conv(4, 2, 1, 1, 1)};
     snprintf(kids[1]->path, sizeof kids[1]->path, "bn");
     Net *net;
@@ -152,7 +152,7 @@ static int train_step(Net *net, const Tensor *x, const Tensor *t, Tensor *dz, Sg
 static int test_steady_state_allocates_nothing(void)
 {
     Err err;
-    BatchNormParams bp = {6, 1e-5, 0.1, 1, 0};
+    BatchNormParams bp = {6, 1e-5, 0.1, 1, 0, 0};
     LinearParams lp = {6, 4, 1, INIT_TORCH_DEFAULT};
     Module *block[3] = {batchnorm_module_new(&bp, &err), act_module_new(ACT_RELU, 0.0, &err),
                         conv(6, 6, 3, 1, 0)};

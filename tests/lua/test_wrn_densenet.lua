@@ -176,36 +176,13 @@ suite:test("wrn.dropout", function()
   check.raises(function() drop:forward(input.x, true) end, "rng", "training needs an rng")
 end)
 
--- Leaf descriptions by module path, computed as engine.nn does (harness/bind/lua_layers.c: the
--- name, or the 1-based position when nil; "" adds no component).
-local function leaves(desc, parent, pos, out)
-  local comp = desc.name == nil and tostring(pos) or desc.name
-  local path = parent ~= "" and comp ~= "" and parent .. "." .. comp or parent .. comp
-  local kids = desc.children or desc.branches or (desc.main and {desc.main, desc.shortcut})
-  if desc.kind == "dense_block" then
-    -- harness/nn/dense.h: layer i holds bn1, conv1 (1x1), bn2, conv2 (3x3)
-    for i = 0, desc.layers - 1 do
-      local p, ci = path .. ".layer." .. i .. ".", desc.in_c + i * desc.growth
-      out[p .. "bn1"] = {kind = "batchnorm", channels = ci}
-      out[p .. "conv1"] = {kind = "conv", in_c = ci, out_c = desc.bottleneck, k = 1}
-      out[p .. "bn2"] = {kind = "batchnorm", channels = desc.bottleneck}
-      out[p .. "conv2"] = {kind = "conv", in_c = desc.bottleneck, out_c = desc.growth, k = 3}
-    end
-  elseif kids then
-    for i, d in pairs(kids) do leaves(d, path, i, out) end
-  else
-    out[path] = desc
-  end
-  return out
-end
-
 -- The reference initialisation (nets' headers): convs N(0, sqrt(2 / (kh kw out_c))), BN
 -- weight 1 and bias 0, linear weight within U(-1/sqrt(in), 1/sqrt(in)).
 suite:test("reference_init", function()
   for _, case in ipairs{{"wrn", wrn{depth = 16, widen_factor = 4}},
                         {"densenet", densenet{depth = 40, growth = 24}}} do
     local desc = case[2]
-    local by_path = leaves(desc, "", 1, {})
+    local by_path = check.leaves(desc)
     local net = nn.build(desc, INPUT, {batch = 1})
     net:init(train.rng(3, train.stream.init))
     local params = net:params()

@@ -18,7 +18,7 @@ MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 # The OpenMP build of OpenBLAS shares the engine's OpenMP pool (one pool on 2 cores).
 BLAS_PC   := /usr/lib/$(MULTIARCH)/openblas-openmp/pkgconfig
 BLAS_DIR  := /usr/lib/$(MULTIARCH)/openblas-openmp
-PKGS      := lua5.4 hdf5
+PKGS      := lua5.4 hdf5 libturbojpeg
 
 CC      ?= gcc
 OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g,-O2 -g $(ARCH))

@@ -12,6 +12,8 @@ have_pc lua5.4 || need="$need liblua5.4-dev"
 have_pc hdf5 || need="$need libhdf5-dev"
 [ -f "/usr/lib/$multi/openblas-openmp/pkgconfig/openblas.pc" ] || need="$need libopenblas-openmp-dev"
 have_pc libpng || need="$need libpng-dev"
+# ImageNet (issue 15): JPEG decoding with DCT-domain scaling (harness/data/jpeg.c)
+have_pc libturbojpeg || need="$need libturbojpeg0-dev"
 # MPI (issue 16): mpirun for distributed grids, OpenMPI's headers for `make MPI=1`
 have_pc ompi-c || need="$need libopenmpi-dev"
 command -v mpirun >/dev/null 2>&1 || need="$need openmpi-bin"

@@ -184,6 +184,7 @@ static void preload(lua_State *L)
         {"engine.gan", luaopen_engine_gan},
         {"engine.sys", luaopen_engine_sys},
         {"engine.mpi", luaopen_engine_mpi},
+        {"engine.imagenet", luaopen_engine_imagenet},
         {NULL, NULL},
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -2,9 +2,9 @@
 # check_layers.sh: the dependency rule of harness/ (README "Layout"), checked on every include:
 #   core <- {nn, data, io} <- {train, metrics} <- bind <- main.c
 # A layer may include its own headers and those of the layers it is allowed (below); only bind/
-# and main.c include Lua's headers, only io/ includes hdf5.h, only core/blas.c includes cblas.h
-# and only train/dist.c includes mpi.h (STYLE.md section 1). One "ok LAYER" or "FAIL LAYER:
-# file: include" line per layer, then "N passed, M failed".
+# and main.c include Lua's headers, only io/ includes hdf5.h, only core/blas.c includes
+# cblas.h, only train/dist.c mpi.h and only data/jpeg.c turbojpeg.h (STYLE.md section 1). One
+# "ok LAYER" or "FAIL LAYER: file: include" line per layer, then "N passed, M failed".
 cd "$(dirname "$0")/.." || exit 2
 pass=0
 fail=0
@@ -28,12 +28,13 @@ check() {
             [ "$dir" = "$inc" ] && { bad="$bad $f:$inc(no-layer-path)"; continue; }
             case " $(allowed "$layer") " in *" $dir "*) ;; *) bad="$bad $f:$inc" ;; esac
         done
-        sys=$(sed -n 's/^#include <\(lua\|lauxlib\|lualib\|hdf5\|cblas\|mpi\)[a-z_]*\.h>.*/\1/p' "$f")
+        sys=$(sed -n 's/^#include <\(lua\|lauxlib\|lualib\|hdf5\|cblas\|mpi\|turbojpeg\)[a-z_]*\.h>.*/\1/p' "$f")
         for s in $sys; do
             case "$layer:$s" in
             bind:lua* | bind:lauxlib | bind:lualib | main:lua* | main:lauxlib | main:lualib) ;;
             io:hdf5) ;;
             train:mpi) [ "$f" = harness/train/dist.c ] || bad="$bad $f:<mpi.h>" ;;
+            data:turbojpeg) [ "$f" = harness/data/jpeg.c ] || bad="$bad $f:<turbojpeg.h>" ;;
             core:cblas) [ "$f" = harness/core/blas.c ] || bad="$bad $f:<cblas.h>" ;;
             *) bad="$bad $f:<$s.h>" ;;
             esac

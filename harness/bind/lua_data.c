@@ -72,8 +72,7 @@ typedef struct LuaNeighbours {
     int *idx;     /* n * k, 0-based */
 } LuaNeighbours;
 
-/* Three finite numbers from t[key] = {r, g, b} into out (left as is when absent). */
-static void opt_triple(lua_State *L, int idx, const char *where, const char *key, float *out)
+void lua_opt_triple(lua_State *L, int idx, const char *where, const char *key, float *out)
 {
     int t = lua_getfield(L, idx, key);
     if (t == LUA_TNIL) {
@@ -269,8 +268,8 @@ static int l_data_assemble(lua_State *L)
     if (!lua_opt_has(L, 3, "mean") || !lua_opt_has(L, 3, "std"))
         return lua_opt_missing(L, where, lua_opt_has(L, 3, "mean") ? "std" : "mean",
                                "the loader's normalisation");
-    opt_triple(L, 3, where, "mean", mean);
-    opt_triple(L, 3, where, "std", std);
+    lua_opt_triple(L, 3, where, "mean", mean);
+    lua_opt_triple(L, 3, where, "std", std);
     lua_Integer n = luaL_len(L, 2);
     if (n < 1 || n > INT_MAX / CIFAR_PIXELS)
         return lua_raisef(L, "%s: %lld indices, expected at least 1", where, (long long)n);
@@ -401,8 +400,8 @@ static int l_data_loader(lua_State *L)
     if ((o.shuffle || o.augment) && !lua_opt_has(L, 2, "seed"))
         return lua_opt_missing(L, where, "seed", "a shuffling or augmenting loader needs one");
     o.seed = (uint64_t)lua_opt_int(L, 2, where, "seed", LUA_OPT_DEFAULT, 0, 0, LUA_MAXINTEGER);
-    opt_triple(L, 2, where, "mean", o.mean);
-    opt_triple(L, 2, where, "std", o.std);
+    lua_opt_triple(L, 2, where, "mean", o.mean);
+    lua_opt_triple(L, 2, where, "std", o.std);
 
     LuaLoader *l = lua_newuserdatauv(L, sizeof(LuaLoader), LOADER_UV_COUNT);
     memset(l, 0, sizeof *l);

@@ -101,6 +101,9 @@ Tensor *lua_opt_tensor(lua_State *L, int idx, const char *where, const char *key
  * messages: "layer tables"); leaves it on the stack and returns its length. */
 int lua_opt_list(lua_State *L, int idx, const char *where, const char *key, int min,
                  const char *of);
+/* Three finite numbers from t[key] = {r, g, b} into out (left as is when absent): the
+ * per-channel mean and std of the data loaders (lua_data.c). */
+void lua_opt_triple(lua_State *L, int idx, const char *where, const char *key, float *out);
 /* Labels at idx (a sequence of integers or an engine.Tensor of integer-valued floats, as a
  * loader yields them) into out[n]; raises naming `where` and the element otherwise. */
 void lua_labels_arg(lua_State *L, int idx, int n, int *out, const char *where);
@@ -111,5 +114,6 @@ int luaopen_engine_train(lua_State *L);
 int luaopen_engine_data(lua_State *L);
 int luaopen_engine_sys(lua_State *L);
 int luaopen_engine_mpi(lua_State *L);
+int luaopen_engine_imagenet(lua_State *L);
 
 #endif

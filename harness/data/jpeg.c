@@ -136,3 +136,34 @@ int jpeg_decode(JpegDecoder *d, const uint8_t *buf, size_t len, int min_w, int m
     *img = (JpegImage){rgb, sw, sh, w, h, f.num, f.denom};
     return 0;
 }
+
+int jpeg_encode(const uint8_t *px, int w, int h, int channels, int quality, uint8_t **out,
+                size_t *len, Err *err)
+{
+    int pf = channels == 1 ? TJPF_GRAY : channels == 3 ? TJPF_RGB : channels == 4 ? TJPF_CMYK
+                                                                                   : -1;
+    *out = NULL;
+    *len = 0;
+    if (pf < 0 || w < 1 || h < 1 || quality < 1 || quality > 100)
+        return err_set(err, "jpeg_encode: %d x %d, %d channels, quality %d: expected a size "
+                            ">= 1, 1, 3 or 4 channels, quality 1..100", w, h, channels, quality);
+    tjhandle tj = tjInitCompress();
+    if (!tj)
+        return err_set(err, "jpeg_encode: cannot create a TurboJPEG compressor");
+    unsigned char *buf = NULL;
+    unsigned long n = 0;
+    int rc = tjCompress2(tj, px, w, 0, h, pf, &buf, &n, channels == 1 ? TJSAMP_GRAY : TJSAMP_444,
+                         quality, TJFLAG_ACCURATEDCT);
+    if (rc)
+        err_set(err, "jpeg_encode: %s", tjGetErrorStr2(tj));
+    tjDestroy(tj);
+    if (rc) {
+        tjFree(buf);
+        return -1;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+void jpeg_free_buf(uint8_t *buf) { tjFree(buf); }

@@ -51,4 +51,11 @@ int jpeg_size(JpegDecoder *d, const uint8_t *buf, size_t len, int *w, int *h, Er
 int jpeg_decode(JpegDecoder *d, const uint8_t *buf, size_t len, int min_w, int min_h,
                 JpegImage *img, Err *err);
 
+/* Encodes w x h pixels of `channels` interleaved bytes (1: gray, 3: RGB, 4: CMYK, stored as
+ * given, which TurboJPEG writes as YCCK) at quality 1..100, 4:4:4, into *out (len bytes,
+ * free with jpeg_free_buf). For generated test and smoke data (ImageNet-like folders). */
+int jpeg_encode(const uint8_t *px, int w, int h, int channels, int quality, uint8_t **out,
+                size_t *len, Err *err);
+void jpeg_free_buf(uint8_t *buf);
+
 #endif

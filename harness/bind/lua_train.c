@@ -21,7 +21,8 @@
  *                                      example n's partner (a loader's :partners), mixed by
  *                                      mixup_partners instead of partners from the batch
  *   train.softmax_xent(z, t, dz or nil) -> loss;  train.bce_logits(z, t, dz or nil) -> loss
- *   train.count_errors(z, labels) -> number of rows whose argmax is not the label
+ *   train.count_errors(z, labels[, k]) -> number of rows whose argmax is not the label; with
+ *                      k, rows with k or more logits above the label's (top-k error)
  *
  * Conventions: epochs and steps count from 0, as in schedule.h. Labels are either a Lua
  * sequence of integers or an engine.Tensor of N floats holding integers (a dataset's label
@@ -544,7 +545,10 @@ static int l_train_count_errors(lua_State *L)
     lua_labels_arg(L, 2, n, s->ints, "train.count_errors");
     int errors;
     Err err;
-    if (loss_count_errors(&errors, z, s->ints, &err))
+    int rc = lua_isnoneornil(L, 3)
+                 ? loss_count_errors(&errors, z, s->ints, &err)
+                 : loss_count_topk_errors(&errors, z, s->ints, (int)luaL_checkinteger(L, 3), &err);
+    if (rc)
         return lua_raisef(L, "%s", err.msg);
     lua_pushinteger(L, errors);
     return 1;

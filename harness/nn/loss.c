@@ -136,6 +136,36 @@ int loss_count_errors(int *errors, const Tensor *z, const int *label, Err *err)
     return 0;
 }
 
+int loss_count_topk_errors(int *errors, const Tensor *z, const int *label, int k_top,
+                           Err *err)
+{
+    static const char fn[] = "loss_count_topk_errors";
+    int n, k;
+    *errors = 0;
+    if (loss_check_logits(fn, z, &n, &k, err))
+        return -1;
+    if (k_top < 1)
+        return err_set(err, "%s: k is %d, expected >= 1", fn, k_top);
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (label[i] < 0 || label[i] >= k)
+            return err_set(err, "%s: label[%d] is %d, expected 0..%d", fn, i, label[i], k - 1);
+        const float *zi = z->data + (size_t)i * (size_t)k;
+        float zl = zi[label[i]];
+        int above = 0, has_nan = isnan(zl);
+        for (int j = 0; j < k; j++) {
+            if (isnan(zi[j]))
+                has_nan = 1;
+            else if (zi[j] > zl)
+                above++;
+        }
+        if (has_nan || above >= k_top)
+            count++;
+    }
+    *errors = count;
+    return 0;
+}
+
 /* ---- binary cross-entropy with logits ------------------------------------------------- */
 
 int loss_bce_logits(double *loss, Tensor *dz, const Tensor *z, const Tensor *t, Err *err)

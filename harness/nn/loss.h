@@ -25,6 +25,11 @@ int loss_softmax_xent(double *loss, Tensor *dz, const Tensor *z, const Tensor *t
 /* Counts rows whose argmax of z differs from label[n]; labels in [0, K). The argmax is the
  * first maximum (torch.argmax); a row with a NaN logit counts as an error. */
 int loss_count_errors(int *errors, const Tensor *z, const int *label, Err *err);
+/* Top-k errors: rows where k or more logits are strictly above the label's (ImageNet's top-5
+ * with k = 5), or where any logit is NaN. k = 1 differs from loss_count_errors only on ties
+ * (a tie above the label is not an error here). k >= 1. */
+int loss_count_topk_errors(int *errors, const Tensor *z, const int *label, int k_top,
+                           Err *err);
 /* z, t, dz: same size (any shape, first axis the batch); dz may be NULL. */
 int loss_bce_logits(double *loss, Tensor *dz, const Tensor *z, const Tensor *t, Err *err);
 

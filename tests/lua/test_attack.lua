@@ -114,6 +114,15 @@ suite:test("count_top", function()
   local labels = {3, 0, 9, 4, 4, 7}
   local y2 = tensor.from_table(labels, {6})
   check.eq((adv.count_top(z2, y2, 6)), train.count_errors(z2, labels), "top-1 as the engine")
+  -- the engine's top-k count (train.count_errors with k) against this Lua one
+  check.eq(train.count_errors(z, y, 5), e5, "engine top-5, the hand-made batch")
+  check.eq(train.count_errors(z2, labels, 5), select(2, adv.count_top(z2, y2, 6)),
+           "engine top-5, the generated batch")
+  -- all logits equal: top-1 counts the tie (the first maximum wins), top-k does not
+  local ties = tensor.from_table({1, 1, 1, 1}, {1, 4})
+  check.eq(train.count_errors(ties, {2}), 1, "tie: top-1 error")
+  check.eq(train.count_errors(ties, {2}, 1), 0, "tie: no logit above the label")
+  check.raises(function() train.count_errors(ties, {2}, 0) end, "k is 0, expected >= 1", "k")
 end)
 
 -- net:interpolate (Figure 2; harness/metrics/interp.c, tested in C against a closed form):

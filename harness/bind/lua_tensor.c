@@ -11,7 +11,9 @@
  * NULL; using it, or a view of a closed owner, raises "tensor is closed". Indices are 1-based
  * in Lua (get/set); offsets, like param_info's, count elements skipped and start at 0.
  *
- * Non-goals: arithmetic and broadcasting (the engine does its math in C on flat buffers).
+ * Arithmetic: only t:scale(w) and t:axpy(w, x), the weighted sums of data-parallel and
+ * micro-batched steps (harness/lua/tasks/classifier.lua); no broadcasting (the engine does its
+ * math in C on flat buffers).
  */
 #include <limits.h>
 #include <math.h>
@@ -275,6 +277,30 @@ static void check_same_size(lua_State *L, const Tensor *a, const Tensor *b, cons
                    tensor_shape_str(b, sb, sizeof sb), b->size);
 }
 
+/* t:scale(w) -> t: t <- w t, in float32. */
+static int l_tensor_scale(lua_State *L)
+{
+    Tensor *t = lua_tensor_check(L, 1);
+    float w = (float)luaL_checknumber(L, 2);
+    for (size_t i = 0; i < t->size; i++)
+        t->data[i] *= w;
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* t:axpy(w, x) -> t: t <- t + w x, element by element in float32; same element count. */
+static int l_tensor_axpy(lua_State *L)
+{
+    Tensor *t = lua_tensor_check(L, 1);
+    float w = (float)luaL_checknumber(L, 2);
+    Tensor *x = lua_tensor_check(L, 3);
+    check_same_size(L, t, x, "axpy");
+    for (size_t i = 0; i < t->size; i++)
+        t->data[i] += w * x->data[i];
+    lua_settop(L, 1);
+    return 1;
+}
+
 /* t:copy(src) -> t; same element count, shapes may differ. */
 static int l_tensor_copy(lua_State *L)
 {
@@ -406,6 +432,8 @@ static const luaL_Reg tensor_methods[] = {
     {"set", l_tensor_set},
     {"fill", l_tensor_fill},
     {"copy", l_tensor_copy},
+    {"scale", l_tensor_scale},
+    {"axpy", l_tensor_axpy},
     {"data_string", l_tensor_data_string},
     {"to_table", l_tensor_to_table},
     {"sum", l_tensor_sum},

@@ -545,9 +545,9 @@ static int l_train_count_errors(lua_State *L)
     lua_labels_arg(L, 2, n, s->ints, "train.count_errors");
     int errors;
     Err err;
-    int rc = lua_isnoneornil(L, 3)
-                 ? loss_count_errors(&errors, z, s->ints, &err)
-                 : loss_count_topk_errors(&errors, z, s->ints, (int)luaL_checkinteger(L, 3), &err);
+    int rc = lua_isnoneornil(L, 3) ? loss_count_errors(&errors, z, s->ints, &err)
+                                   : loss_count_topk_errors(&errors, z, s->ints,
+                                                            (int)luaL_checkinteger(L, 3), &err);
     if (rc)
         return lua_raisef(L, "%s", err.msg);
     lua_pushinteger(L, errors);

@@ -125,6 +125,27 @@ end
 -- refusals checked here; prepare_train(train_set), when given,
 -- returns the set to train on (a task built on this one, e.g. tasks/noisy_classifier.lua,
 -- corrupts a copy of the labels there); it runs before the loader is made.
+-- cfg.micro_batch (schemas that have it, e.g. tasks/imagenet_classifier.lua): rows per
+-- forward-backward pass within a step, 0 (or absent) for the whole batch. A split step means
+-- the same run only when every chunk is whole batch-norm groups: micro_batch must be a
+-- multiple of net.bn_group (> 0), and dropout and latent mixing are refused (their draws are
+-- per batch). Returns the micro-batch size (0: none).
+function M.check_micro(cfg)
+  local m = cfg.micro_batch or 0
+  if m == 0 or m >= cfg.batch then return 0 end
+  local g = cfg.net.bn_group or 0
+  if g < 1 or m % g ~= 0 then
+    error(("%s: micro_batch = %d needs batch norm over groups (net.bn_group) that divide it, "
+           .. "so that the micro-batches add up to the batch; net.bn_group is %d"):format(
+           M.name, m, g), 0)
+  end
+  if (cfg.net.dropout or 0) > 0 or (cfg.net.mix_at or 0) > 0 then
+    error(("%s: micro_batch = %d cannot split dropout's masks or latent mixing; set "
+           .. "micro_batch = 0"):format(M.name, m), 0)
+  end
+  return m
+end
+
 function M.build(cfg, env)
   local st = {cfg = cfg}
   st.train_set, st.test_set = sources.load(cfg, env.data_cache)
@@ -136,9 +157,10 @@ function M.build(cfg, env)
   end
   st.k = k
   st.dp = env.dp
+  st.micro = M.check_micro(cfg)
   if st.dp then
     st.dp:check(cfg, M.name)
-    st.dp_stats, st.dp_rows = tensor.new(4), {}
+    st.dp_stats = tensor.new(4)
   end
   local shape = sources.shape(cfg.dataset)
   local desc = require("nets." .. cfg.net.family)(copy_opts(cfg.net, "family"))
@@ -146,6 +168,11 @@ function M.build(cfg, env)
                                   threads = env.threads})
   st.net:init(train.rng(cfg.seed, train.stream.init))
   st.n_params = st.net:num_params()
+  if st.dp or st.micro > 0 then
+    st.row_views = {}
+    local nb = st.net:num_buffers()
+    if nb > 0 then st.bn_start, st.bn_sum = tensor.new(nb), tensor.new(nb) end
+  end
   local o = cfg.optim
   st.opt = train.sgd{params = st.net:params(), grads = st.net:grads(), momentum = o.momentum,
                      weight_decay = o.weight_decay, nesterov = o.nesterov,
@@ -226,52 +253,76 @@ local function step_serial(st, xm, t, dz)
   return loss, correct
 end
 
--- This rank's rows of the batch of n (harness/lua/data_parallel.lua), views made once per n.
-local function rank_rows(st, n, xm, t, dz)
-  local v = st.dp_rows[n]
+-- Rows [first, first + count) of the batch of n (xm, t, dz), views made once per (n, first).
+local function rows(st, n, first, count, xm, t, dz)
+  local key = n * 65536 + first
+  local v = st.row_views[key]
   if v then return v end
-  local first, count = st.dp:rows(n)
-  v = {count = count, x = xm, t = t, dz = dz}
-  if count > 0 then
-    local shape = xm:shape()
-    local row = xm:size() // n
-    shape[1] = count
-    v.x = xm:view(first * row, shape)
-    v.t = t:view(first * st.k, {count, st.k})
-    v.dz = dz:view(first * st.k, {count, st.k})
-  end
-  st.dp_rows[n] = v
+  local shape = xm:shape()
+  shape[1] = count
+  v = {x = xm:view(first * (xm:size() // n), shape), t = t:view(first * st.k, {count, st.k}),
+       dz = dz:view(first * st.k, {count, st.k})}
+  st.row_views[key] = v
   return v
 end
 
--- The same step with the rows split over the ranks: loss, correct count and a "not finite"
--- flag summed over the ranks, then the gradients weighted by rows / n and the batch-norm
--- statistics by groups / all groups, summed (data_parallel.lua says why this is the serial
--- step).
-local function step_ranks(st, n, xm, t, dz)
-  local dp, net, stats = st.dp, st.net, st.dp_stats
-  local v = rank_rows(st, n, xm, t, dz)
+local function groups(rows_n, g)
+  return g > 0 and (rows_n + g - 1) // g or 1
+end
+
+-- The step split into parts: this rank's rows (harness/lua/data_parallel.lua) in chunks of
+-- st.micro rows (micro-batches; all of them at once when 0). Each chunk's loss is the mean over
+-- its c rows, and its dz is weighted by c / n before the backward pass accumulates, so the
+-- gradient summed over chunks (and ranks) is the serial one's. Batch norm: each chunk starts
+-- from the running statistics of the batch's start and its result is weighted by its groups
+-- over the batch's K groups, which gives the serial rule (the mean of the groups' updates,
+-- harness/nn/batchnorm.c). Over ranks, loss, correct count and a "not finite" flag are summed
+-- (every rank then stops at the same step), then the gradients and the statistics.
+local function step_split(st, n, xm, t, dz)
+  local dp, net = st.dp, st.net
+  local first, count = 0, n
+  if dp then first, count = dp:rows(n) end
+  local micro = st.micro > 0 and st.micro or math.max(count, 1)
+  local g = st.cfg.net.bn_group or 0
+  local all = groups(n, g)
+  local bufs = net:buffers()
+  local has_bufs = bufs:size() > 0
   st.opt:zero_grad()
-  stats:fill(0)
-  local why
-  if v.count > 0 then
+  if has_bufs then
+    st.bn_start:copy(bufs)
+    st.bn_sum:fill(0)
+  end
+  local loss_sum, correct, why = 0.0, 0.0, nil
+  for a = first, first + count - 1, micro do
+    local c = math.min(micro, first + count - a)
+    local v = rows(st, n, a, c, xm, t, dz)
+    if has_bufs then bufs:copy(st.bn_start) end
     local z = net:forward(v.x, true, st.rng.dropout)
     local ok, loss = pcall(train.softmax_xent, z, v.t, v.dz)
-    if ok and finite(loss) then
-      stats:set(loss * v.count, 1)
-      stats:set(train.count_correct(z, v.t), 2)
-    else
-      why = ("rank %d: %s"):format(dp.rank, ok and ("loss " .. tostring(loss)) or tostring(loss))
-      stats:set(1, 4)
+    if not ok or not finite(loss) then
+      why = ok and ("loss " .. tostring(loss)) or tostring(loss)
+      if dp then why = ("rank %d: %s"):format(dp.rank, why) end
+      break
     end
-    stats:set(v.count, 3)
+    loss_sum = loss_sum + loss * c
+    correct = correct + train.count_correct(z, v.t)
+    net:backward(v.dz:scale(c / n))
+    if has_bufs then st.bn_sum:axpy(groups(c, g) / all, bufs) end
   end
+  if has_bufs then bufs:copy(st.bn_sum) end
+  if not dp then
+    if why then return nil, why end
+    return loss_sum / n, correct
+  end
+  local stats = st.dp_stats
+  stats:fill(0)
+  stats:set(loss_sum, 1)
+  stats:set(correct, 2)
+  stats:set(why and 1 or 0, 4)
   dp:sum(stats)
   if stats:get(4) > 0 then return nil, why or "the loss is not finite on another rank" end
-  if v.count > 0 then net:backward(v.dz) end
-  dp:sum(net:grads(), v.count / n)
-  local g = st.cfg.net.bn_group
-  dp:sum(net:buffers(), dp:groups(v.count, g) / dp:groups(n, g))
+  dp:sum(net:grads())
+  if has_bufs then dp:sum(bufs) end
   return stats:get(1) / n, stats:get(2)
 end
 
@@ -287,8 +338,8 @@ local function train_epoch(st, e, ctx)
     local xm, t, dz = st.xm(n), st.t(n), st.dz(n)
     st.mix(st, xm, t, x, y)
     local loss, c
-    if st.dp then
-      loss, c = step_ranks(st, n, xm, t, dz)
+    if st.dp or st.micro > 0 then
+      loss, c = step_split(st, n, xm, t, dz)
     else
       loss, c = step_serial(st, xm, t, dz)
     end

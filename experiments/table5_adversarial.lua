@@ -7,8 +7,8 @@
 -- nothing). Run with `make reproduce-table5 [SCALE=cpu|smoke|paper]`.
 --
 -- `paper`: the ImageNet ResNet-101 models of Table 1, eps = 4 (pixel units), 10 I-FGSM steps
--- of eps / 10; the models come from experiments/table1_imagenet.lua, not written yet (issue
--- 15), so its runs are skipped with that message.
+-- of eps / 10; the models come from experiments/table1_imagenet.lua, whose ImageNet models
+-- harness/lua/models.lua cannot load yet (issue 14), so its runs are skipped with that message.
 -- `cpu`: the CIFAR-10 PreAct ResNet-18 (width 16) models of Table 2's cpu scale, reused from the
 -- results folder (trained first if absent), an eps sweep {1, 2, 4, 8} beside the paper's 4,
 -- three pairs so that each model kind has 3 seeds. Measured in full (2026-12-05,

@@ -36,8 +36,10 @@ exp_word = $(firstword $(subst _, ,$(1)))
 # $(call exp_short,script): that word, when no other script starts with it.
 exp_short = $(if $(filter 1,$(words $(filter $(call exp_word,$(1)) $(call exp_word,$(1))_%, \
                 $(EXPERIMENTS)))),$(call exp_word,$(1)))
-# $(call exp_data,script): the data target the script needs (empty for none).
-exp_data = $(if $(shell grep -l 'source *= *"cifar"' experiments/$(1).lua),data)
+# $(call exp_data,script): the data targets the script needs (empty for none): `data` when its
+# data config reads CIFAR, plus the experiment's own <script>_DATA (e.g. mk/table1.mk's).
+exp_data = $(strip $(if $(shell grep -l 'source *= *"cifar"' experiments/$(1).lua),data) \
+               $($(1)_DATA))
 # $(call exp_setting,script,VAR): VAR from the command line or environment, else the
 # experiment's default <script>_VAR, else VAR's value here.
 exp_setting = $(if $(filter command line environment,$(origin $(2))),$($(2)), \

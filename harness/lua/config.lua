@@ -148,8 +148,20 @@ local function check_net(path, spec, v)
       options.fail(WHERE, ("%s[%s]"):format(path, tostring(k)), x, "named options only")
     end
     local t = type(x)
-    if not (t == "string" or t == "boolean" or (t == "number" and finite(x))) then
-      options.fail(WHERE, path .. "." .. k, x, "a finite number, a string or a boolean")
+    if t == "table" then -- a list of numbers (e.g. nets/resnet.lua's blocks), copied
+      local list, ok = {}, #x > 0
+      for i, e in pairs(x) do
+        ok = ok and math.type(i) == "integer" and i >= 1 and i <= #x and type(e) == "number"
+             and finite(e)
+        list[i] = e
+      end
+      if not ok then
+        options.fail(WHERE, path .. "." .. k, x, "a non-empty list of finite numbers")
+      end
+      x = list
+    elseif not (t == "string" or t == "boolean" or (t == "number" and finite(x))) then
+      options.fail(WHERE, path .. "." .. k, x, "a finite number, a string, a boolean or a list "
+                   .. "of numbers")
     end
     out[k] = x
     if k ~= "family" then opts[k] = x end

@@ -45,6 +45,12 @@ function M.available(src, method, seed)
   if not sys.exists(file) then
     return false, ("the source models' experiment %s is not written yet"):format(file)
   end
+  local schema = require("experiments." .. src.experiment).schema
+  if schema ~= "image_classification" then
+    return false, ("models of %s (schema %s) cannot be loaded here yet: this module builds "
+                   .. "CIFAR nets only (ImageNet models for Table 5: issue 14)"):format(
+                   src.experiment, schema)
+  end
   local ok, run = pcall(M.source_run, src, method, seed)
   if not ok then return false, tostring(run) end
   return sources.available(run.config)

@@ -105,8 +105,9 @@ suite:test("config_errors", function()
       .. "preact_resnet", "family")
   bad({net = {widht = 3}}, "config: option 'net': preact_resnet: unknown option 'widht'",
       "net options are checked by the net's constructor")
-  bad({net = {width = {1}}}, "option 'net.width' is a table, expected a finite number, a "
-      .. "string or a boolean", "net type")
+  bad({net = {width = {"x"}}}, "option 'net.width' is a table, expected a non-empty list of "
+      .. "finite numbers", "net type")
+  bad({net = {width = {1}}}, "preact_resnet: option 'width' is a table", "a list the net refuses")
   local c = tiny_config()
   c.mixup = nil
   check.raises(function() config.validate(c, SCHEMA) end,
@@ -240,7 +241,7 @@ suite:test("grid_filters", function()
                "experiment tiny: option 'schema' is string \"image_clasification\", expected "
                .. "one of adversarial_eval, gan_toy, image_classification, "
                .. "image_classification_ablation, image_classification_noisy, "
-               .. "interpolation_eval", "unknown schema")
+               .. "imagenet_classification, interpolation_eval", "unknown schema")
 end)
 
 suite:test("grid_table2", function()

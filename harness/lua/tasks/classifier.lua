@@ -150,22 +150,38 @@ function M.build(cfg, env)
   local st = {cfg = cfg}
   st.train_set, st.test_set = sources.load(cfg, env.data_cache)
   if env.prepare_train then st.train_set = env.prepare_train(st.train_set) end
-  local k = st.train_set:num_classes()
+  st.k, st.shape = st.train_set:num_classes(), sources.shape(cfg.dataset)
+  M.build_model(st, cfg, env)
+  local d = cfg.data
+  st.train_ld = data.loader(st.train_set, {batch = cfg.batch, train = true, seed = cfg.seed,
+                                           shuffle = true, augment = d.augment, pad = d.pad,
+                                           flip = d.flip, drop_last = false, mean = d.mean,
+                                           std = d.std})
+  st.test_ld = data.loader(st.test_set, {batch = cfg.eval_batch, train = false, mean = d.mean,
+                                         std = d.std})
+  return st
+end
+
+-- What every classifier builds once its data are known (st.k classes, st.shape = {c =, h =,
+-- w =}; a task with other data, e.g. tasks/imagenet_classifier.lua, calls it after its own
+-- loaders): the data-parallel and micro-batch checks, the net (cfg.net, initialised from the
+-- seed), SGD, the schedule (with cfg.schedule.warmup_epochs / warmup_from when the schema has
+-- them), the generators, mixup's options and the batch buffers.
+function M.build_model(st, cfg, env)
+  local k, shape = st.k, st.shape
   if cfg.net.num_classes ~= k then
-    error(("classifier: net.num_classes is %s but %s has %d classes"):format(
+    error(("%s: net.num_classes is %s but %s has %d classes"):format(M.name,
           tostring(cfg.net.num_classes), cfg.dataset, k), 0)
   end
-  st.k = k
   st.dp = env.dp
   st.micro = M.check_micro(cfg)
   if st.dp then
     st.dp:check(cfg, M.name)
     st.dp_stats = tensor.new(4)
   end
-  local shape = sources.shape(cfg.dataset)
   local desc = require("nets." .. cfg.net.family)(copy_opts(cfg.net, "family"))
-  st.net = nn.build(desc, shape, {batch = math.max(cfg.batch, cfg.eval_batch),
-                                  threads = env.threads})
+  local rows = math.max(st.micro > 0 and st.micro or cfg.batch, cfg.eval_batch)
+  st.net = nn.build(desc, shape, {batch = rows, threads = env.threads})
   st.net:init(train.rng(cfg.seed, train.stream.init))
   st.n_params = st.net:num_params()
   if st.dp or st.micro > 0 then
@@ -179,22 +195,15 @@ function M.build(cfg, env)
                      decay_mask = (not o.decay_all_params) and st.net:decay_mask() or nil}
   local s = cfg.schedule
   st.sched = train.schedule{base_lr = s.base_lr, factor = s.factor, milestones = s.milestones,
-                            late = s.lr_drop_late}
+                            late = s.lr_drop_late, warmup_epochs = s.warmup_epochs,
+                            warmup_from = s.warmup_from}
   st.rng = {}
   for _, name in ipairs(RNG_NAMES) do st.rng[name] = train.rng(cfg.seed, train.stream[name]) end
-  local d = cfg.data
-  st.train_ld = data.loader(st.train_set, {batch = cfg.batch, train = true, seed = cfg.seed,
-                                           shuffle = true, augment = d.augment, pad = d.pad,
-                                           flip = d.flip, drop_last = false, mean = d.mean,
-                                           std = d.std})
-  st.test_ld = data.loader(st.test_set, {batch = cfg.eval_batch, train = false, mean = d.mean,
-                                         std = d.std})
   st.mix_opts = {alpha = cfg.mixup.alpha, per_example = cfg.mixup.per_example, n_classes = k}
   st.mix = M.mix
   st.xm = batch_buffers(cfg.batch, {shape.c, shape.h, shape.w})
   st.t = batch_buffers(math.max(cfg.batch, cfg.eval_batch), {k})
   st.dz = batch_buffers(cfg.batch, {k})
-  return st
 end
 
 function M.describe(st, cfg)
@@ -360,13 +369,15 @@ end
 
 -- Loss and error (percent) of st.net in inference mode over the loader ld (default the test
 -- set's), against its labels (y) or, with clean = true, against the clean labels (y_clean).
--- Over ranks, each evaluates its share of the batches and the sums are summed.
+-- Over ranks, each evaluates its share of the batches and the sums are summed. The third
+-- result is the top-st.top error (percent) when st.top is set (tasks/imagenet_classifier.lua),
+-- else 0.
 local function evaluate(st, ld, clean)
   ld = ld or st.test_ld
   local net = st.net
-  local dp = st.dp
+  local dp, top = st.dp, st.top
   ld:epoch(0)
-  local loss_sum, errors, seen, b = 0.0, 0, 0, 0
+  local loss_sum, errors, errors_top, seen, b = 0.0, 0, 0, 0, 0
   for x, y_used, y_clean in ld:each() do
     b = b + 1
     if not dp or dp:mine(b) then
@@ -378,6 +389,7 @@ local function evaluate(st, ld, clean)
       for i = 1, n do t:set(1, i, math.tointeger(y:get(i)) + 1) end
       loss_sum = loss_sum + train.softmax_xent(z, t) * n
       errors = errors + train.count_errors(z, y)
+      if top then errors_top = errors_top + train.count_errors(z, y, top) end
       seen = seen + n
     end
   end
@@ -387,10 +399,11 @@ local function evaluate(st, ld, clean)
     sums:set(loss_sum, 1)
     sums:set(errors, 2)
     sums:set(seen, 3)
+    sums:set(errors_top, 4)
     dp:sum(sums)
-    loss_sum, errors, seen = sums:get(1), sums:get(2), sums:get(3)
+    loss_sum, errors, seen, errors_top = sums:get(1), sums:get(2), sums:get(3), sums:get(4)
   end
-  return loss_sum / seen, 100.0 * errors / seen
+  return loss_sum / seen, 100.0 * errors / seen, 100.0 * errors_top / seen
 end
 M.evaluate = evaluate
 
@@ -400,7 +413,8 @@ function M.step(st, e, ctx)
   if st.dp then st.dp.comm_seconds = 0.0 end
   local lr = st.sched:lr(e, 0, st.train_ld:batches())
   local train_loss, train_error = train_epoch(st, e, ctx)
-  local test_loss, test_error = evaluate(st)
+  local test_loss, test_error, test_top = evaluate(st)
+  st.last_top = test_top
   local secs = sys.clock() - t0
   local row = {epoch = e + 1.0, lr = lr, train_loss = train_loss, train_error = train_error,
                test_loss = test_loss, test_error = test_error, seconds = secs}

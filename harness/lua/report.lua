@@ -53,7 +53,8 @@ M.NOT_RUN = "not run"
 M.DIVERGED = "diverged" -- a cell whose every run diverged (harness/lua/lifecycle.lua)
 M.DAGGER = "\u{2020}" -- marks numbers that are not comparable in magnitude
 -- Experiments whose runs have their own section (appended by M.write), not "unmatched" here.
-M.OWN_REPORT = {table4_noisy = "harness/lua/table4_report.lua",
+M.OWN_REPORT = {table1_imagenet = "harness/lua/table1_report.lua",
+                table4_noisy = "harness/lua/table4_report.lua",
                 ablation_cifar = "harness/lua/ablation_report.lua"}
 
 -- Tables of the paper the harness reproduces. net_files: the nets/ file a net needs (a
@@ -663,8 +664,12 @@ end
 
 function M.write(opts)
   local text = M.render(M.collect(opts))
-  -- Tables 4 (corrupted labels) and 5 (adversarial examples) and Figures 2 (between pairs)
-  -- and 5 (GAN) have their own layouts; each says "not run" when it has no runs.
+  -- Tables 1 (ImageNet), 4 (corrupted labels) and 5 (adversarial examples) and Figures 2
+  -- (between pairs) and 5 (GAN) have their own layouts; each says "not run" when it has no
+  -- runs.
+  local t1 = require "harness.lua.table1_report"
+  text = text .. "\n" .. t1.render(t1.collect{results = opts.results or "results",
+                                              published = opts.published})
   local t4 = require "harness.lua.table4_report"
   text = text .. "\n" .. t4.render(t4.collect{results = opts.results or "results",
                                               published = opts.published, now = opts.now})

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "data/data_cifar.h"
+#include "data/jpeg.h"
 #include "testlib.h"
 
 static const char *data_dir(void)
@@ -538,12 +539,18 @@ static int test_png_labels(void)
 static int test_fuzz_regressions(void)
 {
     static const char *const dirs[] = {"tests/fuzz/regress", "tests/fuzz/seeds_png",
-                                       "tests/fuzz/seeds_records", "tests/fuzz/seeds_labels"};
+                                       "tests/fuzz/seeds_records", "tests/fuzz/seeds_labels",
+                                       "tests/fuzz/seeds_jpeg"};
     static uint8_t buf[1 << 20];
     int files = 0, rc = 0;
     uint8_t *out = malloc((size_t)P2B_RECORD * 4);
-    if (!out)
+    Err jerr;
+    JpegDecoder *jdec = jpeg_decoder_new(&jerr);
+    if (!out || !jdec) {
+        free(out);
+        jpeg_decoder_free(jdec);
         return tl_fail("out of memory");
+    }
     for (size_t d = 0; d < sizeof dirs / sizeof dirs[0] && !rc; d++) {
         DIR *dp = opendir(dirs[d]);
         if (!dp) {
@@ -578,6 +585,12 @@ static int test_fuzz_regressions(void)
                     accepted += !data_cifar_parse(&s, 0, buf, len, path, 0, &err);
                     data_cifar_free(&s);
                 }
+            /* the JPEG decoder: regression files whole, seeds past their 2 header bytes */
+            size_t skip = strstr(dirs[d], "seeds_jpeg") && len >= 2 ? 2 : 0;
+            JpegImage img;
+            if (jdec && !jpeg_decode(jdec, buf + skip, len - skip, skip ? buf[0] : 0,
+                                     skip ? buf[1] : 0, &img, &err))
+                accepted++;
             if (d == 0 && accepted)
                 rc = tl_fail("regression input %s was accepted by a parser", path);
             files++;
@@ -585,6 +598,7 @@ static int test_fuzz_regressions(void)
         closedir(dp);
     }
     free(out);
+    jpeg_decoder_free(jdec);
     printf("  %d fuzz corpus and regression files parsed\n", files);
     return rc;
 }

@@ -5,7 +5,8 @@
 # ratio. The environment is left as it is (OPENBLAS_CORETYPE included; where it is unset,
 # ./mixup pins the Haswell kernels, see harness/main.c); the last lines repeat the 2-thread
 # figures with OPENBLAS_CORETYPE unset and OpenBLAS's own choice kept, naming that core.
-# Not a test: nothing here passes or fails on a number.
+# ImageNet lines follow (decode per core, ResNet-50 steps). Not a test: nothing here passes or
+# fails on a number.
 exe=${1:-./mixup}
 case "$exe" in */*) ;; *) exe=./$exe ;; esac
 batch=128
@@ -34,3 +35,16 @@ for width in 64 16; do
     m=$(env -u OPENBLAS_CORETYPE MIXUP_BLAS_AUTODETECT=1 "$exe" tools/bench.lua $width 2 $batch $steps 2>&1 | grep '^mixup')
     echo "OPENBLAS_CORETYPE unset, OpenBLAS's own pick, width $width, 2 threads: $(field "$m" images_per_s) img/s (core: $(echo "$m" | sed -n 's/.*(core \([^,]*\),.*/\1/p'))"
 done
+# ImageNet (issue 15, tools/bench_imagenet.lua and .py): decode + training augmentation per
+# core on 200 generated 500 x 375 JPEGs, and ResNet-50 training steps (batch 32, 224 px).
+have_tv=0
+[ $have_torch = 1 ] && /usr/bin/python3 -c "import torchvision" 2>/dev/null && have_tv=1
+jdir=$(mktemp -d)
+"$exe" tools/bench_imagenet.lua jpegs "$jdir" 200 || { echo "bench: JPEG generation failed"; exit 1; }
+m=$("$exe" --threads 1 tools/bench_imagenet.lua decode "$jdir" | grep '^mixup')
+t=-; [ $have_tv = 1 ] && t=$(/usr/bin/python3 tools/bench_imagenet.py decode "$jdir" | grep '^torch')
+echo "ImageNet decode + augment, 1 core: mixup $(field "$m" decode_images_per_s) img/s, torchvision/Pillow $(field "$t" decode_images_per_s) img/s"
+rm -rf "$jdir"
+m=$("$exe" --threads 2 tools/bench_imagenet.lua resnet50 32 2 | grep '^mixup')
+t=-; [ $have_tv = 1 ] && t=$(/usr/bin/python3 tools/bench_imagenet.py resnet50 2 32 2 | grep '^torch')
+echo "ResNet-50 training step, batch 32, 224 px, 2 threads: mixup $(field "$m" images_per_s) img/s ($(field "$m" peak_rss_mib) MiB), PyTorch as installed $(field "$t" images_per_s) img/s ($(field "$t" peak_rss_mib) MiB)"

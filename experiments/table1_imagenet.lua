@@ -104,7 +104,7 @@ return {
     },
 
     smoke = {
-      seeds = {1},
+      seeds = {1, 2}, -- two: an interval, and Table 5's black box (tests/e2e/test_table1_smoke)
       set = {batch = 16, micro_batch = 8, eval_batch = 8,
              net = {num_classes = 4, width = 4, blocks = {1, 1, 1, 1}, groups = 1,
                     width_per_group = 64, bn_group = 4},

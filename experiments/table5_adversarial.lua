@@ -7,8 +7,10 @@
 -- nothing). Run with `make reproduce-table5 [SCALE=cpu|smoke|paper]`.
 --
 -- `paper`: the ImageNet ResNet-101 models of Table 1, eps = 4 (pixel units), 10 I-FGSM steps
--- of eps / 10; the models come from experiments/table1_imagenet.lua, whose ImageNet models
--- harness/lua/models.lua cannot load yet (issue 14), so its runs are skipped with that message.
+-- of eps / 10, on the 50,000 validation images (centre crops); the models are Table 1's
+-- 90-epoch ResNet-101s (experiments/table1_imagenet.lua, trained first when absent: that needs
+-- `make data-imagenet`, else the run is skipped with that message). The attack on ImageNet
+-- models is tested on Table 1's smoke models (tests/e2e/test_table1_smoke.lua).
 -- `cpu`: the CIFAR-10 PreAct ResNet-18 (width 16) models of Table 2's cpu scale, reused from the
 -- results folder (trained first if absent), an eps sweep {1, 2, 4, 8} beside the paper's 4,
 -- three pairs so that each model kind has 3 seeds. Measured in full (2026-12-05,
@@ -31,7 +33,7 @@ return {
   base = {
     seed_a = 1, seed_b = 2,
     source = {experiment = "table1_imagenet", scale = "paper", dataset = "imagenet",
-              net = "resnet101", erm = "erm", mixup = "mixup_a0p2"},
+              net = "resnet101", erm = "erm", mixup = "mixup"},
     eps = {4}, ifgsm_iters = 10, quantize = false, eval_batch = 100,
   },
 

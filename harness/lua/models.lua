@@ -16,28 +16,50 @@
 --                                         summary), for a task with SCHEMA_RUN, FORMAT_VERSION,
 --                                         STATUS_COMPLETE, curves and MODEL_ROLES (st[role] is
 --                                         a models.load result)
--- src = {experiment =, scale =, dataset =, net =} (level ids of the source grid's dataset and
--- net axes); env = {out =, threads =, command =, data_cache =, log =} (a task's build env).
+-- src = {experiment =, scale =, dataset =, net =} (the dataset, and the level id of the source
+-- grid's net axis; its other axes: source_filters); env = {out =, threads =, command =,
+-- data_cache =, log =} (a task's build env). The source task says whether the data are there
+-- (task.available) and what shape its nets take (task.input_shape).
 
 local nn = require "engine.nn"
 local sys = require "engine.sys"
 local grid = require "harness.lua.grid"
 local results = require "harness.lua.results"
-local sources = require "harness.lua.sources"
 
 local M = {}
 
+-- The filters of the source run: the source spec names the dataset (matched against the
+-- run's config when the grid has no dataset axis, e.g. Table 1's) and the net, the method and
+-- the seed are given; any other axis of the source grid is pinned at its first level (Table
+-- 1's epochs: e90, the 90-epoch models Table 5 attacks).
+local function source_filters(src, method, seed, exp)
+  local filters = {"net=" .. src.net, "method=" .. method, "seed=" .. seed}
+  for _, axis in ipairs(exp.axes) do
+    if axis.name == "dataset" then
+      filters[#filters + 1] = "dataset=" .. src.dataset
+    elseif axis.name ~= "net" and axis.name ~= "method" then
+      filters[#filters + 1] = axis.name .. "=" .. axis.levels[1].id
+    end
+  end
+  return filters
+end
+
 function M.source_run(src, method, seed, exp)
   exp = exp or require("experiments." .. src.experiment)
-  local filters = grid.parse_filters({"dataset=" .. src.dataset, "net=" .. src.net,
-                                      "method=" .. method, "seed=" .. seed}, exp, src.scale)
-  local runs = grid.expand(exp, src.scale, filters)
-  if #runs ~= 1 then
+  local runs = grid.expand(exp, src.scale, grid.parse_filters(source_filters(src, method, seed,
+                                                                             exp), exp,
+                                                              src.scale))
+  if #runs ~= 1 or runs[1].config.dataset ~= src.dataset then
     error(("models: %s at scale %s has %d runs for dataset=%s net=%s method=%s seed=%d, "
-           .. "expected 1"):format(src.experiment, src.scale, #runs, src.dataset, src.net,
-           method, seed), 0)
+           .. "expected 1"):format(src.experiment, src.scale,
+           #runs == 1 and 0 or #runs, src.dataset, src.net, method, seed), 0)
   end
   return runs[1], exp
+end
+
+-- The task that trains the source experiment's runs (its schema's).
+local function source_task(exp)
+  return require("harness.lua.tasks").get(exp.schema)
 end
 
 function M.available(src, method, seed)
@@ -45,15 +67,11 @@ function M.available(src, method, seed)
   if not sys.exists(file) then
     return false, ("the source models' experiment %s is not written yet"):format(file)
   end
-  local schema = require("experiments." .. src.experiment).schema
-  if schema ~= "image_classification" then
-    return false, ("models of %s (schema %s) cannot be loaded here yet: this module builds "
-                   .. "CIFAR nets only (ImageNet models for Table 5: issue 14)"):format(
-                   src.experiment, schema)
-  end
-  local ok, run = pcall(M.source_run, src, method, seed)
+  local ok, run, exp = pcall(M.source_run, src, method, seed)
   if not ok then return false, tostring(run) end
-  return sources.available(run.config)
+  local task = source_task(exp)
+  if task.available then return task.available(run.config) end
+  return true
 end
 
 function M.file_md5(path)
@@ -73,7 +91,7 @@ function M.load(src, method, seed, env, batch)
   local lifecycle = require "harness.lua.lifecycle"
   local path = lifecycle.paths(env.out, src.experiment, run.id)
   if not sys.exists(path) then
-    local task = require("harness.lua.tasks").get(exp.schema)
+    local task = source_task(exp)
     local status = lifecycle.run(task, run, {experiment = src.experiment, out = env.out,
                                              threads = env.threads, command = env.command,
                                              data_cache = env.data_cache, log = env.log})
@@ -90,7 +108,8 @@ function M.load(src, method, seed, env, batch)
   if not r then error("models: " .. why, 0) end
   local mc = r.config
   local desc = require("nets." .. mc.net.family)(copy_opts(mc.net, "family"))
-  local net = nn.build(desc, sources.shape(mc.dataset), {batch = batch, threads = env.threads})
+  local net = nn.build(desc, source_task(exp).input_shape(mc),
+                       {batch = batch, threads = env.threads})
   net:params():copy(r.weights.params)
   net:buffers():copy(r.weights.buffers)
   return {net = net, id = run.id, md5 = M.file_md5(path), config = mc}

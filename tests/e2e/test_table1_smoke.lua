@@ -3,9 +3,10 @@
 -- writes the generated JPEG folder (varied sizes, grayscale and CMYK files),
 -- tools/imagenet_index.lua checks it (a full-ImageNet check refuses it, --expect own accepts
 -- it) and writes the index, and experiments/run.lua trains the grid's ERM and mixup runs
--- (ResNet of width 4, micro-batches of 8, warm-up, top-5). Each results file has the top-5
--- curve and summary; a second invocation skips both; a training image replaced by bytes that
--- are not a JPEG makes a forced rerun fail with one line naming that file.
+-- (ResNet of width 4, micro-batches of 8, warm-up, top-5, 2 seeds). Each results file has the
+-- top-5 curve and summary; a second invocation skips them all; Table 5's attacks run on these
+-- ImageNet models; a training image replaced by bytes that are not a JPEG makes a forced rerun
+-- fail with one line naming that file.
 local check = require "tests.lua.check"
 local grid = require "harness.lua.grid"
 local lifecycle = require "harness.lua.lifecycle"
@@ -53,7 +54,7 @@ suite:test("smoke_table_runs", function()
   local ok, text = run_table()
   check.truthy(ok, "run.lua:\n" .. text)
   check.truthy(text:find("batch 16 in passes of 8", 1, true), "micro-batches:\n" .. text)
-  check.eq(#runs, 2, "ERM and mixup")
+  check.eq(#runs, 4, "ERM and mixup, 2 seeds")
   for _, r in ipairs(runs) do
     local got = assert(results.read_run(lifecycle.paths(OUT, EXPERIMENT, r.id)))
     local top5 = got.curves.test_error_top5
@@ -65,6 +66,39 @@ suite:test("smoke_table_runs", function()
   ok, text = run_table()
   local _, skipped = text:gsub("%] skip ", "")
   check.truthy(ok and skipped == #runs, "a second run skips both:\n" .. text)
+end)
+
+-- Table 5's attacks on these ImageNet models (tasks/adversarial.lua through
+-- harness/lua/models.lua): the validation images at their centre crops, ERM seed 1 attacking
+-- itself and seed 2, mixup seed 1 attacking itself; FGSM and 2-step I-FGSM at eps 8.
+suite:test("table5_attacks_on_imagenet_models", function()
+  local adversarial = require "harness.lua.tasks.adversarial"
+  local config = require "harness.lua.config"
+  local cfg = config.validate({
+    scale = "test", seed = 0, seed_a = 1, seed_b = 2,
+    source = {experiment = EXPERIMENT, scale = SCALE, dataset = "imagenet", net = "resnet50",
+              erm = "erm", mixup = "mixup"},
+    eps = {8}, ifgsm_iters = 2, quantize = false, eval_batch = 8,
+  }, adversarial.schema)
+  -- the models' data are found through MIXUP_DATA's index: run in a child with it set
+  local driver = ROOT .. "/t5.lua"
+  check.spit(driver, ([[
+local lifecycle = require "harness.lua.lifecycle"
+local adversarial = require "harness.lua.tasks.adversarial"
+local config = require "harness.lua.config"
+local cfg = config.validate(%s, adversarial.schema)
+print(lifecycle.run(adversarial, {id = "t5", config = cfg}, {experiment = "t5", out = %q,
+                    threads = 1, command = "test"}))
+]]):format(results.serialize(cfg), OUT))
+  local ok, text = sh(("%s %s"):format(EXE, driver))
+  check.truthy(ok and text:find("done t5", 1, true), "attacks:\n" .. text)
+  check.truthy(text:find("on 16 test images", 1, true), "the 16 validation images:\n" .. text)
+  local r = assert(adversarial.read_result(lifecycle.paths(OUT, "t5", "t5")))
+  for _, w in ipairs{"clean_erm", "white_erm", "black_mixup", "white_mixup"} do
+    local v = r.curves[w .. "_top1"][1]
+    check.truthy(v >= 0 and v <= 100, w .. " top-1 is a percentage: " .. v)
+  end
+  check.eq(r.curves.clean_erm_top1[1], r.curves.clean_erm_top1[2], "clean error in both units")
 end)
 
 suite:test("bad_jpeg_named", function()

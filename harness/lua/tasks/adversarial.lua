@@ -27,6 +27,7 @@
 local data = require "engine.data"
 local sys = require "engine.sys"
 local tensor = require "engine.tensor"
+local train = require "engine.train"
 local config = require "harness.lua.config"
 local models = require "harness.lua.models"
 local results = require "harness.lua.results"
@@ -92,19 +93,35 @@ function M.build(cfg, env)
   st.erm_b = models.load(cfg.source, cfg.source.erm, cfg.seed_b, env, cfg.eval_batch)
   st.mixup = models.load(cfg.source, cfg.source.mixup, cfg.seed_a, env, cfg.eval_batch)
   local mc = st.erm.config
+  local imagenet = mc.dataset == "imagenet"
+  -- the keys of the data config that fix the test images
+  local same = imagenet and {"index", "classes", "val_per_class", "crop"}
+               or {"test_examples", "subset_seed"}
   for _, m in ipairs{st.erm_b, st.mixup} do
-    if m.config.dataset ~= mc.dataset or m.config.data.test_examples ~= mc.data.test_examples
-        or m.config.data.subset_seed ~= mc.data.subset_seed then
+    local differs = m.config.dataset ~= mc.dataset
+    for _, k in ipairs(same) do differs = differs or m.config.data[k] ~= mc.data[k] end
+    if differs then
       error(("adversarial: model %s was tested on other data than %s"):format(m.id, st.erm.id),
             0)
     end
   end
-  local _, test = sources.load(mc, env.data_cache)
   st.mean, st.std = mc.data.mean, mc.data.std
-  st.ld = data.loader(test, {batch = cfg.eval_batch, train = false, mean = st.mean,
-                             std = st.std})
+  local test
+  if imagenet then
+    -- ImageNet models (Table 1): the validation set, centre crops
+    local ic = require "harness.lua.tasks.imagenet_classifier"
+    test = select(2, ic.load_sets(mc, env.data_cache))
+    st.ld = require("engine.imagenet").loader(test, {batch = cfg.eval_batch, train = false,
+                                                     out = mc.data.crop, mean = st.mean,
+                                                     std = st.std, threads = env.threads})
+  else
+    test = select(2, sources.load(mc, env.data_cache))
+    st.ld = data.loader(test, {batch = cfg.eval_batch, train = false, mean = st.mean,
+                               std = st.std})
+  end
   st.n_test = test:size()
-  local shape = sources.shape(mc.dataset)
+  local shape = require("harness.lua.tasks").get(imagenet and "imagenet_classification"
+                                                 or "image_classification").input_shape(mc)
   st.xa = tensor.new{cfg.eval_batch, shape.c, shape.h, shape.w}
   st.xb = tensor.new{cfg.eval_batch, shape.c, shape.h, shape.w}
   st.views = {}
@@ -140,22 +157,9 @@ end
 
 -- Top-1 and top-5 errors (counts) of logits z against labels y: the label's logit must be the
 -- first maximum (top-1) / have fewer than 5 logits strictly above it (top-5).
-function M.count_top(z, y, n)
-  local e1, e5 = 0, 0
-  local k = z:shape()[2]
-  if #z:shape() > 2 then z = z:view(0, {n, k}) end -- (N, K, 1, 1) logits
-  for i = 1, n do
-    local label = math.tointeger(y:get(i)) + 1
-    local zl, above, first_max = z:get(i, label), 0, true
-    for c = 1, k do
-      local v = z:get(i, c)
-      if v > zl then above = above + 1 end
-      if c < label and v >= zl then first_max = false end
-    end
-    if above > 0 or not first_max then e1 = e1 + 1 end
-    if above >= 5 then e5 = e5 + 1 end
-  end
-  return e1, e5
+-- (The engine's counts, harness/nn/loss.c; n, the batch, is y's length.)
+function M.count_top(z, y, _)
+  return train.count_errors(z, y), train.count_errors(z, y, 5)
 end
 
 function M.step(st, u, _)

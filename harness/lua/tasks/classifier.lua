@@ -94,6 +94,10 @@ M.schema = R{
 
 function M.units(cfg) return cfg.epochs end
 
+-- The input shape {c =, h =, w =} of cfg's nets (harness/lua/models.lua builds trained nets
+-- with it).
+function M.input_shape(cfg) return sources.shape(cfg.dataset) end
+
 M.available = sources.available
 
 local function copy_opts(t, skip)

@@ -93,9 +93,12 @@ local function class_list(s)
   return out
 end
 
--- The two sets of cfg, read once per grid through the cache (the index of 1.3 M lines takes
--- a few seconds).
-local function load_sets(cfg, cache)
+function M.input_shape(cfg) return {c = 3, h = cfg.data.crop, w = cfg.data.crop} end
+
+-- The two sets of cfg (engine.imagenet sets: training, validation), read once per grid
+-- through the cache (the index of 1.3 M lines takes a few seconds). Also Table 5's attacks on
+-- these models (tasks/adversarial.lua).
+function M.load_sets(cfg, cache)
   local d = cfg.data
   local key = table.concat({"imagenet", d.index, d.classes, tostring(d.train_per_class),
                             tostring(d.val_per_class)}, "/")
@@ -114,7 +117,7 @@ end
 
 function M.build(cfg, env)
   local st = {cfg = cfg}
-  st.train_set, st.test_set = load_sets(cfg, env.data_cache)
+  st.train_set, st.test_set = M.load_sets(cfg, env.data_cache)
   local d = cfg.data
   st.k, st.shape = st.train_set:num_classes(), {c = 3, h = d.crop, w = d.crop}
   classifier.build_model(st, cfg, env)

@@ -72,6 +72,7 @@ help:
 	@echo "make plots          gnuplot figures from the HDF5 results into plots/"
 	@echo "make plots-figure5  Figure 5 and its METRICS.md (FIGURE5_SEED=n FIGURE5_METHODS=a,b)"
 	@echo "make data           fetch and md5-verify CIFAR-10 (make data-cifar100: CIFAR-100)"
+	@echo "make data-imagenet IMAGENET=DIR  check ILSVRC-2012 and write its index (Table 1)"
 	@echo "make test           build and run every test; closes with 'N passed, M failed, K skipped'"
 	@echo "make test-asan      the same under AddressSanitizer and UBSan"
 	@echo "make bench          images/s and peak memory of a training step, vs PyTorch"

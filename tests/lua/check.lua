@@ -114,10 +114,13 @@ end
 
 -- mpirun for n ranks as the tests start it (root needs OpenMPI's allow-root variables; more
 -- ranks than free cores is fine here), and whether it can run: true, or false and why (the
--- test then skips, counted).
+-- test then skips, counted). Under `make test-asan` the ranks run without LeakSanitizer:
+-- OpenMPI's and OpenBLAS's allocations at MPI_Init are never freed, in frames of components
+-- unloaded at exit that no suppression can name; the engine's own leaks are checked by every
+-- single-process test.
 function M.mpirun(n)
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-         .. "OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -np " .. n
+  return "ASAN_OPTIONS=detect_leaks=0 OMPI_ALLOW_RUN_AS_ROOT=1 "
+         .. "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -np " .. n
 end
 
 function M.mpi_usable()

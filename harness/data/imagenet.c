@@ -139,28 +139,33 @@ static Crop eval_crop(int W, int H, int resize, int out)
     return (Crop){(W - w) / 2.0, (H - h) / 2.0, w, h};
 }
 
+/* Where output sample i of `out` over [pos, pos + len) falls on an axis of `size` pixels:
+ * pixel centres aligned (pos + (i + 0.5) len / out - 0.5), clamped to the edge; the two
+ * neighbouring pixels and the weight of the second. */
+static void sample_at(double pos, double len, int i, int out, int size, int *a, int *b,
+                      float *frac)
+{
+    double s = pos + (i + 0.5) * len / out - 0.5;
+    if (s < 0)
+        s = 0;
+    if (s > size - 1)
+        s = size - 1;
+    *a = (int)s;
+    *b = *a + 1 < size ? *a + 1 : *a;
+    *frac = (float)(s - *a);
+}
+
 /* Bilinear resize of the region c (in img's pixels) of an interleaved RGB image to out x out
- * planes in [0, 1]: pixel centres aligned (sample at x0 + (j + 0.5) w / out - 0.5), edges
- * clamped. dst: 3 x out x out. */
+ * planes in [0, 1] (sample_at on each axis). dst: 3 x out x out. */
 static void resize_bilinear(float *dst, const JpegImage *img, Crop c, int out)
 {
     size_t plane = (size_t)out * (size_t)out;
     for (int i = 0; i < out; i++) {
-        double sy = c.y0 + (i + 0.5) * c.h / out - 0.5;
-        if (sy < 0)
-            sy = 0;
-        if (sy > img->h - 1)
-            sy = img->h - 1;
-        int y0 = (int)sy, y1 = y0 + 1 < img->h ? y0 + 1 : y0;
-        float fy = (float)(sy - y0);
+        int y0, y1, x0, x1;
+        float fy, fx;
+        sample_at(c.y0, c.h, i, out, img->h, &y0, &y1, &fy);
         for (int j = 0; j < out; j++) {
-            double sx = c.x0 + (j + 0.5) * c.w / out - 0.5;
-            if (sx < 0)
-                sx = 0;
-            if (sx > img->w - 1)
-                sx = img->w - 1;
-            int x0 = (int)sx, x1 = x0 + 1 < img->w ? x0 + 1 : x0;
-            float fx = (float)(sx - x0);
+            sample_at(c.x0, c.w, j, out, img->w, &x0, &x1, &fx);
             const uint8_t *p00 = img->rgb + ((size_t)y0 * (size_t)img->w + (size_t)x0) * 3;
             const uint8_t *p01 = img->rgb + ((size_t)y0 * (size_t)img->w + (size_t)x1) * 3;
             const uint8_t *p10 = img->rgb + ((size_t)y1 * (size_t)img->w + (size_t)x0) * 3;

@@ -39,6 +39,16 @@ void jpeg_decoder_free(JpegDecoder *d)
     free(d);
 }
 
+/* Whether the last TurboJPEG failure was a warning that leaves the image whole (e.g.
+ * "extraneous bytes before marker", which a few ImageNet files have and Pillow accepts): not
+ * an error, and not the data ending early ("Premature end of JPEG file"). ok: the call's own
+ * results are usable. */
+static int tolerable(JpegDecoder *d, int ok)
+{
+    return ok && tjGetErrorCode(d->tj) == TJERR_WARNING &&
+           !strstr(tjGetErrorStr2(d->tj), "Premature end");
+}
+
 /* The header, or an error that says what the bytes are when they are not a JPEG. */
 static int read_header(JpegDecoder *d, const uint8_t *buf, size_t len, int *w, int *h,
                        int *cs, Err *err)
@@ -48,7 +58,9 @@ static int read_header(JpegDecoder *d, const uint8_t *buf, size_t len, int *w, i
     if (len < 3 || buf[0] != 0xff || buf[1] != 0xd8)
         return err_set(err, "jpeg: not a JPEG file (it does not start with the SOI marker)");
     int subsamp = 0;
-    if (tjDecompressHeader3(d->tj, buf, (unsigned long)len, w, h, &subsamp, cs))
+    *w = *h = 0;
+    if (tjDecompressHeader3(d->tj, buf, (unsigned long)len, w, h, &subsamp, cs) &&
+        !tolerable(d, *w > 0 && *h > 0))
         return err_set(err, "jpeg: bad header: %s", tjGetErrorStr2(d->tj));
     return 0;
 }
@@ -112,8 +124,8 @@ int jpeg_decode(JpegDecoder *d, const uint8_t *buf, size_t len, int min_w, int m
         d->cap = need;
     }
     uint8_t *dst = d->buf + (need - pixels * (size_t)in_bytes);
-    if (tjDecompress2(d->tj, buf, (unsigned long)len, dst, sw, 0, sh, pf,
-                      TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING))
+    if (tjDecompress2(d->tj, buf, (unsigned long)len, dst, sw, 0, sh, pf, TJFLAG_ACCURATEDCT) &&
+        !tolerable(d, 1))
         return err_set(err, "jpeg: cannot decode: %s", tjGetErrorStr2(d->tj));
     uint8_t *rgb = d->buf;
     if (gray) {

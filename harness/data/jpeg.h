@@ -14,9 +14,11 @@
  * PIL does for such files: R = C' K' / 255, G = M' K' / 255, B = Y' K' / 255 with the stored
  * (inverted) channel values, rounded.
  * Errors: a buffer that is not a JPEG (a PNG under a .JPEG name, which ILSVRC-2012 has, is named
- * as such), a truncated or corrupt file, or an image over JPEG_MAX_PIXELS fails with err's
- * message; the caller adds the path. TurboJPEG's warnings (e.g. "premature end of data
- * segment") are errors too: a partly grey image is never returned as if it were whole.
+ * as such), a corrupt file, a truncated one (libjpeg's "Premature end of JPEG file" warning: a
+ * partly grey image is never returned as if it were whole, as Pillow refuses it too), or an
+ * image over JPEG_MAX_PIXELS fails with err's message; the caller adds the path. Other
+ * warnings leave the image whole and are accepted, as Pillow accepts them (a few ImageNet files
+ * have "extraneous bytes before marker").
  */
 #ifndef JPEG_H
 #define JPEG_H

@@ -217,7 +217,35 @@ static int test_errors(void)
     /* the first half of the file: the header reads, the scan ends early */
     if (!rc)
         rc = tl_expect_error("truncated", jpeg_decode(d, jpg, len / 2, 0, 0, &img, &err) != 0,
-                             &err, "jpeg: cannot decode:");
+                             &err, "jpeg: cannot decode: Premature end of JPEG file");
+    /* 2 bytes of junk before the SOS marker: libjpeg warns of extraneous bytes, the image is
+     * whole and accepted, equal to the clean file's decode */
+    uint8_t *junk = malloc(len + 2);
+    const unsigned char *sos = NULL;
+    for (unsigned long i = 0; !rc && i + 1 < len && !sos; i++)
+        if (jpg[i] == 0xff && jpg[i + 1] == 0xda)
+            sos = jpg + i;
+    if (!rc && (!junk || !sos))
+        rc = tl_fail("set-up: %s", junk ? "no SOS marker" : "out of memory");
+    if (!rc) {
+        size_t pre = (size_t)(sos - jpg);
+        memcpy(junk, jpg, pre);
+        junk[pre] = 0x12;
+        junk[pre + 1] = 0x34;
+        memcpy(junk + pre + 2, sos, len - pre);
+        JpegImage clean;
+        uint8_t *first = malloc((size_t)W * H * 3);
+        if (!first || jpeg_decode(d, jpg, len, 0, 0, &clean, &err))
+            rc = tl_fail("clean decode: %s", first ? err.msg : "out of memory");
+        if (!rc)
+            memcpy(first, clean.rgb, (size_t)W * H * 3);
+        if (!rc && jpeg_decode(d, junk, len + 2, 0, 0, &img, &err))
+            rc = tl_fail("extraneous bytes refused: %s", err.msg);
+        if (!rc && memcmp(first, img.rgb, (size_t)W * H * 3))
+            rc = tl_fail("extraneous bytes: the pixels differ from the clean file's");
+        free(first);
+    }
+    free(junk);
     tjFree(jpg);
     free(src);
     jpeg_decoder_free(d);

@@ -96,6 +96,8 @@ struct Module {
     Tensor y;                   /* output (N, out): owned, or a view for alias modules */
     Tensor dx;                  /* input gradient (N, in): owned, or a view */
     int alias;                  /* 1: y is a view of x and dx of dy (flatten, identity) */
+    int shared_dx;              /* 1: dx is a view of its sequential parent's gradient buffers,
+                                 * set before each backward (net.c: seq_backward) */
     Module **child;             /* containers only */
     int n_child;
     double seconds_fwd, seconds_bwd; /* accumulated wall time when profiling (leaves only) */

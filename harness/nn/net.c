@@ -3,9 +3,13 @@
  * (flatten, identity) and the Net: flat parameter/gradient/buffer arrays,
  * workspace, activation memory and whole-network forward and backward passes in C.
  *
- * Memory: every leaf module owns y (N, out) and dx (N, in) reserved for the Net's batch
- * capacity; sequential containers and alias layers hold views, so nothing is copied between
- * consecutive layers. Parameters are assigned in tree order, which for our nets equals
+ * Memory: every leaf module owns y (N, out) reserved for the Net's batch capacity; sequential
+ * containers and alias layers hold views, so nothing is copied between consecutive layers.
+ * Input gradients: a leaf directly inside a sequential writes its dx into one of that
+ * sequential's two gradient buffers (ping-pong: the one that does not hold the dy it reads),
+ * since the next layer down consumes it at once and nothing reads it later; so a chain of k
+ * layers holds 2 gradient buffers instead of k. Any other leaf (the root, a residual's or a
+ * concat's direct child) owns its dx; residual and concat containers own theirs (their sum). Parameters are assigned in tree order, which for our nets equals
  * PyTorch's parameters() order of the reference model (module.h).
  */
 #include "nn/net.h"
@@ -143,17 +147,43 @@ Module *identity_module_new(Err *err) { return module_alloc(sizeof(Module), &ide
 
 /* ---- sequential ----------------------------------------------------------------------- */
 
+/* A sequential: its children's y are chained by views; pp are the two gradient buffers its
+ * non-alias leaf children share (the header's ping-pong). */
+typedef struct SeqModule {
+    Module base;
+    Tensor pp[2];
+} SeqModule;
+
 static int seq_setup(Module *m, Err *err)
 {
     Shape s = m->in;
     for (int i = 0; i < m->n_child; i++) {
-        if (child_setup(m->child[i], s, err))
+        Module *c = m->child[i];
+        if (child_setup(c, s, err))
             return -1;
-        s = m->child[i]->out;
+        c->shared_dx = !c->n_child && !c->alias;
+        s = c->out;
     }
     m->out = s;
     m->alias = 1; /* y and dx are views of the children's */
     return 0;
+}
+
+/* Floats of one ping-pong buffer at batch capacity cap_n: the largest input of a sharing
+ * child. */
+static size_t seq_pp_floats(const Module *m, size_t cap_n)
+{
+    size_t most = 0;
+    for (int i = 0; i < m->n_child; i++)
+        if (m->child[i]->shared_dx && shape_size(m->child[i]->in) > most)
+            most = shape_size(m->child[i]->in);
+    return cap_n * most;
+}
+
+/* Whether p lies in buffer t. */
+static int in_buffer(const Tensor *t, const float *p)
+{
+    return t->data && p >= t->data && p < t->data + t->cap;
 }
 
 static int seq_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
@@ -170,19 +200,35 @@ static int seq_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
 
 static int seq_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx, Err *err)
 {
+    SeqModule *sm = (SeqModule *)m;
     const Tensor *g = dy;
     for (int i = m->n_child - 1; i >= 0; i--) {
+        Module *c = m->child[i];
         const Tensor *in = i ? &m->child[i - 1]->y : x;
-        if (child_backward(m->child[i], in, g, ctx, err))
+        if (c->shared_dx) {
+            /* the buffer that does not hold dy; the whole of it, for module_set_dx to shape */
+            const Tensor *b = &sm->pp[in_buffer(&sm->pp[0], g->data) ? 1 : 0];
+            int rows = (int)(b->cap / shape_size(c->in));
+            c->dx = view_as(b, rows, c->in);
+        }
+        if (child_backward(c, in, g, ctx, err))
             return -1;
-        g = &m->child[i]->dx;
+        g = &c->dx;
     }
     m->dx = view_as(g, x->shape[0], m->in);
     return 0;
 }
 
+static void seq_destroy(Module *m)
+{
+    SeqModule *sm = (SeqModule *)m;
+    tensor_free(&sm->pp[0]);
+    tensor_free(&sm->pp[1]);
+    free(m);
+}
+
 static const ModuleOps seq_ops = {"sequential", seq_setup, no_init, seq_forward, seq_backward,
-                                  destroy_plain};
+                                  seq_destroy};
 
 static void free_array(Module **a, int n)
 {
@@ -192,7 +238,7 @@ static void free_array(Module **a, int n)
 
 Module *sequential_module_new(Module **children, int n, Err *err)
 {
-    Module *m = module_alloc(sizeof(Module), &seq_ops, err);
+    Module *m = module_alloc(sizeof(SeqModule), &seq_ops, err);
     if (!m || adopt_children(m, children, n, err)) {
         free(m);
         free_array(children, n);
@@ -414,8 +460,15 @@ static int reserve_tree(Module *m, int cap_n, Err *err)
 {
     size_t cap = (size_t)cap_n;
     if (!m->alias && (tensor_reserve(&m->y, cap * shape_size(m->out), err) ||
-                      tensor_reserve(&m->dx, cap * shape_size(m->in), err)))
+                      (!m->shared_dx && tensor_reserve(&m->dx, cap * shape_size(m->in), err))))
         return err_prefix(err, m->path);
+    if (m->ops == &seq_ops) {
+        SeqModule *sm = (SeqModule *)m;
+        size_t need = seq_pp_floats(m, cap);
+        if (need && (tensor_reserve(&sm->pp[0], need, err) ||
+                     tensor_reserve(&sm->pp[1], need, err)))
+            return err_prefix(err, m->path);
+    }
     if (m->ops == &cat_ops) {
         size_t most = 0;
         for (int i = 0; i < m->n_child; i++)

@@ -97,8 +97,14 @@ static int act_module_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
 {
     ActModule *am = (ActModule *)m;
     int n;
-    if (module_check_elementwise(m, x, NULL, &n, err) || module_set_output(m, n, err))
+    if (module_check_elementwise(m, x, NULL, &n, err))
         return -1;
+    if (m->inplace) {
+        int shape[4] = {n, m->out.c, m->out.h, m->out.w};
+        m->y = tensor_view(x->data, 4, shape); /* net.c: the input is ours to overwrite */
+    } else if (module_set_output(m, n, err)) {
+        return -1;
+    }
     act_forward(m->y.data, x->data, x->size, am->kind, am->slope, ctx->nthreads);
     return 0;
 }

@@ -9,7 +9,10 @@
  * sequential's two gradient buffers (ping-pong: the one that does not hold the dy it reads),
  * since the next layer down consumes it at once and nothing reads it later; so a chain of k
  * layers holds 2 gradient buffers instead of k. Any other leaf (the root, a residual's or a
- * concat's direct child) owns its dx; residual and concat containers own theirs (their sum). Parameters are assigned in tree order, which for our nets equals
+ * concat's direct child) owns its dx; residual and concat containers own theirs (their sum).
+ * A ReLU right after a batch norm or a convolution in the same sequential computes in place
+ * (module.h: inplace): neither layer reads its own output in backward, and max(x, 0) > 0
+ * exactly where x > 0, so the ReLU's backward gives the same bits from its output. Parameters are assigned in tree order, which for our nets equals
  * PyTorch's parameters() order of the reference model (module.h).
  */
 #include "nn/net.h"
@@ -162,6 +165,11 @@ static int seq_setup(Module *m, Err *err)
         if (child_setup(c, s, err))
             return -1;
         c->shared_dx = !c->n_child && !c->alias;
+        if (i > 0 && !strcmp(c->ops->kind, "relu")) {
+            const Module *p = m->child[i - 1];
+            c->inplace = !p->n_child && (!strcmp(p->ops->kind, "batchnorm") ||
+                                         !strcmp(p->ops->kind, "conv"));
+        }
         s = c->out;
     }
     m->out = s;
@@ -459,8 +467,9 @@ static void walk_assign(Module *m, Walk *w)
 static int reserve_tree(Module *m, int cap_n, Err *err)
 {
     size_t cap = (size_t)cap_n;
-    if (!m->alias && (tensor_reserve(&m->y, cap * shape_size(m->out), err) ||
-                      (!m->shared_dx && tensor_reserve(&m->dx, cap * shape_size(m->in), err))))
+    if (!m->alias &&
+        ((!m->inplace && tensor_reserve(&m->y, cap * shape_size(m->out), err)) ||
+         (!m->shared_dx && tensor_reserve(&m->dx, cap * shape_size(m->in), err))))
         return err_prefix(err, m->path);
     if (m->ops == &seq_ops) {
         SeqModule *sm = (SeqModule *)m;

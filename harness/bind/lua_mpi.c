@@ -6,8 +6,7 @@
  *   mpi.launched()  -> true when an MPI launcher (mpirun, srun) started this process
  *   mpi.rank(), mpi.size() -> this process's rank and the world's size (initialising MPI on
  *                      the first call when built and launched): 0 and 1 otherwise
- *   mpi.allreduce(t[, w]) -> t: the element-wise sum over the ranks of w t (w: this rank's
- *                      weight, default 1, applied first in float32), in place
+ *   mpi.allreduce(t) -> t: the element-wise sum over the ranks, in place, float32
  *   mpi.barrier()
  *   mpi.abort([code]) ends every rank of the job (code default 1) when the world has more
  *                      than one rank; returns otherwise (the caller then ends its own)
@@ -51,12 +50,8 @@ static int l_size(lua_State *L)
 static int l_allreduce(lua_State *L)
 {
     Tensor *t = lua_tensor_check(L, 1);
-    float w = (float)luaL_optnumber(L, 2, 1.0);
     Err err;
     init_or_raise(L);
-    if (w != 1.0f)
-        for (size_t i = 0; i < t->size; i++)
-            t->data[i] *= w;
     if (dist_allreduce_sum(t->data, t->size, &err))
         return lua_raisef(L, "%s", err.msg);
     lua_settop(L, 1);

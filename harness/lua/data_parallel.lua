@@ -11,12 +11,14 @@
 --     rank's rows are whole groups, each normalised exactly as in the serial run, and the run
 --     means the same on any number of ranks. Without bn_group (whole-batch statistics) the
 --     run is refused: its meaning would change with R.
---   - The loss of a rank is the mean over its m rows; its gradient is weighted by m / n and
---     summed over the ranks (one all-reduce of the flat gradient), which is the gradient of
---     the serial loss, the mean over n. Every rank then applies the same SGD update.
+--   - The loss of a rank is the mean over its m rows; its dz is weighted by m / n before the
+--     backward pass and the gradients are summed over the ranks (one all-reduce of the flat
+--     gradient), which is the gradient of the serial loss, the mean over n. Every rank then
+--     applies the same SGD update.
 --   - Batch norm's running statistics move, serially, by the mean of the groups' updates
 --     (harness/nn/batchnorm.c); a rank with k of the batch's K groups weights its statistics
---     by k / K in a second all-reduce (a few thousand floats), which gives that mean.
+--     by k / K, and a second all-reduce (a few thousand floats) sums them into that mean.
+--   (tasks/classifier.lua's split step does this, micro-batches included.)
 --   - Loss, correct count and a "not finite" flag are summed in a third, 4-float all-reduce,
 --     so every rank sees the same loss and a divergence stops every rank at the same step.
 --   - Evaluation: rank r evaluates the batches i with (i - 1) % R == r; loss and error counts
@@ -40,8 +42,7 @@
 --   dp:check(cfg, where)                  -- raises the refusals above, one line each, and
 --                                         -- sets the run's rows per rank, S = batch / R
 --   dp:rows(n) -> first, count            -- this rank's rows of a batch of n (first 0-based)
---   dp:groups(count, g) -> k              -- batch-norm groups of g in count rows
---   dp:sum(t[, w])                        -- t <- sum over ranks of w t (engine.mpi.allreduce)
+--   dp:sum(t)                             -- t <- its sum over the ranks (engine.mpi.allreduce)
 --   dp:share(x) -> x                      -- rank 0's number (an integer < 2^24) on every rank
 --   dp:any(b) -> bool                     -- whether b is true on any rank
 --   dp:mine(i) -> bool                    -- whether evaluation batch i (1-based) is this rank's
@@ -103,13 +104,9 @@ function Dp:rows(n)
   return first, math.min(n, first + s) - first
 end
 
-function Dp:groups(count, g)
-  return (count + g - 1) // g
-end
-
-function Dp:sum(t, w)
+function Dp:sum(t)
   local t0 = sys.clock()
-  mpi.allreduce(t, w)
+  mpi.allreduce(t)
   self.comm_seconds = self.comm_seconds + (sys.clock() - t0)
   return t
 end

@@ -5,14 +5,16 @@
  *
  * Memory: every leaf module owns y (N, out) reserved for the Net's batch capacity; sequential
  * containers and alias layers hold views, so nothing is copied between consecutive layers.
- * Input gradients: a leaf directly inside a sequential writes its dx into one of that
- * sequential's two gradient buffers (ping-pong: the one that does not hold the dy it reads),
- * since the next layer down consumes it at once and nothing reads it later; so a chain of k
- * layers holds 2 gradient buffers instead of k. Any other leaf (the root, a residual's or a
- * concat's direct child) owns its dx; residual and concat containers own theirs (their sum).
- * A ReLU right after a batch norm or a convolution in the same sequential computes in place
- * (module.h: inplace): neither layer reads its own output in backward, and max(x, 0) > 0
- * exactly where x > 0, so the ReLU's backward gives the same bits from its output. Parameters are assigned in tree order, which for our nets equals
+ * Input gradients: a leaf, residual or concat directly inside a sequential writes its dx into
+ * one of that sequential's two gradient buffers (ping-pong: the one that does not hold the dy
+ * it reads), since the next layer down consumes it at once and nothing reads it later; so a
+ * chain of k layers holds 2 gradient buffers instead of k. Any other leaf (the root, a
+ * residual's or a concat's direct child) owns its dx. A residual or concat reads its
+ * children's dx, which live in their own sequentials' buffers, never in the parent's.
+ * A ReLU right after a batch norm, a convolution, a residual or a concat in the same
+ * sequential computes in place (module.h: inplace): none of them reads its own output in
+ * backward, and max(x, 0) > 0 exactly where x > 0, so the ReLU's backward gives the same bits
+ * from its output. Parameters are assigned in tree order, which for our nets equals
  * PyTorch's parameters() order of the reference model (module.h).
  */
 #include "nn/net.h"
@@ -164,11 +166,15 @@ static int seq_setup(Module *m, Err *err)
         Module *c = m->child[i];
         if (child_setup(c, s, err))
             return -1;
-        c->shared_dx = !c->n_child && !c->alias;
+        /* leaves, and the residual and concat containers (whose dx is their own sum) */
+        int sums = !strcmp(c->ops->kind, "residual") || !strcmp(c->ops->kind, "concat");
+        c->shared_dx = !c->alias && (!c->n_child || sums);
         if (i > 0 && !strcmp(c->ops->kind, "relu")) {
+            /* layers whose backward never reads their own output */
+            static const char *const ok[] = {"batchnorm", "conv", "residual", "concat"};
             const Module *p = m->child[i - 1];
-            c->inplace = !p->n_child && (!strcmp(p->ops->kind, "batchnorm") ||
-                                         !strcmp(p->ops->kind, "conv"));
+            for (size_t k = 0; k < sizeof ok / sizeof ok[0]; k++)
+                c->inplace |= !strcmp(p->ops->kind, ok[k]);
         }
         s = c->out;
     }
@@ -237,6 +243,16 @@ static void seq_destroy(Module *m)
 
 static const ModuleOps seq_ops = {"sequential", seq_setup, no_init, seq_forward, seq_backward,
                                   seq_destroy};
+
+size_t net_module_floats(const Module *m)
+{
+    size_t total = (m->y.owner ? m->y.cap : 0) + (m->dx.owner ? m->dx.cap : 0);
+    if (m->ops == &seq_ops) {
+        const SeqModule *sm = (const SeqModule *)m;
+        total += sm->pp[0].cap + sm->pp[1].cap;
+    }
+    return total;
+}
 
 static void free_array(Module **a, int n)
 {

@@ -312,11 +312,12 @@ static int test_paths_and_layout(void)
     return rc;
 }
 
-/* Sum of the activation floats a module tree reserves (y and dx of non-alias modules; the
- * concat container's private dy slice is not counted, so the composition is undercounted). */
+/* Sum of the activation floats a module tree reserves (owned y and dx, the sequentials' shared
+ * gradient buffers; the concat container's private dy slice is not counted, so the composition
+ * is undercounted). */
 static size_t tree_floats(const Module *m)
 {
-    size_t total = m->alias ? 0 : m->y.cap + m->dx.cap;
+    size_t total = net_module_floats(m);
     for (int i = 0; i < m->n_child; i++)
         total += tree_floats(m->child[i]);
     return total;

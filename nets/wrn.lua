@@ -84,14 +84,8 @@ end
 
 local function check_options(opts)
   local o = c.merge_options("wrn", opts, DEFAULTS)
-  for _, k in ipairs{"widen_factor", "num_classes", "base_width"} do
-    if math.type(o[k]) ~= "integer" or o[k] < 1 then
-      options.fail("wrn", k, o[k], "an integer >= 1")
-    end
-  end
-  if math.type(o.bn_group) ~= "integer" or o.bn_group < 0 then
-    options.fail("wrn", "bn_group", o.bn_group, "an integer >= 0 (0: the whole batch)")
-  end
+  c.check_counts("wrn", o, {"widen_factor", "num_classes", "base_width"})
+  c.check_bn_group("wrn", o)
   if not (o.dropout >= 0 and o.dropout < 1) then
     options.fail("wrn", "dropout", o.dropout, "a number in [0, 1)")
   end

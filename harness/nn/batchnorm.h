@@ -38,7 +38,8 @@ typedef struct BatchNormParams {
 } BatchNormParams;
 
 /* Returns NULL and fills err when the params are invalid (channels < 1, eps <= 0, momentum
- * outside [0, 1], affine or zero_gamma not 0/1, zero_gamma without affine, group < 0). The input's channel count must equal p->channels. */
+ * outside [0, 1], affine or zero_gamma not 0/1, zero_gamma without affine, group < 0). The
+ * input's channel count must equal p->channels. */
 Module *batchnorm_module_new(const BatchNormParams *p, Err *err);
 
 /* Kernels on raw arrays, parallel over channels (each channel is reduced by one thread, in a

@@ -31,10 +31,7 @@ local train = require "engine.train"
 local config = require "harness.lua.config"
 local classifier = require "harness.lua.tasks.classifier"
 
-local M = {}
-for k, v in pairs(classifier) do M[k] = v end
-
-M.name = "ablation_classifier"
+local M = classifier.derive("ablation_classifier")
 
 M.schema = config.copy(classifier.schema)
 local mix = M.schema.fields.mixup.fields

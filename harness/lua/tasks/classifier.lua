@@ -94,6 +94,19 @@ M.schema = R{
 
 function M.units(cfg) return cfg.epochs end
 
+-- A task built on this one (tasks/noisy_classifier.lua, ablation_classifier.lua,
+-- imagenet_classifier.lua): a copy of every field, renamed, with extra curves appended to the
+-- classifier's; the caller then replaces what differs.
+function M.derive(name, extra_curves)
+  local t = {}
+  for k, v in pairs(M) do t[k] = v end
+  t.name = name
+  t.curves = {}
+  for i, c in ipairs(M.curves) do t.curves[i] = c end
+  for _, c in ipairs(extra_curves or {}) do t.curves[#t.curves + 1] = c end
+  return t
+end
+
 -- The input shape {c =, h =, w =} of cfg's nets (harness/lua/models.lua builds trained nets
 -- with it).
 function M.input_shape(cfg) return sources.shape(cfg.dataset) end

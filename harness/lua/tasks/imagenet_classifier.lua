@@ -19,13 +19,7 @@ local imagenet = require "harness.lua.imagenet"
 local sources = require "harness.lua.sources"
 local classifier = require "harness.lua.tasks.classifier"
 
-local M = {}
-for k, v in pairs(classifier) do M[k] = v end
-
-M.name = "imagenet_classifier"
-M.curves = {}
-for i, name in ipairs(classifier.curves) do M.curves[i] = name end
-table.insert(M.curves, "test_error_top5")
+local M = classifier.derive("imagenet_classifier", {"test_error_top5"})
 M.divergence_fix = "lower schedule.base_lr (or lengthen schedule.warmup_epochs) in the "
                    .. "experiment's recipe"
 M.TOP = 5

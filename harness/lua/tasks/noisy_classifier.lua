@@ -37,14 +37,7 @@ local train = require "engine.train"
 local config = require "harness.lua.config"
 local classifier = require "harness.lua.tasks.classifier"
 
-local M = {}
-for k, v in pairs(classifier) do M[k] = v end
-
-M.name = "noisy_classifier"
-M.curves = {}
-for i, name in ipairs(classifier.curves) do M.curves[i] = name end
-table.insert(M.curves, "train_error_real")
-table.insert(M.curves, "train_error_corrupted")
+local M = classifier.derive("noisy_classifier", {"train_error_real", "train_error_corrupted"})
 
 -- The classifier's schema with data.label_noise added (records are copied, not shared).
 M.schema = config.copy(classifier.schema)

@@ -66,6 +66,24 @@ for width in 64 16; do
     m=$(env -u OPENBLAS_CORETYPE MIXUP_BLAS_AUTODETECT=1 "$exe" tools/bench.lua $width 2 $batch $steps 2>&1 | grep '^mixup')
     echo "OPENBLAS_CORETYPE unset, OpenBLAS's own pick, width $width, 2 threads: $(field "$m" images_per_s) img/s (core: $(echo "$m" | sed -n 's/.*(core \([^,]*\),.*/\1/p'))"
 done
+# Table 2's paper-size nets (tools/bench_nets.lua and .py): WRN-28-10 at batch 32,
+# DenseNet-BC-100 (k = 12) at 64 and DenseNet-BC-190 (k = 40) at 16, 2 threads, one timed step
+# after a warm-up one (two for DenseNet-BC-100).
+for spec in "wrn28_10 32 1" "densenet100 64 2" "densenet190 16 1"; do
+    set -- $spec
+    m=$("$exe" --threads 2 tools/bench_nets.lua $1 $2 $3 | grep '^mixup')
+    ti=-; tt=-; tm=-; ratio=-
+    if [ $have_torch = 1 ]; then
+        t=$(/usr/bin/python3 tools/bench_nets.py $1 2 $2 $3 2>/dev/null | grep '^torch')
+        ti=$(field "$t" images_per_s); tm=$(field "$t" peak_rss_mib); tt=$ti
+        if [ -n "$tcmalloc" ]; then
+            t=$(LD_PRELOAD=$tcmalloc /usr/bin/python3 tools/bench_nets.py $1 2 $2 $3 2>/dev/null | grep '^torch')
+            tt=$(field "$t" images_per_s); tm=$(field "$t" peak_rss_mib)
+        fi
+        ratio=$(awk -v a="$(field "$m" images_per_s)" -v b="$tt" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+    fi
+    echo "$1, batch $2, 2 threads: mixup $(field "$m" images_per_s) img/s ($(field "$m" peak_rss_mib) MiB), PyTorch as installed $ti, tuned $tt img/s ($tm MiB), ratio vs tuned $ratio"
+done
 # ImageNet (issue 15, tools/bench_imagenet.lua and .py): decode + training augmentation per
 # core on 200 generated 500 x 375 JPEGs, and ResNet-50 training steps (batch 32, 224 px).
 have_tv=0

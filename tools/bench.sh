@@ -15,6 +15,8 @@ case "$exe" in */*) ;; *) exe=./$exe ;; esac
 batch=128
 have_torch=0
 /usr/bin/python3 -c "import torch" 2>/dev/null && have_torch=1
+have_tv=0
+[ $have_torch = 1 ] && /usr/bin/python3 -c "import torchvision" 2>/dev/null && have_tv=1
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 # The tuned PyTorch line: tcmalloc preloaded (Debian libtcmalloc-minimal4, which setup installs).
 tcmalloc=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/libtcmalloc_minimal.so.4
@@ -66,14 +68,15 @@ for width in 64 16; do
     m=$(env -u OPENBLAS_CORETYPE MIXUP_BLAS_AUTODETECT=1 "$exe" tools/bench.lua $width 2 $batch $steps 2>&1 | grep '^mixup')
     echo "OPENBLAS_CORETYPE unset, OpenBLAS's own pick, width $width, 2 threads: $(field "$m" images_per_s) img/s (core: $(echo "$m" | sed -n 's/.*(core \([^,]*\),.*/\1/p'))"
 done
-# Table 2's paper-size nets (tools/bench_nets.lua and .py): WRN-28-10 at batch 32,
-# DenseNet-BC-100 (k = 12) at 64 and DenseNet-BC-190 (k = 40) at 16, 2 threads, one timed step
-# after a warm-up one (two for DenseNet-BC-100).
-for spec in "wrn28_10 32 1" "densenet100 64 2" "densenet190 16 1"; do
+# Paper-size nets (tools/bench_nets.lua and .py): Table 2's WRN-28-10 at batch 32,
+# DenseNet-BC-100 (k = 12) at 64 and DenseNet-BC-190 (k = 40) at 16, and Table 1's ResNet-50
+# at batch 32 and 224 px (its PyTorch side needs torchvision), 2 threads, timed steps after a
+# warm-up one.
+for spec in "wrn28_10 32 1" "densenet100 64 2" "densenet190 16 1" "resnet50 32 2"; do
     set -- $spec
     m=$("$exe" --threads 2 tools/bench_nets.lua $1 $2 $3 | grep '^mixup')
     ti=-; tt=-; tm=-; ratio=-
-    if [ $have_torch = 1 ]; then
+    if [ $have_torch = 1 ] && { [ $1 != resnet50 ] || [ $have_tv = 1 ]; }; then
         t=$(/usr/bin/python3 tools/bench_nets.py $1 2 $2 $3 2>/dev/null | grep '^torch')
         ti=$(field "$t" images_per_s); tm=$(field "$t" peak_rss_mib); tt=$ti
         if [ -n "$tcmalloc" ]; then
@@ -85,15 +88,10 @@ for spec in "wrn28_10 32 1" "densenet100 64 2" "densenet190 16 1"; do
     echo "$1, batch $2, 2 threads: mixup $(field "$m" images_per_s) img/s ($(field "$m" peak_rss_mib) MiB), PyTorch as installed $ti, tuned $tt img/s ($tm MiB), ratio vs tuned $ratio"
 done
 # ImageNet (issue 15, tools/bench_imagenet.lua and .py): decode + training augmentation per
-# core on 200 generated 500 x 375 JPEGs, and ResNet-50 training steps (batch 32, 224 px).
-have_tv=0
-[ $have_torch = 1 ] && /usr/bin/python3 -c "import torchvision" 2>/dev/null && have_tv=1
+# core on 200 generated 500 x 375 JPEGs.
 jdir=$(mktemp -d)
 "$exe" tools/bench_imagenet.lua jpegs "$jdir" 200 || { echo "bench: JPEG generation failed"; exit 1; }
 m=$("$exe" --threads 1 tools/bench_imagenet.lua decode "$jdir" | grep '^mixup')
 t=-; [ $have_tv = 1 ] && t=$(/usr/bin/python3 tools/bench_imagenet.py decode "$jdir" | grep '^torch')
 echo "ImageNet decode + augment, 1 core: mixup $(field "$m" decode_images_per_s) img/s, torchvision/Pillow $(field "$t" decode_images_per_s) img/s"
 rm -rf "$jdir"
-m=$("$exe" --threads 2 tools/bench_imagenet.lua resnet50 32 2 | grep '^mixup')
-t=-; [ $have_tv = 1 ] && t=$(/usr/bin/python3 tools/bench_imagenet.py resnet50 2 32 2 | grep '^torch')
-echo "ResNet-50 training step, batch 32, 224 px, 2 threads: mixup $(field "$m" images_per_s) img/s ($(field "$m" peak_rss_mib) MiB), PyTorch as installed $(field "$t" images_per_s) img/s ($(field "$t" peak_rss_mib) MiB)"

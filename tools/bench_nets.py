@@ -1,7 +1,8 @@
 """bench_nets.py NET THREADS BATCH STEPS: the PyTorch peer of tools/bench_nets.lua for `make
 bench`: WRN-28-10 and DenseNet-BC (100, k = 12; 190, k = 40) as the fixtures' reference classes
 build them (tests/fixtures/gen_wrn_densenet.py: xternalz/WideResNet-pytorch and
-andreasveit/densenet-pytorch), training steps on random 32x32 inputs, one line:
+andreasveit/densenet-pytorch) on random 32x32 inputs, and torchvision's resnet50 on 224x224
+(Nesterov, as Table 1's recipe), training steps, one line:
   torch images_per_s=<f> peak_rss_mib=<f> threads=<n> net=<NET>
 """
 import os
@@ -16,9 +17,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "fixtures"))
 from gen_wrn_densenet import DenseNet3, WideResNet  # noqa: E402
 
-NETS = {"wrn28_10": lambda: WideResNet(28, 10, 10),
-        "densenet100": lambda: DenseNet3(100, 10, 12),
-        "densenet190": lambda: DenseNet3(190, 10, 40)}
+# name -> (the model, the input side, the class count)
+NETS = {"wrn28_10": (lambda: WideResNet(28, 10, 10), 32, 10),
+        "densenet100": (lambda: DenseNet3(100, 10, 12), 32, 10),
+        "densenet190": (lambda: DenseNet3(190, 10, 40), 32, 10),
+        "resnet50": (lambda: __import__("torchvision").models.resnet50(), 224, 1000)}
 
 
 def main():
@@ -26,10 +29,12 @@ def main():
     threads, batch, steps = (int(a) for a in sys.argv[2:5])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    net = NETS[name]()
-    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    x = torch.randn(batch, 3, 32, 32)
-    y = torch.randint(0, 10, (batch,))
+    make, side, classes = NETS[name]
+    net = make()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4,
+                          nesterov=name == "resnet50")
+    x = torch.randn(batch, 3, side, side)
+    y = torch.randint(0, classes, (batch,))
 
     def step():
         opt.zero_grad()
@@ -42,7 +47,7 @@ def main():
         step()
     dt = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"torch images_per_s={batch * steps / dt:.1f} peak_rss_mib={rss:.0f} "
+    print(f"torch images_per_s={batch * steps / dt:.2f} peak_rss_mib={rss:.0f} "
           f"threads={threads} net={name}")
 
 

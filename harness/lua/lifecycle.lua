@@ -321,13 +321,11 @@ local function resume(task, st, run, o, prog)
 end
 
 -- A follower rank: the state of the checkpoint the leader validated and resumed from.
-local function follow(task, st, o, prog, done)
-  if done == 0 then return 0 end
+local function follow(task, st, o, prog)
   local ck = assert(checkpoint.read(o.ckpt_path))
   task.restore(st, ck.state)
   for _, name in ipairs(task.curves) do prog.curves[name] = ck.curves[name] end
   prog.start_time, prog.seconds = ck.provenance.start_time, ck.provenance.seconds
-  return done
 end
 
 local function save_checkpoint(task, st, run, o, prog, done)
@@ -460,7 +458,7 @@ function M.run(task, run, o)
   local first = lead and resume(task, st, run, o, prog) or 0
   if dp then
     first = dp:share(first)
-    if not lead then follow(task, st, o, prog, first) end
+    if not lead and first > 0 then follow(task, st, o, prog) end
   end
   local every = o.checkpoint_every or task.checkpoint_every
   local ctx = {progress = lead and o.progress or false}

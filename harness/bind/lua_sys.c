@@ -14,9 +14,12 @@
  *                        followed); true, or nil and a message
  *   sys.hostname(), sys.pid()
  *   sys.create_exclusive(path, text)
- *                        creates path with text in it only if nothing is there (O_CREAT |
- *                        O_EXCL: atomic, also on NFS v3+), the primitive of run locks; true,
- *                        or nil, a message and "exists" when path already exists
+ *                        creates path with text in it only if nothing is there, the primitive
+ *                        of run locks; true, or nil, a message and "exists" when path already
+ *                        exists. The text goes into a private file first, which is then
+ *                        hard-linked to path: link() is atomic and fails on an existing name,
+ *                        also on NFS, so a reader never sees path empty or half written (an
+ *                        O_EXCL create followed by a write would show it empty in between)
  *   sys.pid_alive(pid)   whether a process pid exists on this host (kill(pid, 0); a process
  *                        of another user counts as alive, a zombie as gone)
  *   sys.blas_info()      "OpenBLAS 0.3.21 ... (core Haswell, OpenMP)", for provenance
@@ -223,18 +226,12 @@ static int l_pid(lua_State *L)
     return 1;
 }
 
-static int l_create_exclusive(lua_State *L)
+/* Writes all n bytes of text to a new file at path; 0 or an errno (nothing left behind). */
+static int write_new_file(const char *path, const char *text, size_t n)
 {
-    const char *path = luaL_checkstring(L, 1);
-    size_t n;
-    const char *text = luaL_checklstring(L, 2, &n);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    if (fd < 0) {
-        int e = errno;
-        fail(L, "create_exclusive", path, e);
-        lua_pushstring(L, e == EEXIST ? "exists" : "error");
-        return 3;
-    }
+    if (fd < 0)
+        return errno;
     size_t done = 0;
     while (done < n) {
         ssize_t w = write(fd, text + done, n - done);
@@ -244,17 +241,47 @@ static int l_create_exclusive(lua_State *L)
             int e = w < 0 ? errno : EIO;
             close(fd);
             unlink(path);
-            fail(L, "create_exclusive", path, e);
-            lua_pushstring(L, "error");
-            return 3;
+            return e;
         }
         done += (size_t)w;
     }
     if (close(fd) != 0) {
         int e = errno;
         unlink(path);
+        return e;
+    }
+    return 0;
+}
+
+static int l_create_exclusive(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t n;
+    const char *text = luaL_checklstring(L, 2, &n);
+    char host[64], tmp[PATH_MAX];
+    if (gethostname(host, sizeof host) != 0)
+        strcpy(host, "unknown");
+    host[sizeof host - 1] = '\0';
+    if (snprintf(tmp, sizeof tmp, "%s.%s.%d.new", path, host, (int)getpid()) >= (int)sizeof tmp)
+        return luaL_argerror(L, 1, "path too long");
+    unlink(tmp); /* a leftover of this pid's predecessor, killed between write and unlink */
+    int e = write_new_file(tmp, text, n);
+    if (e) {
         fail(L, "create_exclusive", path, e);
         lua_pushstring(L, "error");
+        return 3;
+    }
+    e = link(tmp, path) == 0 ? 0 : errno;
+    if (e && e != EEXIST) {
+        /* NFS may lose link()'s reply after doing it: two links on the private file say so */
+        struct stat st;
+        if (stat(tmp, &st) == 0 && st.st_nlink == 2)
+            e = 0;
+    }
+    unlink(tmp);
+    if (e) {
+        fail(L, "create_exclusive", path, e);
+        lua_pushstring(L, e == EEXIST ? "exists" : "error");
         return 3;
     }
     lua_pushboolean(L, 1);

@@ -48,7 +48,7 @@
 -- with the same config is skipped unless forced, another config under the same id is an
 -- error, a damaged file is reported, moved to <path>.damaged and the run starts again; a
 -- diverged record (below) is a result too, skipped unless forced. Then the run is claimed:
--- <path>.lock is created atomically (engine.sys.create_exclusive) holding host, pid and start
+-- <path>.lock is created atomically (harness/lua/runlock.lua) holding host, pid and start
 -- time, so that any number of workers, on one host or on several sharing the results folder,
 -- can run one grid: a run claimed by another live worker is left to it ("claimed"); a lock
 -- whose holder is gone on this host is taken over with a message; a lock from another host is
@@ -85,6 +85,7 @@ local provenance = require "harness.lua.provenance"
 local checkpoint = require "harness.lua.checkpoint"
 local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
+local runlock = require "harness.lua.runlock"
 
 local M = {}
 
@@ -128,12 +129,7 @@ local function print_line(line)
   io.stdout:flush()
 end
 
-function M.duration(s)
-  if s < 60 then return ("%ds"):format(math.floor(s + 0.5)) end
-  if s < 3600 then return ("%dm"):format(math.floor(s / 60 + 0.5)) end
-  local m = math.floor(s / 60 + 0.5)
-  return ("%dh%02dm"):format(m // 60, m % 60)
-end
+M.duration = runlock.duration
 
 function M.paths(out, experiment, id)
   local base = ("%s/%s/%s"):format(out, experiment, id)
@@ -180,31 +176,8 @@ local function check_existing(task, run, o)
   return "skip", r
 end
 
--- ============================================================================================
--- Run locks: <results path>.lock, "host=<name>\npid=<n>\nstart=<ISO time>\nepoch=<s>\n".
-
-local function lock_text()
-  return ("host=%s\npid=%d\nstart=%s\nepoch=%d\n"):format(sys.hostname(), sys.pid(),
-         provenance.now(), os.time())
-end
-
--- The holder of a lock file: {host, pid, start, epoch}, fields nil when unreadable.
-local function read_lock(path)
-  local f = io.open(path, "r")
-  if not f then return {} end
-  local text = f:read("a") or ""
-  f:close()
-  local h = {}
-  for k, v in text:gmatch("(%w+)=([^\n]*)") do h[k] = v end
-  h.pid = math.tointeger(tonumber(h.pid))
-  h.epoch = math.tointeger(tonumber(h.epoch))
-  return h
-end
-
--- Claims the run: true, or false and why (the holder) after reporting nothing. A lock whose
--- holder is gone on this host is taken over (said); another host's is left alone.
+-- Claims the run (harness/lua/runlock.lua) after creating its folder: true, or false and why.
 local function claim(o, run_id)
-  local lock = o.path .. M.LOCK_EXT
   local dir = o.path:match("^(.*)/[^/]*$")
   if dir and not sys.isdir(dir) then
     local made, why = sys.mkdir_p(dir)
@@ -213,30 +186,7 @@ local function claim(o, run_id)
              .. "free space"):format(run_id, tostring(why)), 0)
     end
   end
-  for _ = 1, 2 do
-    local ok, msg, why = sys.create_exclusive(lock, lock_text())
-    if ok then return true end
-    if why ~= "exists" then
-      error(("lifecycle: cannot create the lock of %s (%s); check that the results folder is "
-             .. "writable"):format(run_id, msg), 0)
-    end
-    local h = read_lock(lock)
-    local age = h.epoch and M.duration(math.max(0, os.time() - h.epoch)) or "unknown"
-    local holder = ("%s pid %s since %s (%s ago)"):format(h.host or "?", tostring(h.pid),
-                   h.start or "?", age)
-    -- a lock without a host is one whose writer died between creating and writing it
-    if h.host and h.host ~= sys.hostname() then
-      return false, ("claimed by %s on another host: left to it (delete %s if that worker "
-                     .. "is gone)"):format(holder, lock)
-    end
-    if h.host and h.pid and sys.pid_alive(h.pid) then
-      return false, ("claimed by %s: left to that worker"):format(holder)
-    end
-    o.say("taking over %s: its lock %s is held by %s, a process that is gone", run_id, lock,
-          h.host and holder or "nobody (it is empty)")
-    os.remove(lock)
-  end
-  return false, "claimed by another worker that took the stale lock first"
+  return runlock.claim(o.path .. M.LOCK_EXT, run_id, o.say)
 end
 
 local function is_tensor(v)
@@ -427,7 +377,7 @@ function M.run(task, run, o)
     if not status then
       local claimed, holder = claim(o, run.id)
       if claimed then
-        release = setmetatable({}, {__close = function() os.remove(o.path .. M.LOCK_EXT) end})
+        release = setmetatable({}, {__close = function() runlock.release(o.path .. M.LOCK_EXT) end})
       else
         o.say("%s skip %s: %s", tag, run.id, holder)
         status = "claimed"

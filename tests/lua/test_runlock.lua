@@ -101,9 +101,10 @@ suite:test("unfinished_takeover", function()
   runlock.release(lock)
 end)
 
--- Two worker processes, started together (each waits for the other to be ready), each try to claim the same N locks and hold what
--- they get (as a worker holds a run while it trains, so neither exits before both are done:
--- the locks of one that had exited would be stale); each writes the names it claimed.
+-- Two worker processes, started together (each waits for the other to be ready), each try to
+-- claim the same N stale locks and hold what they get (as a worker holds a run while it
+-- trains, so neither exits before both are done: the locks of one that had exited would be
+-- stale); each writes the names it claimed.
 local N = 1000
 local WORKER = [[
 local runlock = require "harness.lua.runlock"

@@ -25,8 +25,13 @@ if not opts then return end
 local SHOW = 20
 
 local idx = imagenet.scan(opts.dir)
-print(("imagenet: %s: %d classes, %d training and %d validation images (val in %s)")
-      :format(opts.dir, #idx.wnids, #idx.train.paths, #idx.val.paths,
+local function size(bytes)
+  if bytes >= 1e9 then return ("%.1f GB"):format(bytes / 1e9) end
+  return ("%.1f MB"):format(bytes / 1e6)
+end
+print(("imagenet: %s: %d classes, %d training (%s) and %d validation images (%s; val in %s)")
+      :format(opts.dir, #idx.wnids, #idx.train.paths, size(imagenet.total_bytes(idx.train)),
+              #idx.val.paths, size(imagenet.total_bytes(idx.val)),
               idx.val_layout == "flat" and "one folder with " .. imagenet.VAL_LABELS
               or "class folders"))
 local problems

@@ -3,7 +3,9 @@
  * from JPEG files: the set, fb.resnet.torch's augmentation, batches decoded in parallel).
  *
  *   local imagenet = require "engine.imagenet"
- *   local set = imagenet.set{paths = {...}, labels = {...}, num_classes = 1000}
+ *   local set = imagenet.set{paths = {...}, labels = {...}, num_classes = 1000,
+ *                            bytes = {...}}  -- optional: the indexed file sizes, checked on
+ *                                            -- every read (a changed file is an error)
  *   set:size() set:num_classes() set:path(i) set:label(i)      -- 1-based i, 0-based labels
  *   local ld = imagenet.loader(set, {batch = 256, train = true, seed = 1, out = 224,
  *                                    jitter = 0.4, lighting = 0.1, mean = {...}, std = {...},
@@ -55,10 +57,10 @@ static LuaImagenetLoader *check_loader(lua_State *L, int idx)
     return l;
 }
 
-/* imagenet.set{paths =, labels =, num_classes =} */
+/* imagenet.set{paths =, labels =, num_classes = [, bytes =]} */
 static int l_set(lua_State *L)
 {
-    static const char *const known[] = {"paths", "labels", "num_classes", NULL};
+    static const char *const known[] = {"paths", "labels", "num_classes", "bytes", NULL};
     const char *where = "imagenet.set";
     lua_opt_known(L, 1, where, known);
     int k = (int)lua_opt_int(L, 1, where, "num_classes", LUA_OPT_REQUIRED, 0, 1, 1000000);
@@ -67,8 +69,18 @@ static int l_set(lua_State *L)
     if (lua_opt_list(L, 1, where, "labels", 1, "labels") != n)
         return lua_raisef(L, "%s: %d paths and %d labels", where, n, (int)luaL_len(L, -1));
     int labels_idx = lua_gettop(L);
+    int bytes_idx = 0;
+    if (lua_getfield(L, 1, "bytes") == LUA_TNIL) {
+        lua_pop(L, 1);
+    } else {
+        lua_pop(L, 1);
+        if (lua_opt_list(L, 1, where, "bytes", 1, "file sizes") != n)
+            return lua_raisef(L, "%s: %d paths and %d sizes", where, n, (int)luaL_len(L, -1));
+        bytes_idx = lua_gettop(L);
+    }
     const char **path = lua_newuserdatauv(L, (size_t)n * sizeof *path, 0);
     int *label = lua_newuserdatauv(L, (size_t)n * sizeof *label, 0);
+    long long *bytes = bytes_idx ? lua_newuserdatauv(L, (size_t)n * sizeof *bytes, 0) : NULL;
     for (int i = 0; i < n; i++) {
         lua_geti(L, paths_idx, i + 1);
         path[i] = lua_tostring(L, -1);
@@ -83,11 +95,19 @@ static int l_set(lua_State *L)
             return lua_raisef(L, "%s: labels[%d] is not an integer", where, i + 1);
         label[i] = (int)v;
         lua_pop(L, 1);
+        if (bytes) {
+            lua_geti(L, bytes_idx, i + 1);
+            v = lua_tointegerx(L, -1, &isint);
+            if (!isint || v < 0)
+                return lua_raisef(L, "%s: bytes[%d] is not an integer >= 0", where, i + 1);
+            bytes[i] = (long long)v;
+            lua_pop(L, 1);
+        }
     }
     ImagenetSet *s = lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);
     Err err;
-    if (imagenet_set_init(s, n, path, label, k, &err))
+    if (imagenet_set_init(s, n, path, label, bytes, k, &err))
         return lua_raisef(L, "%s", err.msg);
     luaL_setmetatable(L, ENGINE_IMAGENET_SET_T);
     return 1;

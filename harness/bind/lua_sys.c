@@ -7,6 +7,8 @@
  *                        true, or nil and "mkdir_p: <path>: <reason>"
  *   sys.exists(path)     true when path names anything (file, folder, link target)
  *   sys.isdir(path)      true when path is a folder
+ *   sys.file_size(path)  the size in bytes of the file path names (links followed); nil and
+ *                        "file_size: <path>: <reason>" when it cannot be read
  *   sys.isatty(fd)       true when file descriptor fd (0, 1, 2) is a terminal
  *   sys.listdir(path)    sorted array of the entry names in a folder, "." and ".." left out;
  *                        nil and a message when it cannot be read
@@ -98,6 +100,18 @@ static int l_isdir(lua_State *L)
 {
     struct stat st;
     lua_pushboolean(L, stat(luaL_checkstring(L, 1), &st) == 0 && S_ISDIR(st.st_mode));
+    return 1;
+}
+
+static int l_file_size(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return fail(L, "file_size", path, errno);
+    if (!S_ISREG(st.st_mode))
+        return fail(L, "file_size", path, EISDIR);
+    lua_pushinteger(L, (lua_Integer)st.st_size);
     return 1;
 }
 
@@ -392,7 +406,8 @@ static const luaL_Reg sys_funcs[] = {
     {"pid", l_pid},             {"blas_info", l_blas_info},
     {"build_info", l_build_info}, {"create_exclusive", l_create_exclusive},
     {"pid_alive", l_pid_alive}, {"md5", l_md5},
-    {"md5_file", l_md5_file},   {NULL, NULL},
+    {"md5_file", l_md5_file},   {"file_size", l_file_size},
+    {NULL, NULL},
 };
 
 int luaopen_engine_sys(lua_State *L)

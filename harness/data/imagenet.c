@@ -29,6 +29,7 @@ struct ImagenetDecodeSlot {
 /* ---- the set ------------------------------------------------------------------------------ */
 
 int imagenet_set_init(ImagenetSet *s, int n, const char *const *path, const int *label,
+                      const long long *bytes,
                       int num_classes, Err *err)
 {
     memset(s, 0, sizeof *s);
@@ -37,7 +38,8 @@ int imagenet_set_init(ImagenetSet *s, int n, const char *const *path, const int 
                        num_classes);
     s->path = calloc((size_t)n, sizeof *s->path);
     s->label = malloc((size_t)n * sizeof *s->label);
-    if (!s->path || !s->label) {
+    s->bytes = bytes ? malloc((size_t)n * sizeof *s->bytes) : NULL;
+    if (!s->path || !s->label || (bytes && !s->bytes)) {
         imagenet_set_free(s);
         return err_set(err, "imagenet: out of memory for %d examples", n);
     }
@@ -50,7 +52,14 @@ int imagenet_set_init(ImagenetSet *s, int n, const char *const *path, const int 
             imagenet_set_free(s);
             return -1;
         }
+        if (bytes && bytes[i] < 0) {
+            err_set(err, "imagenet: %s has size %lld bytes, expected >= 0", path[i], bytes[i]);
+            imagenet_set_free(s);
+            return -1;
+        }
         s->label[i] = label[i];
+        if (bytes)
+            s->bytes[i] = bytes[i];
         s->path[i] = strdup(path[i]);
         if (!s->path[i]) {
             imagenet_set_free(s);
@@ -66,13 +75,15 @@ void imagenet_set_free(ImagenetSet *s)
         free(s->path[i]);
     free(s->path);
     free(s->label);
+    free(s->bytes);
     memset(s, 0, sizeof *s);
 }
 
 /* ---- one example -------------------------------------------------------------------------- */
 
-/* The file's bytes into the slot's buffer; *len its size. */
-static int read_file(ImagenetDecodeSlot *sl, const char *path, size_t *len, Err *err)
+/* The file's bytes into the slot's buffer; *len its size, which must be `want` unless want < 0. */
+static int read_file(ImagenetDecodeSlot *sl, const char *path, long long want, size_t *len,
+                     Err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -83,6 +94,11 @@ static int read_file(ImagenetDecodeSlot *sl, const char *path, size_t *len, Err 
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
         return err_set(err, "cannot read its size");
+    }
+    if (want >= 0 && size != want) {
+        fclose(f);
+        return err_set(err, "%ld bytes, the index says %lld: the file changed since the index "
+                       "was written; rerun `make data-imagenet`", size, want);
     }
     if ((size_t)size > sl->cap) {
         uint8_t *nb = realloc(sl->file, (size_t)size);
@@ -243,7 +259,8 @@ static int make_example(ImagenetLoader *ld, ImagenetDecodeSlot *sl, int index, f
     size_t len = 0;
     int W = 0, H = 0;
     Err e;
-    if (read_file(sl, path, &len, &e) || jpeg_size(sl->dec, sl->file, len, &W, &H, &e))
+    long long want = ld->set->bytes ? ld->set->bytes[index] : -1;
+    if (read_file(sl, path, want, &len, &e) || jpeg_size(sl->dec, sl->file, len, &W, &H, &e))
         return err_set(err, "%s: %s", path, e.msg);
     Rng r;
     rng_seed(&r, o->seed, imagenet_example_stream(ld->epoch, index));

@@ -56,13 +56,16 @@ extern const float IMAGENET_PCA_EIGVAL[3], IMAGENET_PCA_EIGVEC[3][3];
 
 typedef struct ImagenetSet {
     int n, num_classes;
-    char **path;  /* n file paths (owned) */
-    int *label;   /* n labels, 0..num_classes - 1 */
+    char **path;      /* n file paths (owned) */
+    int *label;       /* n labels, 0..num_classes - 1 */
+    long long *bytes; /* n file sizes as indexed, or NULL: a file of another size is an error
+                         (it changed since the index was written) */
 } ImagenetSet;
 
-/* Copies n paths and labels in; s must be zeroed or freed. Labels must lie in 0..classes-1. */
+/* Copies n paths, labels and (when bytes is not NULL) file sizes in; s must be zeroed or freed.
+ * Labels must lie in 0..classes-1, sizes be >= 0. */
 int imagenet_set_init(ImagenetSet *s, int n, const char *const *path, const int *label,
-                      int num_classes, Err *err);
+                      const long long *bytes, int num_classes, Err *err);
 void imagenet_set_free(ImagenetSet *s);
 
 typedef struct ImagenetOptions {

@@ -16,16 +16,20 @@
 --
 --   local imagenet = require "harness.lua.imagenet"
 --   local idx = imagenet.scan(dir)          -- or raises one line naming what is wrong
---   idx = {root =, wnids = {...}, train = {paths = {...}, labels = {...}},
---          val = {paths, labels}, extra = {...}, missing = {...}, val_layout = "folders"|"flat"}
+--   idx = {root =, wnids = {...}, train = {paths = {...}, labels = {...}, bytes = {...}},
+--          val = {paths, labels, bytes}, extra = {...}, missing = {...},
+--          val_layout = "folders"|"flat"}          -- bytes: each file's size
 --   local problems = imagenet.check(idx, imagenet.FULL)   -- {} when it is ILSVRC-2012
 --   imagenet.write(path, idx); idx = imagenet.read(path)  -- the index file
---   imagenet.subset(idx.train, idx.wnids, wnids, per_class) -- {paths, labels, num_classes}
+--   imagenet.subset(idx, "train", wnids, per_class) -- {paths, labels, bytes, num_classes}
+--   imagenet.total_bytes(idx.train)                -- the split's size on disk
 --
 -- Index file (text, tab-separated): a first line "mixup-repro imagenet index <version>", then
--- "root\t<DIR>", "wnids\t<n>" and n wnid lines, "train\t<n>" and n "<label>\t<path relative
--- to root>" lines, "val\t<n>" and its lines. Paths are relative, so a moved folder only needs
--- its root line changed (or the index rewritten).
+-- "root\t<DIR>", "wnids\t<n>" and n wnid lines, "train\t<n>" and n "<label>\t<bytes>\t<path
+-- relative to root>" lines, "val\t<n>" and its lines. Paths are relative, so a moved folder
+-- only needs its root line changed (or the index rewritten). The sizes go to the loader, which
+-- names a file whose size changed since the index was written (a copy cut short, a file
+-- replaced) instead of training on it.
 -- Non-goals: decoding (engine.imagenet), per-file checks of JPEG validity (the loader names a
 -- bad file when it meets it; `skip_bad` skips and counts).
 
@@ -33,7 +37,7 @@ local sys = require "engine.sys"
 
 local M = {}
 
-M.VERSION = 1
+M.VERSION = 2
 M.HEADER = "mixup-repro imagenet index " .. M.VERSION
 M.FULL = {classes = 1000, train = 1281167, val = 50000}
 M.VAL_LABELS = "val_labels.txt"
@@ -53,8 +57,20 @@ local function list(dir)
   return names
 end
 
+-- The size of an image file, or raises naming it.
+local function size_of(path)
+  local n, why = sys.file_size(path)
+  if not n then fail("cannot read the size of %s (%s)", path, tostring(why)) end
+  return n
+end
+
+local function add_image(split, root, rel, label)
+  local i = #split.paths + 1
+  split.paths[i], split.labels[i], split.bytes[i] = rel, label, size_of(root .. "/" .. rel)
+end
+
 -- Images of the class folders under dir (sorted wnids, sorted files) into split.
-local function scan_folders(dir, class_of, split, extra, sub)
+local function scan_folders(root, dir, class_of, split, extra, sub)
   for _, wnid in ipairs(list(dir)) do
     local folder = dir .. "/" .. wnid
     if sys.isdir(folder) then
@@ -66,8 +82,7 @@ local function scan_folders(dir, class_of, split, extra, sub)
         for _, f in ipairs(list(folder)) do
           local rel = ("%s/%s/%s"):format(sub, wnid, f)
           if is_image(f) then
-            split.paths[#split.paths + 1] = rel
-            split.labels[#split.labels + 1] = label
+            add_image(split, root, rel, label)
           else
             extra[#extra + 1] = rel
           end
@@ -89,8 +104,8 @@ function M.scan(root)
            root, root)
     end
   end
-  local idx = {root = root, wnids = {}, train = {paths = {}, labels = {}},
-               val = {paths = {}, labels = {}}, extra = {}, missing = {}}
+  local idx = {root = root, wnids = {}, train = {paths = {}, labels = {}, bytes = {}},
+               val = {paths = {}, labels = {}, bytes = {}}, extra = {}, missing = {}}
   local class_of = {}
   for _, wnid in ipairs(list(root .. "/train")) do
     if sys.isdir(root .. "/train/" .. wnid) then
@@ -101,14 +116,14 @@ function M.scan(root)
     end
   end
   if #idx.wnids == 0 then fail("%s/train has no class folders", root) end
-  scan_folders(root .. "/train", class_of, idx.train, idx.extra, "train")
+  scan_folders(root, root .. "/train", class_of, idx.train, idx.extra, "train")
   local val_dir = root .. "/val"
   local entries = list(val_dir)
   local folders = false
   for _, e in ipairs(entries) do if sys.isdir(val_dir .. "/" .. e) then folders = true end end
   if folders then
     idx.val_layout = "folders"
-    scan_folders(val_dir, class_of, idx.val, idx.extra, "val")
+    scan_folders(root, val_dir, class_of, idx.val, idx.extra, "val")
   else
     idx.val_layout = "flat"
     local labels_path = root .. "/" .. M.VAL_LABELS
@@ -137,8 +152,7 @@ function M.scan(root)
     local present = {}
     for _, e in ipairs(entries) do
       if is_image(e) and listed[e] then
-        idx.val.paths[#idx.val.paths + 1] = "val/" .. e
-        idx.val.labels[#idx.val.labels + 1] = listed[e]
+        add_image(idx.val, root, "val/" .. e, listed[e])
         present[e] = true
       else
         idx.extra[#idx.extra + 1] = "val/" .. e .. (is_image(e) and " (not in "
@@ -188,7 +202,9 @@ function M.write(path, idx)
   for _, split in ipairs{"train", "val"} do
     local s = idx[split]
     out[#out + 1] = ("%s\t%d"):format(split, #s.paths)
-    for i, p in ipairs(s.paths) do out[#out + 1] = s.labels[i] .. "\t" .. p end
+    for i, p in ipairs(s.paths) do
+      out[#out + 1] = ("%d\t%d\t%s"):format(s.labels[i], s.bytes[i], p)
+    end
   end
   out[#out + 1] = ""
   local ok = f:write(table.concat(out, "\n"))
@@ -220,20 +236,20 @@ function M.read(path)
   end
   local root = line():match("^root\t(.*)$")
   if not root then fail("%s line 2: expected \"root\\t<folder>\"", path) end
-  local idx = {root = root, wnids = {}, train = {paths = {}, labels = {}},
-               val = {paths = {}, labels = {}}}
+  local idx = {root = root, wnids = {}, train = {paths = {}, labels = {}, bytes = {}},
+               val = {paths = {}, labels = {}, bytes = {}}}
   for i = 1, counted("wnids") do idx.wnids[i] = line() end
   for _, split in ipairs{"train", "val"} do
     local s = idx[split]
     for i = 1, counted(split) do
-      local l, p = line():match("^(%d+)\t(.+)$")
-      l = math.tointeger(tonumber(l))
-      if not l or l >= #idx.wnids then
+      local l, b, p = line():match("^(%d+)\t(%d+)\t(.+)$")
+      l, b = math.tointeger(tonumber(l)), math.tointeger(tonumber(b))
+      if not l or not b or l >= #idx.wnids then
         f:close()
-        fail("%s line %d: expected \"<label>\\t<path>\" with a label below %d", path, n_line,
-             #idx.wnids)
+        fail("%s line %d: expected \"<label>\\t<bytes>\\t<path>\" with a label below %d", path,
+             n_line, #idx.wnids)
       end
-      s.labels[i], s.paths[i] = l, p
+      s.labels[i], s.bytes[i], s.paths[i] = l, b, p
     end
   end
   f:close()
@@ -242,7 +258,7 @@ end
 
 -- The examples of `split` whose classes are in `wnids` (a list, or "all"), at most per_class of
 -- each (the first in index order; "all" for every one), relabelled 0..#wnids-1 in the order
--- given: {paths = absolute, labels =, num_classes =}.
+-- given: {paths = absolute, labels =, bytes =, num_classes =}.
 function M.subset(idx, split, wnids, per_class)
   local new_label, order = {}, wnids
   if wnids == "all" then order = idx.wnids end
@@ -252,7 +268,7 @@ function M.subset(idx, split, wnids, per_class)
     if not pos[w] then fail("class %s is not in the index (%s)", w, idx.root) end
     new_label[pos[w]] = i - 1
   end
-  local out = {paths = {}, labels = {}, num_classes = #order}
+  local out = {paths = {}, labels = {}, bytes = {}, num_classes = #order}
   local taken = {}
   local s = idx[split]
   for i, p in ipairs(s.paths) do
@@ -261,12 +277,19 @@ function M.subset(idx, split, wnids, per_class)
       taken[l] = (taken[l] or 0) + 1
       out.paths[#out.paths + 1] = idx.root .. "/" .. p
       out.labels[#out.labels + 1] = l
+      out.bytes[#out.bytes + 1] = s.bytes[i]
     end
   end
   for i, w in ipairs(order) do
     if not taken[i - 1] then fail("class %s has no %s images in %s", w, split, idx.root) end
   end
   return out
+end
+
+function M.total_bytes(split)
+  local n = 0
+  for _, b in ipairs(split.bytes) do n = n + b end
+  return n
 end
 
 return M

@@ -46,8 +46,8 @@ suite:test("generated_folder_and_index", function()
   check.truthy(not sys.exists(FOLDER .. "/index.tsv"), "no index after a failed check")
   ok, text = sh(("%s tools/imagenet_index.lua %s --expect own --out %s/index.tsv"):format(EXE,
                 FOLDER, FOLDER))
-  check.truthy(ok and text:find("48 training and 16 validation images", 1, true),
-               "index:\n" .. text)
+  check.truthy(ok and text:find("48 training (0.3 MB) and 16 validation images (0.1 MB;", 1,
+               true), "index:\n" .. text)
 end)
 
 suite:test("smoke_table_runs", function()
@@ -101,14 +101,21 @@ print(lifecycle.run(adversarial, {id = "t5", config = cfg}, {experiment = "t5", 
   check.eq(r.curves.clean_erm_top1[1], r.curves.clean_erm_top1[2], "clean error in both units")
 end)
 
+-- A file that is not a JPEG (of the size the index holds, so that the decoder meets it), then
+-- one whose size changed since the index was written: each named with its reason.
 suite:test("bad_jpeg_named", function()
   local bad = FOLDER .. "/train/n00000002/n00000002_3.JPEG"
-  check.spit(bad, "this is not a JPEG")
+  local bytes = assert(sys.file_size(bad))
+  check.spit(bad, ("this is not a JPEG "):rep(bytes):sub(1, bytes))
   local ok, text = run_table("--force")
   check.truthy(not ok, "a forced rerun fails")
   check.truthy(text:find(bad .. ": jpeg: not a JPEG file", 1, true),
                "the file and the reason:\n" .. text)
   check.truthy(not text:find("stack traceback", 1, true), "no traceback:\n" .. text)
+  check.spit(bad, "short")
+  ok, text = run_table("--force")
+  check.truthy(not ok and text:find(bad .. ": 5 bytes, the index says " .. bytes, 1, true),
+               "a changed file:\n" .. text)
 end)
 
 sys.remove_tree(ROOT)

@@ -71,7 +71,7 @@ static int make_set(ImagenetSet *s)
         labels[i] = i % 2;
     }
     Err err;
-    if (imagenet_set_init(s, N_FILES, paths, labels, 2, &err))
+    if (imagenet_set_init(s, N_FILES, paths, labels, NULL, 2, &err))
         return tl_fail("%s", err.msg);
     return 0;
 }

@@ -1,8 +1,9 @@
 -- test_imagenet_index.lua: harness/lua/imagenet.lua on folders the test writes (engine.imagenet
 -- write_jpeg): the scan of train/<wnid>/ and of val/ flat with val_labels.txt or in class
 -- folders (labels by sorted wnid, files sorted), what is extra or missing, the check against
--- expected counts, the index file's round trip and its errors, class subsets and per-class
--- caps, and the loader on the scanned set (labels as the index gives them).
+-- expected counts, the index file's round trip (file sizes included) and its errors, class
+-- subsets and per-class caps, and the loader on the scanned set (labels as the index gives
+-- them; a file whose size changed since the index is named).
 local check = require "tests.lua.check"
 local imagenet = require "harness.lua.imagenet"
 local engine_imagenet = require "engine.imagenet"
@@ -96,7 +97,11 @@ suite:test("index_round_trip_and_subsets", function()
     check.eq(table.concat(back[split].paths, ","), table.concat(idx[split].paths, ","), split)
     check.eq(table.concat(back[split].labels, ","), table.concat(idx[split].labels, ","),
              split .. " labels")
+    for i, p in ipairs(back[split].paths) do
+      check.eq(back[split].bytes[i], sys.file_size(dir .. "/" .. p), p .. " size")
+    end
   end
+  check.truthy(imagenet.total_bytes(back.train) > 9 * 300, "total size of 9 JPEGs")
   local s = imagenet.subset(back, "train", {"n03", "n01"}, 2)
   check.eq(s.num_classes, 2, "two classes")
   check.eq(#s.paths, 4, "2 per class")
@@ -110,9 +115,23 @@ suite:test("index_round_trip_and_subsets", function()
   local ld = engine_imagenet.loader(set, {batch = 4, train = false, out = 16})
   local _, y = ld:next()
   check.eq(y:get(1), 1, "first label through the loader")
+  -- a file replaced after the index was written: named, with the fix
+  engine_imagenet.write_jpeg(dir .. "/train/n01/n01_1.JPEG", 90, 70, {seed = 9})
+  ld = engine_imagenet.loader(engine_imagenet.set(s), {batch = 4, train = false, out = 16})
+  check.raises(function() ld:next() end, "n01_1.JPEG: " .. sys.file_size(dir
+               .. "/train/n01/n01_1.JPEG") .. " bytes, the index says " .. s.bytes[1]
+               .. ": the file changed since the index was written; rerun `make data-imagenet`",
+               "changed file")
+  check.raises(function() engine_imagenet.set{paths = s.paths, labels = s.labels,
+                                              bytes = {1}, num_classes = 2} end,
+               "4 paths and 1 sizes", "sizes of another length")
   -- damaged index files
   check.spit(path, "something else\n")
-  check.raises(function() imagenet.read(path) end, "is not a version 1 index", "header")
+  check.raises(function() imagenet.read(path) end, "is not a version 2 index", "header")
+  check.spit(path, imagenet.HEADER .. "\nroot\t" .. dir .. "\nwnids\t1\nn01\ntrain\t1\n"
+             .. "0\ttrain/n01/a.JPEG\n")
+  check.raises(function() imagenet.read(path) end,
+               "line 6: expected \"<label>\\t<bytes>\\t<path>\"", "a version 1 line")
   check.spit(path, imagenet.HEADER .. "\nroot\t" .. dir .. "\nwnids\t3\nn01\n")
   check.raises(function() imagenet.read(path) end, "ends early at line 5", "truncated")
   check.raises(function() imagenet.read(ROOT .. "/nothing.tsv") end,

@@ -103,7 +103,8 @@ function M.load_sets(cfg, cache)
   local va = imagenet.subset(idx, "val", wnids, d.val_per_class)
   local sets = {}
   for i, s in ipairs{tr, va} do
-    sets[i] = imagenet_data.set{paths = s.paths, labels = s.labels, num_classes = s.num_classes}
+    sets[i] = imagenet_data.set{paths = s.paths, labels = s.labels, bytes = s.bytes,
+                                num_classes = s.num_classes}
   end
   if cache then cache.key, cache.train, cache.test = key, sets[1], sets[2] end
   return sets[1], sets[2]

@@ -123,7 +123,7 @@ test: data $(EXE) $(TEST_BIN)
 test-asan:
 	$(MAKE) ASAN=1 test
 
-bench: $(EXE) $(BUILD)/tools/fma_peak
+bench: $(EXE) $(BUILD)/tools/fma_peak data
 	@sh tools/bench.sh $(EXE)
 
 # The FMA ceiling kernel of `make bench`: the widest vectors this CPU has (ARCH).

@@ -8,8 +8,9 @@
 # Each line also gives the engine's GFLOP/s and its share of the FP32 FMA ceiling measured in
 # the same run (tools/fma_peak.c), and PyTorch tuned as anyone tuning it on CPU runs it
 # (tcmalloc preloaded) beside PyTorch as installed; the ratio is against the tuned line.
-# ImageNet lines follow (decode per core, ResNet-50 steps). Not a test: nothing here passes or
-# fails on a number.
+# Then the paper-size nets of Tables 1 and 2 (ResNet-50 and ResNeXt-101 steps among them), one
+# epoch of Table 2's cpu recipe end to end, and the ImageNet decode per core. Not a test:
+# nothing here passes or fails on a number.
 exe=${1:-./mixup}
 case "$exe" in */*) ;; *) exe=./$exe ;; esac
 batch=128
@@ -70,13 +71,14 @@ for width in 64 16; do
 done
 # Paper-size nets (tools/bench_nets.lua and .py): Table 2's WRN-28-10 at batch 32,
 # DenseNet-BC-100 (k = 12) at 64 and DenseNet-BC-190 (k = 40) at 16, and Table 1's ResNet-50
-# at batch 32 and 224 px (its PyTorch side needs torchvision), 2 threads, timed steps after a
-# warm-up one.
-for spec in "wrn28_10 32 1" "densenet100 64 2" "densenet190 16 1" "resnet50 32 2"; do
+# and ResNeXt-101 32x4d (grouped convolutions) at batch 32 and 224 px (their PyTorch side needs
+# torchvision), 2 threads, timed steps after a warm-up one.
+for spec in "wrn28_10 32 1" "densenet100 64 2" "densenet190 16 1" "resnet50 32 2" \
+            "resnext101 32 1"; do
     set -- $spec
     m=$("$exe" --threads 2 tools/bench_nets.lua $1 $2 $3 | grep '^mixup')
     ti=-; tt=-; tm=-; ratio=-
-    if [ $have_torch = 1 ] && { [ $1 != resnet50 ] || [ $have_tv = 1 ]; }; then
+    if [ $have_torch = 1 ] && { [ "${1#res}" = "$1" ] || [ $have_tv = 1 ]; }; then
         t=$(/usr/bin/python3 tools/bench_nets.py $1 2 $2 $3 2>/dev/null | grep '^torch')
         ti=$(field "$t" images_per_s); tm=$(field "$t" peak_rss_mib); tt=$ti
         if [ -n "$tcmalloc" ]; then
@@ -86,6 +88,17 @@ for spec in "wrn28_10 32 1" "densenet100 64 2" "densenet190 16 1" "resnet50 32 2
         ratio=$(awk -v a="$(field "$m" images_per_s)" -v b="$tt" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
     fi
     echo "$1, batch $2, 2 threads: mixup $(field "$m" images_per_s) img/s ($(field "$m" peak_rss_mib) MiB), PyTorch as installed $ti, tuned $tt img/s ($tm MiB), ratio vs tuned $ratio"
+done
+# One epoch of Table 2's cpu recipe end to end (tools/bench_epoch.lua: the run's own step, so
+# data order, augmentation, mixup, training and the test-set evaluation), PreAct ResNet-18 at
+# width 16 with mixup, 2,500 training and 2,000 test images; 1 thread is how the grid runs it
+# (2 such processes side by side on 2 cores).
+for th in 2 1; do
+    m=$("$exe" --threads $th tools/bench_epoch.lua table2_cifar cpu 2 dataset=cifar10 \
+        net=preact_resnet18 method=mixup_a1 seed=1 | grep '^mixup')
+    echo "Table 2 cpu epoch (PreAct width 16, mixup), $th thread(s): $(field "$m" epoch_s) s," \
+         "$(field "$m" train_images_per_s) training img/s, $(field "$m" images_per_s) img/s" \
+         "with the evaluation"
 done
 # ImageNet (issue 15, tools/bench_imagenet.lua and .py): decode + training augmentation per
 # core on 200 generated 500 x 375 JPEGs.

@@ -1,8 +1,8 @@
 -- bench_nets.lua NET BATCH STEPS: training steps (forward, backward, SGD momentum 0.9, weight
 -- decay 1e-4) of a paper-size net on random inputs, for `make bench` (issues 15 and 17):
 -- Table 2's wrn28_10 (WRN-28-10), densenet100 (DenseNet-BC-100, k = 12), densenet190
--- (DenseNet-BC-190, k = 40) on 32x32 with 10 classes, and Table 1's resnet50 on 224x224 with
--- 1,000 classes. Prints
+-- (DenseNet-BC-190, k = 40) on 32x32 with 10 classes, and Table 1's resnet50 and resnext101
+-- (ResNeXt-101 32x4d: grouped 3x3 convolutions) on 224x224 with 1,000 classes. Prints
 --   mixup images_per_s=<f> peak_rss_mib=<f> threads=<n> net=<NET>
 -- One configuration per process, so that the peak resident memory is that config's. The
 -- PyTorch peer is tools/bench_nets.py (the reference classes of the fixtures).
@@ -19,11 +19,14 @@ local NETS = {
   densenet190 = {function() return require("nets.densenet"){depth = 190, growth = 40} end, 32,
                  10},
   resnet50 = {function() return require("nets.resnet"){depth = 50} end, 224, 1000},
+  resnext101 = {function()
+    return require("nets.resnet"){depth = 101, groups = 32, width_per_group = 4}
+  end, 224, 1000},
 }
 local name, batch, steps = ...
 batch, steps = math.tointeger(tonumber(batch)), math.tointeger(tonumber(steps))
 assert(NETS[name] and batch and steps, "usage: mixup tools/bench_nets.lua "
-       .. "wrn28_10|densenet100|densenet190|resnet50 BATCH STEPS")
+       .. "wrn28_10|densenet100|densenet190|resnet50|resnext101 BATCH STEPS")
 local build, side, classes = table.unpack(NETS[name])
 local threads = nn.get_threads()
 local net = nn.build(build(), {c = 3, h = side, w = side}, {batch = batch, threads = threads})

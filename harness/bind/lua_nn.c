@@ -460,6 +460,44 @@ static int l_net_profile(lua_State *L)
     return 1;
 }
 
+/* net:memory() -> {{path=, kind=, floats=}, ...}: every module owning activation memory (its
+ * output, its input gradient: net_module_floats), tree order, then {path = "", kind =
+ * "gradient buffers", floats =} for the buffers the sequentials share (net_pool_floats), at
+ * the net's batch capacity. */
+static void push_memory(lua_State *L, const Module *m, lua_Integer *k)
+{
+    size_t floats = net_module_floats(m);
+    if (floats) {
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, m->path);
+        lua_setfield(L, -2, "path");
+        lua_pushstring(L, m->ops->kind);
+        lua_setfield(L, -2, "kind");
+        lua_pushinteger(L, (lua_Integer)floats);
+        lua_setfield(L, -2, "floats");
+        lua_rawseti(L, -2, ++*k);
+    }
+    for (int i = 0; i < m->n_child; i++)
+        push_memory(L, m->child[i], k);
+}
+
+static int l_net_memory(lua_State *L)
+{
+    Net *net = check_net(L, 1);
+    lua_Integer k = 0;
+    lua_newtable(L);
+    push_memory(L, net->root, &k);
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, "");
+    lua_setfield(L, -2, "path");
+    lua_pushstring(L, "gradient buffers");
+    lua_setfield(L, -2, "kind");
+    lua_pushinteger(L, (lua_Integer)net_pool_floats(net));
+    lua_setfield(L, -2, "floats");
+    lua_rawseti(L, -2, ++k);
+    return 1;
+}
+
 static int l_net_out_shape(lua_State *L) { return push_shape(L, check_net(L, 1)->out); }
 
 static int l_net_in_shape(lua_State *L) { return push_shape(L, check_net(L, 1)->in); }
@@ -522,6 +560,7 @@ static const luaL_Reg net_methods[] = {
     {"get_threads", l_net_get_threads},
     {"out_shape", l_net_out_shape},
     {"profile", l_net_profile},
+    {"memory", l_net_memory},
     {"in_shape", l_net_in_shape},
     {NULL, NULL},
 };

@@ -57,6 +57,8 @@ typedef struct Ctx {
     int nthreads;         /* threads for this pass's parallel loops */
     int profile;          /* 1: leaves add their wall time to seconds_fwd / seconds_bwd */
     const MixPlan *mix;   /* training only: the pairs a mix module applies; NULL: none */
+    Tensor *grad_pool;    /* backward: the Net's shared gradient buffers, two per colour of
+                             sequential (net.c); NULL outside a Net */
 } Ctx;
 
 /* Initialisation schemes; recorded by name in the run config. */

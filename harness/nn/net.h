@@ -52,6 +52,8 @@ typedef struct Net {
     int *mix_perm;
     int mix_cap;
     int last_mix;        /* 1: the last forward ran with the plan */
+    Tensor *grad_pool;   /* 2 n_colours gradient buffers the sequentials share (net.c) */
+    int n_colours;
 } Net;
 
 /* Builds a Net from a module tree (ownership passes to the Net, also on failure) for
@@ -74,9 +76,11 @@ int net_forward(Net *net, const Tensor *x, int train, Rng *rng, const Tensor **y
  * dLoss/dx, valid until the next backward. The x of the last forward must be unchanged. */
 int net_backward(Net *net, const Tensor *dy, const Tensor **dx, Err *err);
 void net_zero_grad(Net *net);
-/* Activation floats module m itself holds (not its children): its owned y and dx, and a
- * sequential's two shared gradient buffers (net.c's header); for memory accounting. */
+/* Activation floats module m itself holds (not its children): its owned y and dx; for memory
+ * accounting, with net_pool_floats: the gradient buffers the sequentials share (net.c's
+ * header). */
 size_t net_module_floats(const Module *m);
+size_t net_pool_floats(const Net *net);
 /* Latent mixing: copies the plan (lam, perm: n entries) that the mix modules (nn/mix.h) apply
  * in the following training forwards; n = 0 clears it (ERM). It must not change between a
  * forward and its backward. Fails on n < 0 or an allocation failure. */

@@ -312,9 +312,9 @@ static int test_paths_and_layout(void)
     return rc;
 }
 
-/* Sum of the activation floats a module tree reserves (owned y and dx, the sequentials' shared
- * gradient buffers; the concat container's private dy slice is not counted, so the composition
- * is undercounted). */
+/* Sum of the activation floats a module tree reserves (owned y and dx; the concat container's
+ * private dy slice is not counted, so the composition is undercounted); the Net's shared
+ * gradient buffers are added by the caller (net_pool_floats). */
 static size_t tree_floats(const Module *m)
 {
     size_t total = net_module_floats(m);
@@ -357,7 +357,7 @@ static int test_memory_linear(void)
         if (!rc)
             rc = net_forward(a, &x, 1, NULL, &y, &err);
         dense[i] = rc ? 0 : dense_reserved_floats(blk);
-        concat[i] = tree_floats(ref);
+        concat[i] = tree_floats(ref) + net_pool_floats(b);
         tensor_free(&x);
         net_free(a);
         net_free(b);
@@ -414,7 +414,7 @@ static int test_errors(void)
     int xs[4] = {2, 4, 4, 4}, ys[4] = {2, 8, 4, 4}, bad[4] = {2, 4, 4, 3};
     int rc = 1;
     const Tensor *y;
-    Ctx ctx = {1, NULL, net->ws, net->ws_stride, 1, 0, NULL};
+    Ctx ctx = {1, NULL, net->ws, net->ws_stride, 1, 0, NULL, net->grad_pool};
     if (tensor_alloc(&x, 4, xs, &err) || tensor_alloc(&dy, 4, ys, &err)) {
         tl_fail("%s", err.msg);
         goto out;

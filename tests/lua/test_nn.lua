@@ -151,6 +151,26 @@ suite:test("finite_differences_whole_net", function()
   end
 end)
 
+-- The shared gradient buffers (harness/nn/net.c, colour_tree): "a"'s dx lies in its own
+-- buffers and escapes to the root, where it is the dy of residual "r", whose identity shortcut
+-- reads it after the main branch ran; so the main branch must not take "a"'s colour (it did in
+-- a first version, and these gradients were wrong). Colours: root 0, "a" 1, the main branch 2,
+-- each a pair of 2 x 5 x 5 floats per example.
+suite:test("shared_gradient_buffers", function()
+  local function conv() return c.conv{in_c = 2, out_c = 2, k = 3, pad = 1} end
+  local desc = c.sequential("root", {
+    c.residual("r", c.sequential("", {conv(), c.tanh{}, conv(), c.tanh{}}), nil),
+    c.sequential("a", {c.tanh{}, conv()}),
+  })
+  local batch = 3
+  local net = nn.build(desc, {c = 2, h = 5, w = 5}, {batch = batch})
+  net:init(train.rng(3, train.stream.init))
+  local mem = net:memory()
+  check.eq(mem[#mem].kind, "gradient buffers", "the last entry")
+  check.eq(mem[#mem].floats, 3 * 2 * 50 * batch, "3 pairs of 50 floats per example")
+  fd_check(net, fill_sin(tensor.new{batch, 2, 5, 5}, 0.3), true)
+end)
+
 suite:test("reserve_invalidates_activations", function()
   local net = nn.build(c.sequential("s", {c.linear{in_f = 4, out_f = 2}, c.flatten{},
                                           c.tanh{}}),

@@ -101,7 +101,8 @@ struct Module {
     int shared_dx;              /* 1: dx is a view of its sequential parent's gradient buffers,
                                  * set before each backward (net.c: seq_backward) */
     int inplace;                /* 1: y is x's memory (a ReLU right after a layer that never
-                                 * reads its own output in backward: net.c seq_setup, act.c) */
+                                 * reads its own output in backward: net.c seq_setup, act.c);
+                                 * a residual's y is its main branch's output (net.c) */
     Module **child;             /* containers only */
     int n_child;
     double seconds_fwd, seconds_bwd; /* accumulated wall time when profiling (leaves only) */

@@ -25,7 +25,8 @@
  * A ReLU right after a batch norm, a convolution, a residual or a concat in the same
  * sequential computes in place (module.h: inplace): none of them reads its own output in
  * backward, and max(x, 0) > 0 exactly where x > 0, so the ReLU's backward gives the same bits
- * from its output. Parameters are assigned in tree order, which for our nets equals
+ * from its output. A residual sums into its main branch's output when a convolution or batch
+ * norm wrote it (module.h: inplace). Parameters are assigned in tree order, which for our nets equals
  * PyTorch's parameters() order of the reference model (module.h).
  */
 #include "nn/net.h"
@@ -297,6 +298,14 @@ static int res_setup(Module *m, Err *err)
                             "(%d, %d, %d); use a projection shortcut",
                        m->path, a.c, a.h, a.w, b.c, b.h, b.w);
     m->out = a;
+    /* The sum goes into the main branch's output when the layer that wrote it never reads its
+     * output in backward (a convolution or batch norm, not computing in place itself), as
+     * torchvision's `out += identity`: one activation less per block. */
+    const Module *last = m->child[0];
+    while (last->ops == &seq_ops && last->n_child)
+        last = last->child[last->n_child - 1];
+    m->inplace = !last->n_child && !last->alias && !last->inplace &&
+                 (!strcmp(last->ops->kind, "conv") || !strcmp(last->ops->kind, "batchnorm"));
     return 0;
 }
 
@@ -306,7 +315,9 @@ static int res_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
     for (int i = 0; i < m->n_child; i++)
         if (child_forward(m->child[i], x, ctx, err))
             return -1;
-    if (module_set_output(m, n, err))
+    if (m->inplace)
+        m->y = view_as(&m->child[0]->y, n, m->out);
+    else if (module_set_output(m, n, err))
         return -1;
     const float *a = m->child[0]->y.data;
     const float *b = m->n_child > 1 ? m->child[1]->y.data : x->data;

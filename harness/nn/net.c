@@ -26,8 +26,8 @@
  * sequential computes in place (module.h: inplace): none of them reads its own output in
  * backward, and max(x, 0) > 0 exactly where x > 0, so the ReLU's backward gives the same bits
  * from its output. A residual sums into its main branch's output when a convolution or batch
- * norm wrote it (module.h: inplace). Parameters are assigned in tree order, which for our nets equals
- * PyTorch's parameters() order of the reference model (module.h).
+ * norm wrote it (module.h: inplace). Parameters are assigned in tree order, which for our nets
+ * equals PyTorch's parameters() order of the reference model (module.h).
  */
 #include "nn/net.h"
 

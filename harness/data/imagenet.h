@@ -36,8 +36,9 @@
  * ResNet-50 step at 6.3 images/s on 2 cores: 0.6 % of the step). A loader thread would pay on
  * a machine whose steps run elsewhere (a GPU), which this engine does not drive.
  * Bad files: a file that cannot be read or decoded, or whose size is not the indexed one (the
- * set's bytes), fails the batch with its path and the reason; with skip_bad, it is left out of the batch instead (the batch is shorter)
- * and counted (ImagenetLoader.skipped), never replaced by another image.
+ * set's bytes), fails the batch with its path and the reason; with skip_bad, it is left out
+ * of the batch instead (the batch is shorter) and counted (ImagenetLoader.skipped), never
+ * replaced by another image.
  */
 #ifndef IMAGENET_H
 #define IMAGENET_H

@@ -35,6 +35,7 @@
 #include "core/blas.h"
 #include "metrics/attack.h"
 #include "metrics/interp.h"
+#include "nn/dense.h"
 #include "nn/net.h"
 
 enum {
@@ -461,12 +462,15 @@ static int l_net_profile(lua_State *L)
 }
 
 /* net:memory() -> {{path=, kind=, floats=}, ...}: every module owning activation memory (its
- * output, its input gradient: net_module_floats), tree order, then {path = "", kind =
+ * output, its input gradient: net_module_floats; for a dense block also its state, once a
+ * forward has reserved it: dense_reserved_floats), tree order, then {path = "", kind =
  * "gradient buffers", floats =} for the buffers the sequentials share (net_pool_floats), at
  * the net's batch capacity. */
 static void push_memory(lua_State *L, const Module *m, lua_Integer *k)
 {
-    size_t floats = net_module_floats(m);
+    /* a dense block's also counts its own state, reserved by its first forward */
+    size_t floats = strcmp(m->ops->kind, "dense_block") ? net_module_floats(m)
+                                                         : dense_reserved_floats(m);
     if (floats) {
         lua_createtable(L, 0, 3);
         lua_pushstring(L, m->path);

@@ -103,7 +103,7 @@ return {
     --    min wall): mixup - ERM -3.67 [-8.84, +1.51], inconclusive, and every line but SMOTE's
     --    inconclusive: with t(2) = 4.30 a paired interval is +-2.5 sd of the difference.
     -- 2. Table 2's 2,500 / 2,000 images at 60 epochs instead of 100 (drops at 30 and 45), to
-    --    afford more seeds at Table 2's size, seed 1 (`experiments/abl_probe.lua`, deleted):
+    --    afford more seeds at Table 2's size, seed 1 (a copy of this file, not kept):
     --    ERM 36.2 with 17 % training error at the end, mixup 39.1: ERM underfits and the sign
     --    flips, as in Table 2's first cpu recipe. At 100 epochs that size costs ~950 s per run
     --    (40 runs: ~5 h 15 min).

@@ -148,7 +148,6 @@ end
 
 local DASH = "\u{2013}"
 
-local function num(x, fmt) return x and (fmt or "%.2f"):format(x) or DASH end
 
 local function pub_text(p, key)
   if not p or not p[key] then return DASH end

@@ -21,7 +21,7 @@
  * parent and reach a cousin subtree. Sequentials one after another in a chain may share a
  * colour, since each consumes the dy the one after it left and leaves its own dx for the one
  * before. So a net holds a few pairs instead of one per sequential (PreAct ResNet-18 at width
- * 64: 26 sequentials in 4 colours, 768 -> 256 MiB at batch 128).
+ * 64: 20 sequentials with buffers in 4 colours, 768 -> 256 MiB at batch 128).
  * A ReLU right after a batch norm, a convolution, a residual or a concat in the same
  * sequential computes in place (module.h: inplace): none of them reads its own output in
  * backward, and max(x, 0) > 0 exactly where x > 0, so the ReLU's backward gives the same bits

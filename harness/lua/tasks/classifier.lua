@@ -264,18 +264,23 @@ local function finite(x)
   return x == x and x ~= math.huge and x ~= -math.huge
 end
 
--- One step on the mixed batch in one process: the loss and the correct count, or nil and
--- why the loss is not finite (the engine's loss refuses non-finite logits: its message).
-local function step_serial(st, xm, t, dz)
-  local net = st.net
-  st.opt:zero_grad()
-  local z = net:forward(xm, true, st.rng.dropout)
+-- The training forward pass of rows x with targets t, the loss's gradient into dz: the mean
+-- loss and the correct count, or nil and why the loss is not finite (the engine's loss
+-- refuses non-finite logits: its message).
+local function forward_loss(st, x, t, dz)
+  local z = st.net:forward(x, true, st.rng.dropout)
   local ok, loss = pcall(train.softmax_xent, z, t, dz)
   if not ok or not finite(loss) then
     return nil, ok and ("loss " .. tostring(loss)) or tostring(loss)
   end
-  local correct = train.count_correct(z, t)
-  net:backward(dz)
+  return loss, train.count_correct(z, t)
+end
+
+-- One step on the mixed batch in one process: the loss and the correct count, or nil and why.
+local function step_serial(st, xm, t, dz)
+  st.opt:zero_grad()
+  local loss, correct = forward_loss(st, xm, t, dz)
+  if loss then st.net:backward(dz) end
   return loss, correct
 end
 
@@ -323,15 +328,13 @@ local function step_split(st, n, xm, t, dz)
     local c = math.min(micro, first + count - a)
     local v = rows(st, n, a, c, xm, t, dz)
     if has_bufs then bufs:copy(st.bn_start) end
-    local z = net:forward(v.x, true, st.rng.dropout)
-    local ok, loss = pcall(train.softmax_xent, z, v.t, v.dz)
-    if not ok or not finite(loss) then
-      why = ok and ("loss " .. tostring(loss)) or tostring(loss)
-      if dp then why = ("rank %d: %s"):format(dp.rank, why) end
+    local loss, right = forward_loss(st, v.x, v.t, v.dz)
+    if not loss then
+      why = dp and ("rank %d: %s"):format(dp.rank, right) or right
       break
     end
     loss_sum = loss_sum + loss * c
-    correct = correct + train.count_correct(z, v.t)
+    correct = correct + right
     net:backward(v.dz:scale(c / n))
     if has_bufs then st.bn_sum:axpy(groups(c, g) / all, bufs) end
   end

@@ -103,6 +103,33 @@ suite:test("smoke_report_section", function()
   check.eq(#sec.claims[1].lines, 7, "mixup against the 7 other rows at 1e-4")
 end)
 
+-- A scale whose grid leaves out the 5e-4 rows (as the cpu scale does) names that in the decay
+-- claims instead of "not run".
+suite:test("smoke_report_decays_outside_the_grid", function()
+  local dir = OUT .. "/only1em4"
+  check.truthy(sys.mkdir_p(dir .. "/" .. EXPERIMENT))
+  local kept = 0
+  for _, r in ipairs(runs) do
+    if r.config.optim.weight_decay == 1e-4 then
+      local from = lifecycle.paths(OUT, EXPERIMENT, r.id)
+      local to = lifecycle.paths(dir, EXPERIMENT, r.id)
+      check.truthy(os.execute(("cp %s %s"):format(from, to)) == true, "copy " .. from)
+      kept = kept + 1
+    end
+  end
+  check.eq(kept, 16, "8 cells at 1e-4 x 2 seeds")
+  local e = {name = exp.name, schema = exp.schema, base = exp.base, axes = exp.axes,
+             scales = {smoke = {seeds = exp.scales.smoke.seeds, set = exp.scales.smoke.set,
+                                only = {{wd = "wd1em4"}}}}}
+  local sec = abl.collect{results = dir, experiment = e}.sections[1]
+  check.eq(sec.claims[2].verdict, "not in this scale's grid", sec.claims[2].name)
+  check.eq(sec.claims[3].verdict, "not in this scale's grid", sec.claims[3].name)
+  check.truthy(sec.claims[1].verdict, "mixup best still has a verdict")
+  local full = abl.collect{results = OUT}.sections[1]
+  check.truthy(full.claims[2].d and full.claims[2].verdict ~= "not in this scale's grid",
+               "with the 5e-4 runs the decay claim is measured")
+end)
+
 suite:test("smoke_plot_table", function()
   local dir = OUT .. "/plots"
   local ok = os.execute(("%s tools/ablation.lua --results %s --out %s --no-gnuplot > %s 2>&1")

@@ -1,7 +1,12 @@
 /*
  * conv.c: 2-D convolution (torch.nn.Conv2d without dilation), NCHW, float32.
  *
- * Two fast paths, chosen per layer from its shape (plan_new), images spread over OpenMP threads:
+ * Three fast paths, chosen per layer from its shape and its ConvAlgo (plan_new), images spread
+ * over OpenMP threads:
+ *
+ * 0. conv_wino (conv_wino.c): Winograd F(2x2, 3x3) for 3x3, stride-1, pad-1 layers of C and K
+ *    multiples of 16, for y, dx (dy with the flipped weights) and dW, with CONV_ALGO_WINOGRAD,
+ *    or by default where wino_pays says (measured; see there).
  *
  * 1. conv_simd (conv_simd.c): direct AVX-512 register tiles, no im2col, for stride-1 "same"
  *    convolutions with a window larger than 1x1 (the 3x3 pad-1 layers that make up most of a
@@ -46,9 +51,9 @@
  * Backward recomputes cols rather than caching them from forward: caching would cost the
  * whole batch's cols (9x the input for 3x3 kernels) per layer.
  *
- * Reference: conv_forward_direct (loop nest) here; tests/engine/ref.c (double precision) and
- * PyTorch fixtures in tests/. Non-goals: dilation, transposed convolution, padding modes
- * other than zeros.
+ * Reference: conv_forward_direct (a loop nest, conv_ref.c); tests/engine/ref.c (double
+ * precision) and PyTorch fixtures in tests/. Non-goals: dilation, transposed convolution,
+ * padding modes other than zeros.
  */
 #include "nn/conv.h"
 
@@ -59,6 +64,7 @@
 
 #include "core/blas.h"
 #include "nn/conv_simd.h"
+#include "nn/conv_wino.h"
 #include "nn/im2col.h"
 
 /* Output pixels per GEMM block. Measured here on the CIFAR PreAct ResNet-18 shapes (batch 128,
@@ -101,11 +107,13 @@ typedef struct ConvGeom {
 
 /* Everything conv_forward and conv_backward derive from (p, in_h, in_w). */
 typedef struct ConvPlan {
-    ConvGeom f;      /* the GEMM path (its sizes are used by both paths) */
+    ConvGeom f;      /* the GEMM path (its sizes are used by every path) */
     ConvSimdGeom sf; /* conv_simd: the layer */
     ConvSimdGeom st; /* conv_simd: dx = conv(dy, flipped weights) */
+    ConvWinoGeom wf, wt; /* conv_wino: the layer, and dx */
     int simd_y, simd_dx, simd_dw; /* which outputs conv_simd computes */
-    size_t off_buf, off_dyt, off_dwt, off_db, off_simd, off_wp, ws_floats; /* in floats */
+    int wino, wino_dw; /* conv_wino computes y and dx; dW */
+    size_t off_buf, off_dyt, off_dwt, off_db, off_simd, off_wp, off_du, ws_floats; /* floats */
 } ConvPlan;
 
 static size_t align_up(size_t n)
@@ -149,6 +157,16 @@ static int geom_new(ConvGeom *g, const ConvParams *p, int in_h, int in_w)
     return 0;
 }
 
+/* CONV_ALGO_DEFAULT's rule for a layer conv_wino can run: whether it ran faster than the
+ * other paths here, for y and dx (dw = 0) or for dW (dw = 1). Measured on the 2-core EPYC
+ * (AVX-512), one thread, batch 128, the PreAct ResNet-18 and WRN-28-10 shapes
+ * (tools/bench_conv.lua). */
+static int wino_pays(const ConvPlan *pl, int dw)
+{
+    (void)pl, (void)dw;
+    return 0;
+}
+
 static int plan_new(ConvPlan *pl, const ConvParams *p, int in_h, int in_w)
 {
     memset(pl, 0, sizeof *pl);
@@ -169,6 +187,17 @@ static int plan_new(ConvPlan *pl, const ConvParams *p, int in_h, int in_w)
                                   p->pad_h, p->pad_w, p->groups);
     pl->simd_dw = pl->simd_y && pl->sf.nv >= CONV_SIMD_WGRAD_MIN_VECS &&
                   g->crs <= CONV_SIMD_WGRAD_MAX_CRS;
+    const int wino_ok = p->algo != CONV_ALGO_DIRECT && p->algo != CONV_ALGO_IM2COL &&
+                        p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+                        p->pad_h == 1 && p->pad_w == 1 && p->groups == 1 &&
+                        !conv_wino_geom(&pl->wf, p->in_c, p->out_c, in_h, in_w) &&
+                        !conv_wino_geom(&pl->wt, p->out_c, p->in_c, in_h, in_w);
+    pl->wino = wino_ok && (p->algo == CONV_ALGO_WINOGRAD || wino_pays(pl, 0));
+    pl->wino_dw = wino_ok && (p->algo == CONV_ALGO_WINOGRAD || wino_pays(pl, 1));
+    if (pl->wino || p->algo == CONV_ALGO_IM2COL)
+        pl->simd_y = pl->simd_dx = 0;
+    if (pl->wino_dw || p->algo == CONV_ALGO_IM2COL)
+        pl->simd_dw = 0;
     const size_t n_cols = g->direct ? 0 : g->crs * (size_t)g->groups * g->block;
     const size_t n_buf = g->chunk > 1 ? (size_t)g->out_c * g->block : 0;
     const size_t n_dyt = g->dwt ? (size_t)g->out_c * g->block : 0;
@@ -177,10 +206,17 @@ static int plan_new(ConvPlan *pl, const ConvParams *p, int in_h, int in_w)
     pl->off_dwt = pl->off_dyt + align_up(n_dyt);
     pl->off_db = pl->off_dwt + align_up(g->w_size);
     pl->off_simd = pl->off_db + align_up(2 * (size_t)g->out_c); /* K doubles */
-    pl->off_wp = pl->off_simd + align_up(max_size(pl->simd_y ? pl->sf.ws_floats : 0,
-                                                  pl->simd_dx ? pl->st.ws_floats : 0));
-    pl->ws_floats = pl->off_wp + align_up(max_size(pl->simd_y ? pl->sf.pack_floats : 0,
-                                                   pl->simd_dx ? pl->st.pack_floats : 0));
+    const size_t wino_ws = pl->wino || pl->wino_dw ? max_size(pl->wf.ws_floats,
+                                                               pl->wt.ws_floats) : 0;
+    const size_t simd_ws = pl->simd_y || pl->simd_dw ? pl->sf.ws_floats : 0;
+    pl->off_wp = pl->off_simd + align_up(max_size(max_size(simd_ws,
+                                                           pl->simd_dx ? pl->st.ws_floats : 0),
+                                                  wino_ws));
+    /* packed weights (conv_simd) or U (conv_wino, the same size for the layer and for dx) */
+    pl->off_du = pl->off_wp + align_up(max_size(max_size(pl->simd_y ? pl->sf.pack_floats : 0,
+                                                         pl->simd_dx ? pl->st.pack_floats : 0),
+                                                pl->wino ? pl->wf.u_floats : 0));
+    pl->ws_floats = pl->off_du + align_up(pl->wino_dw ? pl->wf.u_floats : 0); /* dU */
     return 0;
 }
 
@@ -200,6 +236,19 @@ size_t conv_ws_floats(const ConvParams *p, int in_h, int in_w)
 {
     ConvPlan pl;
     return plan_new(&pl, p, in_h, in_w) ? 0 : pl.ws_floats;
+}
+
+int conv_uses_winograd(const ConvParams *p, int in_h, int in_w)
+{
+    ConvPlan pl;
+    return !plan_new(&pl, p, in_h, in_w) && (pl.wino || pl.wino_dw);
+}
+
+const char *conv_algo_name(ConvAlgo a)
+{
+    static const char *const names[CONV_ALGO_COUNT] = {"default", "direct", "im2col",
+                                                       "winograd"};
+    return a >= 0 && a < CONV_ALGO_COUNT ? names[a] : NULL;
 }
 
 /* One block: images [i0, i0 + nb) and output rows [oh0, oh1) of each; nb > 1 only with all
@@ -272,11 +321,18 @@ void conv_forward(float *y, const float *x, const float *w, const float *b, floa
     if (plan_new(&pl, p, in_h, in_w))
         return;
     const ConvGeom *g = &pl.f;
-    const int chunk = pl.simd_y ? pl.sf.chunk : g->chunk, n_chunks = (n + chunk - 1) / chunk;
+    const int chunk = pl.wino ? pl.wf.chunk : pl.simd_y ? pl.sf.chunk : g->chunk;
+    const int n_chunks = (n + chunk - 1) / chunk;
     float *wp = ws + pl.off_wp; /* packed weights: one copy, in thread 0's slice */
 #pragma omp parallel num_threads(nthreads)
     {
         float *slice = ws + (size_t)omp_get_thread_num() * ws_stride;
+        if (pl.wino) {
+            /* U = G g G^T, one input channel per iteration */
+#pragma omp for schedule(static)
+            for (int q = 0; q < p->in_c; q++)
+                conv_wino_pack(wp, w, &pl.wf, 0, q, q + 1);
+        }
         if (pl.simd_y) {
 #pragma omp for schedule(static)
             for (int blk = 0; blk < pl.sf.pack_blocks; blk++)
@@ -286,7 +342,10 @@ void conv_forward(float *y, const float *x, const float *w, const float *b, floa
 #pragma omp for schedule(static)
         for (int ch = 0; ch < n_chunks; ch++) {
             const int i0 = ch * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
-            if (pl.simd_y) {
+            if (pl.wino) {
+                conv_wino_forward(y + (size_t)i0 * g->y_size, x + (size_t)i0 * g->x_size, wp,
+                                  slice + pl.off_simd, &pl.wf, i1 - i0);
+            } else if (pl.simd_y) {
                 conv_simd_forward(y + (size_t)i0 * g->y_size, x + (size_t)i0 * g->x_size, wp,
                                   slice + pl.off_simd, &pl.sf, i1 - i0);
             } else {
@@ -424,9 +483,11 @@ void conv_backward(float *dx, float *dw, float *db, const float *dy, const float
     if (plan_new(&pl, p, in_h, in_w))
         return;
     const ConvGeom *g = &pl.f;
-    const int dx_simd = dx && pl.simd_dx, dx_gemm = dx && !pl.simd_dx;
+    const int dx_simd = dx && pl.simd_dx, dx_wino = dx && pl.wino;
+    const int dx_gemm = dx && !pl.simd_dx && !pl.wino;
     /* the pass over the batch that computes dW (and, on the GEMM path, dx when it can) */
-    const int chunk = pl.simd_dw ? pl.sf.wchunk : g->chunk, n_chunks = (n + chunk - 1) / chunk;
+    const int chunk = pl.wino_dw ? pl.wf.chunk : pl.simd_dw ? pl.sf.wchunk : g->chunk;
+    const int n_chunks = (n + chunk - 1) / chunk;
     float *wtp = ws + pl.off_wp; /* packed flipped weights: one copy, in thread 0's slice */
     int team = 1; /* threads actually started; the reduction reads only their slices */
 #pragma omp parallel num_threads(nthreads)
@@ -439,13 +500,19 @@ void conv_backward(float *dx, float *dw, float *db, const float *dy, const float
             team = omp_get_num_threads();
         memset(dw_t, 0, g->w_size * sizeof(float));
         memset(db_t, 0, (size_t)g->out_c * sizeof(double));
+        if (pl.wino_dw)
+            memset(slice + pl.off_du, 0, pl.wf.u_floats * sizeof(float));
         if (pl.simd_dw)
             conv_simd_prepare(slice + pl.off_simd, &pl.sf);
 #pragma omp for schedule(static)
         for (int ch = 0; ch < n_chunks; ch++) {
             const int i0 = ch * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
             /* forward: y = conv(x, W)  =>  dW += dy (x unfolded)^T */
-            if (pl.simd_dw)
+            if (pl.wino_dw)
+                conv_wino_weight_grad(slice + pl.off_du, dy + (size_t)i0 * g->y_size,
+                                      x + (size_t)i0 * g->x_size, slice + pl.off_simd, &pl.wf,
+                                      i1 - i0);
+            else if (pl.simd_dw)
                 conv_simd_weight_grad(dw_t, dy + (size_t)i0 * g->y_size,
                                       x + (size_t)i0 * g->x_size, slice + pl.off_simd, &pl.sf,
                                       i1 - i0);
@@ -455,12 +522,30 @@ void conv_backward(float *dx, float *dw, float *db, const float *dy, const float
             if (db)
                 bias_grad(db_t, dy, g, i0, i1);
         }
-        if (pl.simd_dw && dx_gemm) {
+        /* this thread's dU into its dw_t (G^T dU G is linear: the threads' sum is the same) */
+        if (pl.wino_dw) {
+            conv_wino_weight_finish(dw_t, slice + pl.off_du, &pl.wf);
+#pragma omp barrier
+        }
+        if ((pl.simd_dw || pl.wino_dw) && dx_gemm) {
             const int d_chunks = (n + g->chunk - 1) / g->chunk;
 #pragma omp for schedule(static)
             for (int ch = 0; ch < d_chunks; ch++) {
                 const int i0 = ch * g->chunk, i1 = i0 + g->chunk < n ? i0 + g->chunk : n;
                 gemm_backward_chunk(dx, NULL, dy, x, w, slice, &pl, i0, i1);
+            }
+        }
+        if (dx_wino) {
+            /* forward: y = conv(x, W), 3x3, pad 1  =>  dx = conv(dy, flipped W) */
+            const int d_chunks = (n + pl.wt.chunk - 1) / pl.wt.chunk;
+#pragma omp for schedule(static)
+            for (int q = 0; q < p->out_c; q++)
+                conv_wino_pack(wtp, w, &pl.wt, 1, q, q + 1);
+#pragma omp for schedule(static)
+            for (int ch = 0; ch < d_chunks; ch++) {
+                const int i0 = ch * pl.wt.chunk, i1 = i0 + pl.wt.chunk < n ? i0 + pl.wt.chunk : n;
+                conv_wino_forward(dx + (size_t)i0 * g->x_size, dy + (size_t)i0 * g->y_size, wtp,
+                                  slice + pl.off_simd, &pl.wt, i1 - i0);
             }
         }
         if (dx_simd) {
@@ -479,7 +564,7 @@ void conv_backward(float *dx, float *dw, float *db, const float *dy, const float
         }
         /* the implicit barriers above make every thread's dw_t and db_t final. When it holds
          * dW^T, dW (K, crs) element (k, r) is its element (r, k). */
-        const int transposed = !pl.simd_dw && g->dwt;
+        const int transposed = !pl.simd_dw && !pl.wino_dw && g->dwt;
 #pragma omp for schedule(static)
         for (size_t j = 0; j < g->w_size; j++) {
             const size_t jt = transposed ? j % g->crs * (size_t)g->out_c + j / g->crs : j;
@@ -500,43 +585,6 @@ void conv_backward(float *dx, float *dw, float *db, const float *dy, const float
     }
 }
 
-void conv_forward_direct(float *y, const float *x, const float *w, const float *b,
-                         const ConvParams *p, int n, int in_h, int in_w)
-{
-    const int ho = conv_out_h(p, in_h), wo = conv_out_w(p, in_w);
-    const int cg = p->in_c / p->groups, kg = p->out_c / p->groups;
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < p->out_c; k++) {
-            const int c0 = k / kg * cg; /* first input channel of k's group */
-            for (int oh = 0; oh < ho; oh++) {
-                for (int ow = 0; ow < wo; ow++) {
-                    double s = b ? (double)b[k] : 0.0;
-                    for (int c = 0; c < cg; c++) {
-                        for (int u = 0; u < p->kh; u++) {
-                            const int ih = oh * p->stride_h - p->pad_h + u;
-                            if (ih < 0 || ih >= in_h)
-                                continue;
-                            for (int v = 0; v < p->kw; v++) {
-                                const int iw = ow * p->stride_w - p->pad_w + v;
-                                if (iw < 0 || iw >= in_w)
-                                    continue;
-                                s += (double)x[(((size_t)i * (size_t)p->in_c + (size_t)(c0 + c))
-                                                    * (size_t)in_h + (size_t)ih) * (size_t)in_w +
-                                               (size_t)iw] *
-                                     (double)w[(((size_t)k * (size_t)cg + (size_t)c) *
-                                                    (size_t)p->kh + (size_t)u) * (size_t)p->kw +
-                                               (size_t)v];
-                            }
-                        }
-                    }
-                    y[(((size_t)i * (size_t)p->out_c + (size_t)k) * (size_t)ho + (size_t)oh) *
-                          (size_t)wo + (size_t)ow] = (float)s;
-                }
-            }
-        }
-    }
-}
-
 /* ---- the module ----------------------------------------------------------------------- */
 
 typedef struct ConvModule {
@@ -545,6 +593,11 @@ typedef struct ConvModule {
 } ConvModule;
 
 static const ConvParams *conv_params(const Module *m) { return &((const ConvModule *)m)->p; }
+
+int conv_module_winograd(const Module *m)
+{
+    return !strcmp(m->ops->kind, "conv") && conv_uses_winograd(conv_params(m), m->in.h, m->in.w);
+}
 
 /* Shape check shared by forward and backward (THNN's shapeCheck): x is (N, C, H, W) as set up;
  * dy, when given, is (N, K, Ho, Wo). */
@@ -688,6 +741,11 @@ Module *conv_module_new(const ConvParams *p, Err *err)
     }
     if (p->bias != 0 && p->bias != 1) {
         err_set(err, "conv_module_new: bias is %d, expected 0 or 1", p->bias);
+        return NULL;
+    }
+    if (!conv_algo_name(p->algo)) {
+        err_set(err, "conv_module_new: algorithm %d, expected 0 to %d", (int)p->algo,
+                CONV_ALGO_COUNT - 1);
         return NULL;
     }
     if ((int)p->init < INIT_TORCH_DEFAULT || (int)p->init > INIT_ZERO) {

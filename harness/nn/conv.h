@@ -20,6 +20,25 @@
 #define CONV_DEFAULT_GROUPS 1
 #define CONV_DEFAULT_BIAS 1
 
+/* Which kernels a layer runs (conv.c says what each computes):
+ *   DEFAULT    the measured rule: Winograd (conv_wino.h) on the 3x3 layers it applies to
+ *              where it ran faster here, else DIRECT's choice
+ *   DIRECT     conv_simd's direct kernels where they pay, else im2col + GEMM (no Winograd)
+ *   IM2COL     im2col + GEMM everywhere
+ *   WINOGRAD   Winograd wherever it applies (3x3, stride 1, pad 1, groups 1, C and K multiples
+ *              of 16, AVX-512), else DIRECT's choice
+ * The algorithm changes the float roundings, hence the bits of a training run. */
+typedef enum ConvAlgo {
+    CONV_ALGO_DEFAULT,
+    CONV_ALGO_DIRECT,
+    CONV_ALGO_IM2COL,
+    CONV_ALGO_WINOGRAD,
+    CONV_ALGO_COUNT
+} ConvAlgo;
+
+/* "default", "direct", "im2col", "winograd"; NULL out of range. */
+const char *conv_algo_name(ConvAlgo a);
+
 typedef struct ConvParams {
     int in_c, out_c;      /* C and K */
     int kh, kw;
@@ -28,10 +47,13 @@ typedef struct ConvParams {
     int groups;           /* C and K divisible by groups */
     int bias;             /* 1: learn a bias */
     InitScheme init;
+    ConvAlgo algo;
 } ConvParams;
 
 /* Returns NULL and fills err when the params are invalid (names the value and the rule). */
 Module *conv_module_new(const ConvParams *p, Err *err);
+/* Whether m is a conv module that runs Winograd on its input shape (set up by the net). */
+int conv_module_winograd(const Module *m);
 
 /* ---- kernels on raw arrays (the module calls these; tests call them directly) ----
  * Shapes: x, dx (n, C, in_h, in_w); y, dy (n, K, Ho, Wo); w, dw (K, C/groups, kh, kw);
@@ -50,6 +72,8 @@ int conv_out_h(const ConvParams *p, int in_h);
 int conv_out_w(const ConvParams *p, int in_w);
 /* Per-thread workspace floats that conv_forward and conv_backward need. */
 size_t conv_ws_floats(const ConvParams *p, int in_h, int in_w);
+/* Whether p on an in_h x in_w input runs Winograd (forward and input gradient). */
+int conv_uses_winograd(const ConvParams *p, int in_h, int in_w);
 
 /* y [OUT]; x [IN]; w [IN]; b [IN, OPTIONAL: NULL when p->bias is 0]; ws [SCRATCH]. */
 void conv_forward(float *y, const float *x, const float *w, const float *b, float *ws,

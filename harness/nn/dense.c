@@ -88,13 +88,14 @@ static BatchNormParams bn_params(const DenseParams *p, int channels)
 /* conv1 of layer i: 1x1, C_i -> B; conv2: 3x3 pad 1, B -> k. No bias (the reference's). */
 static ConvParams conv1_params(const DenseParams *p, int i)
 {
-    return (ConvParams){layer_in_c(p, i), p->bottleneck, 1, 1, 1, 1, 0, 0, 1, 0, p->init};
+    return (ConvParams){layer_in_c(p, i), p->bottleneck, 1, 1, 1, 1, 0, 0, 1, 0, p->init,
+                        CONV_ALGO_DEFAULT};
 }
 
 static ConvParams conv2_params(const DenseParams *p)
 {
     return (ConvParams){p->bottleneck, p->growth, DENSE_CONV2_K, DENSE_CONV2_K, 1, 1,
-                        DENSE_CONV2_PAD, DENSE_CONV2_PAD, 1, 0, p->init};
+                        DENSE_CONV2_PAD, DENSE_CONV2_PAD, 1, 0, p->init, CONV_ALGO_DEFAULT};
 }
 
 /* The channel counts the state is sized by: C (output), C_max (widest layer input, C - k),

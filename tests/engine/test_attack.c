@@ -45,7 +45,7 @@ static Module *seq(Module **kids, int n)
 static Module *cnn(ActKind act)
 {
     Err err;
-    ConvParams cp = {C, 4, 3, 3, 1, 1, 1, 1, 1, 0, INIT_TORCH_DEFAULT};
+    ConvParams cp = {C, 4, 3, 3, 1, 1, 1, 1, 1, 0, INIT_TORCH_DEFAULT, CONV_ALGO_DEFAULT};
     BatchNormParams bp = {4, 1e-5, 0.1, 1, 0, 0};
     PoolParams pp = {POOL_AVG, 2, 2, 2, 2, 0, 0};
     LinearParams lp = {4 * (H / 2) * (W / 2), K, 1, INIT_TORCH_DEFAULT};

@@ -50,10 +50,13 @@ typedef struct Case {
     int n, c, k, h, w, kh, kw, sh, sw, ph, pw, groups, bias;
 } Case;
 
+/* The algorithm every case's params ask for (test_kernels_vs_reference runs them all). */
+static ConvAlgo case_algo = CONV_ALGO_DEFAULT;
+
 static ConvParams case_params(const Case *t)
 {
     return (ConvParams){t->c, t->k, t->kh, t->kw, t->sh, t->sw, t->ph, t->pw, t->groups,
-                        t->bias, INIT_TORCH_DEFAULT};
+                        t->bias, INIT_TORCH_DEFAULT, case_algo};
 }
 
 static RefConv2d case_ref(const Case *t)
@@ -179,20 +182,35 @@ static const Case kernel_cases[] = {
     {2, 3, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 0},  /* stem-like: dx by GEMM, y and dW conv_simd */
     {1, 72, 8, 16, 16, 3, 3, 1, 1, 1, 1, 1, 0},  /* 648 weights per channel: dW by GEMM */
     {2, 4, 8, 7, 5, 1, 3, 1, 1, 0, 1, 1, 0},     /* 1x3 window on 35 px: y by conv_simd only */
+    /* conv_wino (AVX-512 builds, CONV_ALGO_WINOGRAD): 3x3, stride 1, pad 1, groups 1, C and K
+     * multiples of 16; test_wino checks the Table 2 shapes themselves */
+    {2, 16, 32, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1}, /* with a bias */
+    {5, 32, 16, 5, 7, 3, 3, 1, 1, 1, 1, 1, 0},   /* odd map, 2 chunks of 3 images: 3 + 2 */
 };
 
 /* ---- kernels against the references --------------------------------------------------- */
 
+/* Every case under every ConvAlgo (the paths each one picks are conv.c's). */
 static int test_kernels_vs_reference(void)
 {
     Rng r;
     rng_seed(&r, tl_seed, 1);
-    for (size_t ci = 0; ci < sizeof kernel_cases / sizeof kernel_cases[0]; ci++) {
-        const Case t = kernel_cases[ci];
-        char name[128], what[192];
-        case_str(&t, name, sizeof name);
+    const size_t n_cases = sizeof kernel_cases / sizeof kernel_cases[0];
+    const ConvParams w16 = {16, 16, 3, 3, 1, 1, 1, 1, 1, 0, INIT_TORCH_DEFAULT,
+                            CONV_ALGO_WINOGRAD};
+    const int wino_built = conv_uses_winograd(&w16, 8, 8); /* AVX-512 */
+    for (size_t ci = 0; ci < CONV_ALGO_COUNT * n_cases; ci++) {
+        const Case t = kernel_cases[ci % n_cases];
+        char desc[96], name[128], what[192];
+        case_algo = (ConvAlgo)(ci / n_cases);
+        case_str(&t, desc, sizeof desc);
+        snprintf(name, sizeof name, "%s, algo %s", desc, conv_algo_name(case_algo));
         ConvParams p = case_params(&t);
         RefConv2d g = case_ref(&t);
+        /* the last two cases are conv_wino's: they must run it when asked to */
+        if (case_algo == CONV_ALGO_WINOGRAD && ci % n_cases + 2 >= n_cases && wino_built &&
+            !conv_uses_winograd(&p, t.h, t.w))
+            return tl_fail("%s: conv_wino not used", name);
         Bufs u;
         if (bufs_new(&u, &t, &r))
             return 1;
@@ -250,6 +268,7 @@ static int test_kernels_vs_reference(void)
         if (rc)
             return 1;
     }
+    case_algo = CONV_ALGO_DEFAULT;
     return 0;
 }
 
@@ -458,13 +477,19 @@ static int test_threads_and_determinism(void)
         {1, 3, 4, 9, 9, 3, 3, 2, 2, 1, 1, 1, 1},    /* batch 1: one thread idle */
         {5, 9, 10, 17, 19, 3, 3, 1, 1, 1, 1, 1, 1}, /* conv_simd y, dx, dW: image pairs */
         {7, 8, 16, 4, 4, 3, 3, 1, 1, 1, 1, 1, 0},   /* conv_simd y and dx on 4x4 maps */
+        {37, 16, 32, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1}, /* conv_wino (below): chunks of 16, 16 + 5 */
+        {3, 32, 16, 9, 16, 3, 3, 1, 1, 1, 1, 1, 0}, /* conv_wino: one image per chunk */
     };
     Rng r;
     rng_seed(&r, tl_seed, 2);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (threads_case(&cases[i], &r))
-            return 1;
-    return 0;
+    const size_t n_cases = sizeof cases / sizeof cases[0];
+    int rc = 0;
+    for (size_t i = 0; i < n_cases && !rc; i++) {
+        case_algo = i + 2 >= n_cases ? CONV_ALGO_WINOGRAD : CONV_ALGO_DEFAULT;
+        rc = threads_case(&cases[i], &r);
+    }
+    case_algo = CONV_ALGO_DEFAULT;
+    return rc;
 }
 
 /* ---- errors --------------------------------------------------------------------------- */
@@ -480,7 +505,7 @@ static int expect_new_error(ConvParams p, const char *want)
 
 static int test_errors(void)
 {
-    ConvParams ok = {3, 4, 3, 3, 1, 1, 1, 1, 1, 1, INIT_TORCH_DEFAULT};
+    ConvParams ok = {3, 4, 3, 3, 1, 1, 1, 1, 1, 1, INIT_TORCH_DEFAULT, CONV_ALGO_DEFAULT};
     ConvParams p;
     p = ok, p.in_c = 0;
     if (expect_new_error(p, "conv_module_new: channels in 0, out 4, expected >= 1"))
@@ -591,7 +616,7 @@ static Stats stats_of(const float *p, size_t n)
 /* Initialises a 64 -> 128 3x3 conv (groups as given, with bias) into a Net; returns it. */
 static Net *init_net(InitScheme init, int groups, uint64_t seed, Err *err)
 {
-    ConvParams p = {64, 128, 3, 3, 1, 1, 1, 1, groups, 1, init};
+    ConvParams p = {64, 128, 3, 3, 1, 1, 1, 1, groups, 1, init, CONV_ALGO_DEFAULT};
     Net *net = NULL;
     Module *m = conv_module_new(&p, err);
     if (!m || net_build(&net, m, (Shape){64, 4, 4}, 1, 1, err))

@@ -28,7 +28,8 @@
 
 static Module *conv(int c, int k, int ks, int stride, int bias)
 {
-    ConvParams p = {c, k, ks, ks, stride, stride, ks / 2, ks / 2, 1, bias, INIT_TORCH_DEFAULT};
+    ConvParams p = {c, k, ks, ks, stride, stride, ks / 2, ks / 2, 1, bias, INIT_TORCH_DEFAULT,
+                    CONV_ALGO_DEFAULT};
     Err err;
     Module *m = conv_module_new(&p, &err);
     if (m)

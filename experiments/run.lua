@@ -1,12 +1,17 @@
 -- run.lua: the command-line entry of every experiment grid.
 --
---   ./mixup experiments/run.lua EXPERIMENT --scale SCALE [--threads N] [--force]
+--   ./mixup experiments/run.lua EXPERIMENT --scale SCALE [--threads N] [--conv-algo A] [--force]
 --           [--out DIR] [--part K/N] [--data-parallel] [--list] [axis=id[,id...] ...]
 --
 --   EXPERIMENT   a script experiments/<EXPERIMENT>.lua (e.g. table2_cifar)
 --   --scale      paper | cpu | smoke (the experiment's recipes; no default: the Makefile's
 --                SCALE ?= cpu chooses for `make reproduce-table2`)
 --   --threads N  OpenMP/OpenBLAS threads (default: the host's --threads / MIXUP_THREADS)
+--   --conv-algo A  the convolution kernels (harness/nn/conv.h): default (the measured rule),
+--                direct, im2col, winograd, or auto (each layer's fastest, timed when the net
+--                is built: harness/lua/conv_tune.lua; not with --data-parallel); they change
+--                the bits, so a resume refuses a checkpoint whose conv layers ran another
+--                (provenance.winograd)
 --   --force      rerun runs whose results file is complete, from scratch
 --   --out DIR    results root (default "results"): files go to DIR/<experiment>/<run-id>.h5
 --   --part K/N   only the runs whose grid index i has (i - 1) % N == K - 1: N processes with
@@ -47,6 +52,14 @@ local tasks = require "harness.lua.tasks"
 local cli = require "harness.lua.cli"
 local data_parallel = require "harness.lua.data_parallel"
 
+-- --conv-algo A: one of the names conv.h gives its ConvAlgo values.
+local function conv_algo(s)
+  for _, name in ipairs{"default", "direct", "im2col", "winograd", "auto"} do
+    if s == name then return s end
+  end
+  return nil
+end
+
 -- --part K/N: {k = K, n = N} with 1 <= K <= N.
 local function part(s)
   local k, n = s:match("^(%d+)/(%d+)$")
@@ -63,6 +76,7 @@ local CLI = {
   options = {
     {"scale", "paper|cpu|smoke", required = true},
     {"threads", "N", type = "integer", min = 1},
+    {"conv-algo", "A", type = conv_algo, expect = "default, direct, im2col, winograd or auto"},
     {"force"},
     {"out", "DIR", default = "results"},
     {"part", "K/N", type = part, expect = "K/N with 1 <= K <= N"},
@@ -97,6 +111,10 @@ if not exp.scales[o.scale] then
   usage_error(("experiment %s has no scale '%s' (scales: %s)"):format(exp.name, o.scale,
               table.concat(names, ", ")))
 end
+if o.conv_algo == "auto" and o.data_parallel then
+  usage_error("--conv-algo auto times each rank's layers on its own and ranks could choose "
+              .. "apart; with --data-parallel use default, direct, im2col or winograd")
+end
 local filters = grid.parse_filters(o.filters, exp, o.scale)
 local runs = grid.expand(exp, o.scale, filters)
 if o.part then
@@ -121,6 +139,7 @@ end
 
 local threads = o.threads or nn.get_threads()
 nn.set_threads(threads)
+if o.conv_algo then nn.set_conv_algo(o.conv_algo) end
 local progress = lifecycle.stdout_is_tty()
 local command = provenance.command_line(arg)
 local note = exp.scales[o.scale].note

@@ -15,7 +15,9 @@
 # An experiment whose script reads CIFAR (a line `source = "cifar"` in its data config) depends
 # on `make data` (fetched and verified on first use); the others (the toy GAN) need no data.
 #
-# Variables: SCALE, THREADS and DATA (top-level Makefile); FILTER="net=preact_resnet18 seed=1"
+# Variables: SCALE, THREADS and DATA (top-level Makefile); CONV_ALGO=default|direct|im2col|
+# winograd (the convolution kernels, harness/nn/conv.h; default: the measured rule);
+# FILTER="net=preact_resnet18 seed=1"
 # (grid filters, axis=id); FORCE=1 reruns complete runs from scratch; RESULTS=dir (results root,
 # default results); JOBS=n runs the grid as n processes of THREADS threads each, process K
 # taking runs K, K+n, K+2n, ... (run.lua --part K/n; a run's bits depend only on its thread
@@ -48,7 +50,8 @@ exp_setting = $(if $(filter command line environment,$(origin $(2))),$($(2)), \
 exp_jobs = $(strip $(call exp_setting,$(1),JOBS))
 exp_part = $(if $(filter-out 1,$(call exp_jobs,$(1))),--part $(2)/$(call exp_jobs,$(1)))
 
-RUN_FLAGS = --scale $(SCALE) --out $(RESULTS) $(if $(filter 1,$(FORCE)),--force) $(FILTER)
+RUN_FLAGS = --scale $(SCALE) --out $(RESULTS) $(if $(filter 1,$(FORCE)),--force) \
+            $(if $(CONV_ALGO),--conv-algo $(CONV_ALGO)) $(FILTER)
 
 # $(call experiment_rules,script): exp/<script>, its part targets and reproduce-<name>.
 # JOBS and THREADS are read when the recipe runs, after every mk/*.mk set its defaults.

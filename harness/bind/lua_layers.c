@@ -51,7 +51,7 @@
 
 /* ---- the registry --------------------------------------------------------------------- */
 
-typedef enum { LOPT_INT, LOPT_NUM, LOPT_BOOL, LOPT_INIT } LayerOptType;
+typedef enum { LOPT_INT, LOPT_NUM, LOPT_BOOL, LOPT_INIT, LOPT_ALGO } LayerOptType;
 
 /* One option of a kind: its type and its default (need = LUA_OPT_DEFAULT) or none
  * (LUA_OPT_REQUIRED). Integers, booleans (0/1) and InitScheme values are exact in dflt. */
@@ -68,6 +68,7 @@ typedef struct LayerReader {
     int idx;            /* the layer's table */
     const char *where;  /* its path, for messages */
     const LayerOpt *opts;
+    ConvAlgo conv_algo; /* the net's default for a conv without `algo` (nn.build's option) */
 } LayerReader;
 
 typedef struct LayerKind {
@@ -117,6 +118,18 @@ static InitScheme rd_init(LayerReader *r)
                                     names);
 }
 
+/* A conv's `algo` (conv.h's ConvAlgo names); without it, the net's default. */
+static ConvAlgo rd_algo(LayerReader *r)
+{
+    const char *names[CONV_ALGO_COUNT + 1];
+    for (int a = 0; a < CONV_ALGO_COUNT; a++)
+        names[a] = conv_algo_name((ConvAlgo)a);
+    names[CONV_ALGO_COUNT] = NULL;
+    const LayerOpt *o = find_opt(r, "algo");
+    return (ConvAlgo)lua_opt_enum(r->L, r->idx, r->where, "algo", o->need, (int)r->conv_algo,
+                                  names);
+}
+
 /* A size given either as `one` or as the pair `a`, `b` (e.g. k or kh, kw) into *pa, *pb; when
  * none is given, `one`'s default (or its missing message). Returns whether one was given. */
 static int rd_pair(LayerReader *r, const char *one, const char *a, const char *b, int *pa,
@@ -164,7 +177,8 @@ static const LayerOpt conv_opts[] = {
     OPT("stride_h", LOPT_INT, 0), OPT("stride_w", LOPT_INT, 0),
     OPT("pad", LOPT_INT, CONV_DEFAULT_PAD), OPT("pad_h", LOPT_INT, 0), OPT("pad_w", LOPT_INT, 0),
     OPT("groups", LOPT_INT, CONV_DEFAULT_GROUPS), OPT("bias", LOPT_BOOL, CONV_DEFAULT_BIAS),
-    OPT("init", LOPT_INIT, INIT_TORCH_DEFAULT), END};
+    OPT("init", LOPT_INIT, INIT_TORCH_DEFAULT), OPT("algo", LOPT_ALGO, CONV_ALGO_DEFAULT),
+    END};
 
 static void conv_parse(LayerReader *r, void *args)
 {
@@ -177,6 +191,7 @@ static void conv_parse(LayerReader *r, void *args)
     p.groups = rd_int(r, "groups");
     p.bias = rd_bool(r, "bias");
     p.init = rd_init(r);
+    p.algo = rd_algo(r);
     LAYER_PUT(args, p);
 }
 
@@ -441,6 +456,9 @@ struct NodeSpec {
 typedef struct SpecList {
     NodeSpec *v;
     int n, cap, slot;
+    ConvAlgo conv_algo; /* the net's default for conv layers */
+    int algos;          /* stack index of the {[path] = algorithm} map, 0 for none */
+    int algos_used;     /* its entries found so far */
 } SpecList;
 
 static NodeSpec *spec_push(lua_State *L, SpecList *s)
@@ -463,6 +481,19 @@ static const char *where(const char *path) { return path[0] ? path : "(root)"; }
 
 static void parse_node(lua_State *L, int idx, const char *parent, const char *dflt_name,
                        SpecList *s, int depth);
+
+/* The ConvAlgo of the conv_algos entry on the stack's top for the layer at path. */
+static ConvAlgo map_algo(lua_State *L, const char *path)
+{
+    const char *name = lua_tostring(L, -1);
+    for (int a = 0; name && lua_type(L, -1) == LUA_TSTRING && a < CONV_ALGO_COUNT; a++)
+        if (!strcmp(name, conv_algo_name((ConvAlgo)a)))
+            return (ConvAlgo)a;
+    return (ConvAlgo)lua_raisef(L, "nn.build: options.conv_algos[\"%s\"] is %s, expected "
+                                "default, direct, im2col or winograd", path,
+                                name && lua_type(L, -1) == LUA_TSTRING ? name
+                                                                      : luaL_typename(L, -1));
+}
 
 /* Parses the child description at the top of the stack (popping it); pos is its default
  * path component. */
@@ -540,7 +571,14 @@ static void parse_node(lua_State *L, int idx, const char *parent, const char *df
     sp->cont = cont;
     memcpy(sp->path, path, sizeof path);
     if (layer) {
-        LayerReader r = {L, idx, where(path), layer->opts};
+        LayerReader r = {L, idx, where(path), layer->opts, s->conv_algo};
+        if (s->algos && layer->parse == conv_parse &&
+            lua_getfield(L, s->algos, path) != LUA_TNIL) {
+            r.conv_algo = map_algo(L, path);
+            s->algos_used++;
+        }
+        if (s->algos && layer->parse == conv_parse)
+            lua_pop(L, 1);
         unsigned char args[LAYER_ARGS_BYTES];
         memset(args, 0, sizeof args);
         layer->parse(&r, args);
@@ -571,12 +609,22 @@ static void parse_node(lua_State *L, int idx, const char *parent, const char *df
     s->v[self].n_sub = s->n - self; /* s->v may have moved: index, never a saved pointer */
 }
 
-LayerSpecs lua_layers_parse(lua_State *L, int desc)
+LayerSpecs lua_layers_parse(lua_State *L, int desc, ConvAlgo conv_algo, int algos)
 {
     desc = lua_absindex(L, desc);
+    algos = algos ? lua_absindex(L, algos) : 0;
     lua_pushnil(L); /* the slot of the spec array */
-    SpecList s = {NULL, 0, 0, lua_gettop(L)};
+    SpecList s = {NULL, 0, 0, lua_gettop(L), conv_algo, algos, 0};
     parse_node(L, desc, "", "", &s, 0);
+    if (algos) {
+        /* every entry must have named a conv layer of the net */
+        int entries = 0;
+        for (lua_pushnil(L); lua_next(L, algos); lua_pop(L, 1))
+            entries++;
+        if (entries != s.algos_used)
+            lua_raisef(L, "nn.build: options.conv_algos has %d entries, %d of them name conv "
+                       "layers of this net (keys are layer paths)", entries, s.algos_used);
+    }
     LayerSpecs out = {s.v, s.n};
     return out;
 }

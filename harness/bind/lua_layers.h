@@ -12,6 +12,7 @@
 
 #include <lua.h>
 
+#include "nn/conv.h"
 #include "nn/module.h"
 
 typedef struct NodeSpec NodeSpec;
@@ -23,8 +24,10 @@ typedef struct LayerSpecs {
 } LayerSpecs;
 
 /* Phase 1: validates the description at stack index desc; pushes the userdata that holds the
- * specs (keep it on the stack until phase 2 is done). */
-LayerSpecs lua_layers_parse(lua_State *L, int desc);
+ * specs (keep it on the stack until phase 2 is done). conv_algo: the algorithm of every conv
+ * layer that names none; algos: stack index of a {[path] = algorithm name} table for single
+ * conv layers (0 for none; an entry that names no conv layer is an error). */
+LayerSpecs lua_layers_parse(lua_State *L, int desc, ConvAlgo conv_algo, int algos);
 /* Phase 2: the module tree (paths set), or NULL with err filled (prefixed with the path). */
 Module *lua_layers_build(LayerSpecs s, Err *err);
 

@@ -3,11 +3,15 @@
  * description (lua_layers.c parses it and holds the layer registry) and the Net userdata
  * exposes its passes and flat buffers.
  *
- *   nn.build(desc, {c =, h =, w =}, {batch =, threads =}) -> Net
+ *   nn.build(desc, {c =, h =, w =}, {batch =, threads =, conv_algo =, conv_algos =}) -> Net
+ *     (conv_algo: the ConvAlgo of every conv that names none, nn.conv_algo()'s by default;
+ *     conv_algos: {[path] = name}, per conv layer, before conv_algo; harness/lua/conv_tune.lua
+ *     fills it for "auto")
  *   net:init(rng) :forward(x, train, rng|nil) -> y :backward(dy) -> dx :zero_grad()
  *   net:params() :grads() :buffers() :decay_mask() (flat views) :num_params() :num_buffers()
  *   net:param_info() :reserve(n) :capacity() :set_threads(n) :get_threads() :in_shape()
- *   net:out_shape() :profile(on) / :profile() -> per-leaf times
+ *   net:out_shape() :profile(on) / :profile() -> per-leaf times :winograd() -> the paths of
+ *     the conv layers that run Winograd (conv_wino.h), tree order
  *   net:attack(x_adv, x, labels, {eps =, step =, iters =, quantize =, mean =, std =}) -> the
  *     loss of the last step: FGSM / I-FGSM (metrics/attack.h) in evaluation mode, eps and step
  *     in 0-255 pixel units, mean and std the C-channel normalisation of x; step defaults to
@@ -15,7 +19,10 @@
  *   net:interpolate(xm, xi, xj, yi, yj, lambda, {target = "mixed" | "heavier"}) -> misses,
  *     gnorms: Figure 2's measurements at xm = lambda xi + (1 - lambda) xj (metrics/interp.h):
  *     two Lua lists of N entries, miss (true/false) and the input-gradient norm per pair
- *   nn.set_threads(n), nn.get_threads()
+ *   nn.set_threads(n), nn.get_threads(), nn.set_conv_algo(name), nn.conv_algo() -> name: the
+ *     process's default ConvAlgo ("default", "direct", "im2col", "winograd"; conv.h) or
+ *     "auto" (measured per layer by harness/lua/conv_tune.lua; a plain nn.build reads it as
+ *     "default"), held in the Lua registry
  *
  * Building runs in two phases so that no error can leak C memory (lua_layers.h): the
  * description is validated into a spec array held by a userdata, then the modules are
@@ -63,11 +70,38 @@ static Net *check_net(lua_State *L, int idx) { return check_lnet(L, idx)->net; }
 
 Net *lua_net_check(lua_State *L, int idx) { return check_net(L, idx); }
 
-/* nn.build(desc, {c=, h=, w=}, {batch=, threads=}) -> Net */
+/* The registry field of nn.set_conv_algo's value. */
+#define CONV_ALGO_KEY "engine.nn.conv_algo"
+
+/* The process setting: a ConvAlgo, or CONV_ALGO_COUNT for "auto". */
+static int conv_setting(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, CONV_ALGO_KEY);
+    int a = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : CONV_ALGO_DEFAULT;
+    lua_pop(L, 1);
+    return a;
+}
+
+/* The ConvAlgo named by the string at idx, or CONV_ALGO_COUNT for "auto" when allowed (a Lua
+ * error naming the choices otherwise). */
+static int check_conv_algo(lua_State *L, int idx, const char *where, int auto_ok)
+{
+    const char *s = luaL_checkstring(L, idx);
+    for (int a = 0; a < CONV_ALGO_COUNT; a++)
+        if (!strcmp(s, conv_algo_name((ConvAlgo)a)))
+            return a;
+    if (auto_ok && !strcmp(s, "auto"))
+        return CONV_ALGO_COUNT;
+    return lua_raisef(L, "%s: convolution algorithm '%s', expected default, direct, im2col%s or "
+                      "winograd", where, s, auto_ok ? ", auto" : "");
+}
+
+/* nn.build(desc, {c=, h=, w=}, {batch=, threads=, conv_algo=}) -> Net */
 static int l_nn_build(lua_State *L)
 {
     static const char *const shape_keys[] = {"c", "h", "w", NULL};
-    static const char *const opt_keys[] = {"batch", "threads", NULL};
+    static const char *const opt_keys[] = {"batch", "threads", "conv_algo", "conv_algos",
+                                           NULL};
     const char *in_where = "nn.build: input shape", *opt_where = "nn.build: options";
     Err err;
     Shape in;
@@ -84,7 +118,17 @@ static int l_nn_build(lua_State *L)
     int threads = (int)lua_opt_int(L, 3, opt_where, "threads", LUA_OPT_DEFAULT,
                                    blas_get_threads(), 1, INT_MAX);
 
-    LayerSpecs specs = lua_layers_parse(L, 1); /* slot 4: the spec array */
+    int algo = conv_setting(L);
+    if (lua_getfield(L, 3, "conv_algo") != LUA_TNIL)
+        algo = check_conv_algo(L, -1, "nn.build: options.conv_algo", 0);
+    lua_pop(L, 1);
+    if (algo == CONV_ALGO_COUNT) /* "auto" is conv_tune.lua's; without its map, the rule */
+        algo = CONV_ALGO_DEFAULT;
+    /* slot 4: the per-layer map (or nil), slot 5: the spec array */
+    if (lua_getfield(L, 3, "conv_algos") != LUA_TNIL && !lua_istable(L, -1))
+        return lua_raisef(L, "nn.build: options.conv_algos is a %s, expected a table of "
+                          "path = algorithm", luaL_typename(L, -1));
+    LayerSpecs specs = lua_layers_parse(L, 1, (ConvAlgo)algo, lua_istable(L, 4) ? 4 : 0);
 
     /* The userdata first, so that storing the built net cannot fail. */
     LNet *ln = lua_newuserdatauv(L, sizeof *ln, UV_COUNT);
@@ -544,6 +588,40 @@ static int l_nn_get_threads(lua_State *L)
     return 1;
 }
 
+static int l_nn_set_conv_algo(lua_State *L)
+{
+    lua_pushinteger(L, check_conv_algo(L, 1, "nn.set_conv_algo", 1));
+    lua_setfield(L, LUA_REGISTRYINDEX, CONV_ALGO_KEY);
+    return 0;
+}
+
+static int l_nn_conv_algo(lua_State *L)
+{
+    const int a = conv_setting(L);
+    lua_pushstring(L, a == CONV_ALGO_COUNT ? "auto" : conv_algo_name((ConvAlgo)a));
+    return 1;
+}
+
+/* net:winograd() -> {path, ...} (see the header comment). */
+static void push_winograd(lua_State *L, const Module *m, lua_Integer *k)
+{
+    if (conv_module_winograd(m)) {
+        lua_pushstring(L, m->path);
+        lua_rawseti(L, -2, ++*k);
+    }
+    for (int i = 0; i < m->n_child; i++)
+        push_winograd(L, m->child[i], k);
+}
+
+static int l_net_winograd(lua_State *L)
+{
+    Net *net = check_net(L, 1);
+    lua_Integer k = 0;
+    lua_newtable(L);
+    push_winograd(L, net->root, &k);
+    return 1;
+}
+
 static const luaL_Reg net_methods[] = {
     {"init", l_net_init},
     {"forward", l_net_forward},
@@ -565,6 +643,7 @@ static const luaL_Reg net_methods[] = {
     {"out_shape", l_net_out_shape},
     {"profile", l_net_profile},
     {"memory", l_net_memory},
+    {"winograd", l_net_winograd},
     {"in_shape", l_net_in_shape},
     {NULL, NULL},
 };
@@ -580,6 +659,8 @@ static const luaL_Reg nn_funcs[] = {
     {"build", l_nn_build},
     {"set_threads", l_nn_set_threads},
     {"get_threads", l_nn_get_threads},
+    {"set_conv_algo", l_nn_set_conv_algo},
+    {"conv_algo", l_nn_conv_algo},
     {NULL, NULL},
 };
 

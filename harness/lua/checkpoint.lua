@@ -8,13 +8,17 @@
 --   checkpoint.write(path, ckpt)  ckpt = {task =, run_id =, done =, config =, curves =,
 --                                 curve_names = {...}, state = tree, provenance =
 --                                 {start_time = string, threads = integer, ranks = integer,
---                                 seconds = number}}; raises on a missing or mistyped field
+--                                 seconds = number, winograd = string|nil}}; raises on a
+--                                 missing or mistyped field
 --   checkpoint.read(path)         -> ckpt (the same fields, path added) or nil, reason
 --
 -- provenance.ranks is the number of MPI ranks that trained the run together (1 for one
 -- process; harness/lua/data_parallel.lua): like the thread count, it changes the order of the
 -- sums and so the bits, and a resume refuses another. A checkpoint written before ranks were
--- recorded reads as 1 rank (every earlier run was one process).
+-- recorded reads as 1 rank (every earlier run was one process). provenance.winograd names
+-- the conv layers that ran Winograd (net:winograd(), comma-separated, "none" for none): the
+-- algorithm changes the roundings too; a checkpoint written before it was recorded reads as
+-- "none" (no build before ran Winograd).
 -- Non-goals: when to write and what to check on resume (lifecycle.lua), the state tree (the
 -- tasks).
 
@@ -71,7 +75,8 @@ function M.write(path, ckpt)
       -- a resume keeps the run's start time and refuses another thread or rank count (the
       -- bits depend on both)
       provenance = {attrs = {start_time = prov.start_time, threads = prov.threads,
-                             ranks = prov.ranks, seconds = prov.seconds + 0.0}},
+                             ranks = prov.ranks, seconds = prov.seconds + 0.0,
+                             winograd = prov.winograd or "none"}},
       state = ckpt.state,
     },
   })
@@ -98,6 +103,8 @@ function M.read(path)
       bad("group provenance lacks start_time, threads or seconds")
     end
     local ranks = pa.ranks == nil and 1 or pa.ranks
+    local winograd = pa.winograd == nil and "none" or pa.winograd
+    if type(winograd) ~= "string" then bad("provenance.winograd is not a string") end
     if math.type(ranks) ~= "integer" or ranks < 1 then
       bad("provenance.ranks is %s, expected an integer >= 1", tostring(pa.ranks))
     end
@@ -105,7 +112,7 @@ function M.read(path)
       path = path, task = a.task, run_id = a.run_id, done = a.done, config = config,
       curves = curves, state = results.check_group(tree, "state"),
       provenance = {start_time = pa.start_time, threads = pa.threads, ranks = ranks,
-                    seconds = pa.seconds},
+                    seconds = pa.seconds, winograd = winograd},
     }
   end)
 end

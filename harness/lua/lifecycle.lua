@@ -248,6 +248,13 @@ local function resume(task, st, run, o, prog)
            .. "--threads %d (the bits depend on the thread count) or rerun with --force")
           :format(task.name, run.id, ck.provenance.threads, o.threads, ck.provenance.threads), 0)
   end
+  if ck.provenance.winograd ~= prog.winograd then
+    error(("%s: %s: the checkpoint's convolutions ran Winograd on %s, this run's on %s; resume "
+           .. "with the --conv-algo of the run that wrote it (%s; the bits depend on it) or "
+           .. "rerun with --force"):format(task.name, run.id, ck.provenance.winograd,
+           prog.winograd, ck.provenance.winograd == "none" and "direct" or "winograd or "
+           .. "default"), 0)
+  end
   if ck.provenance.ranks ~= o.ranks then
     error(("%s: %s: the checkpoint was written by %d rank%s, this job has %d; resume with "
            .. "the same number of ranks (mpirun -np %d%s; the bits depend on it) or rerun "
@@ -278,12 +285,20 @@ local function follow(task, st, o, prog)
   prog.start_time, prog.seconds = ck.provenance.start_time, ck.provenance.seconds
 end
 
+-- The conv layers of the task's net (st.net, when it has one) that run Winograd: their paths,
+-- comma-separated, or "none".
+local function winograd_of(st)
+  local net = type(st) == "table" and st.net
+  local paths = type(net) == "userdata" and net:winograd() or {}
+  return #paths > 0 and table.concat(paths, ",") or "none"
+end
+
 local function save_checkpoint(task, st, run, o, prog, done)
   checkpoint.write(o.ckpt_path, {
     task = task.name, run_id = run.id, done = done, config = run.config,
     curves = prog.curves, curve_names = task.curves, state = task.state(st),
     provenance = {start_time = prog.start_time, threads = o.threads, ranks = o.ranks,
-                  seconds = prog.seconds},
+                  seconds = prog.seconds, winograd = prog.winograd},
   })
   prog.ckpt_done = done
 end
@@ -299,7 +314,7 @@ local function record_diverged(task, run, o, prog, at, total, detail, tag)
   local cfg = run.config
   local prov = provenance.collect{threads = o.threads, ranks = o.ranks, seed = cfg.seed,
                                   scale = cfg.scale, command = o.command or "",
-                                  start_time = prog.start_time}
+                                  start_time = prog.start_time, winograd = prog.winograd}
   diverged.write(o.path, {
     experiment = o.experiment, run_id = run.id, task = task.name, unit = task.unit, at = at,
     total = total, detail = detail, fix = task.divergence_fix, config = cfg,
@@ -401,7 +416,8 @@ function M.run(task, run, o)
                              command = o.command, log = log, dp = dp})
   local total = task.units(cfg)
   -- ckpt_done: the units done in the last checkpoint written or restored
-  local prog = {start_time = provenance.now(), seconds = 0.0, curves = {}, ckpt_done = 0}
+  local prog = {start_time = provenance.now(), seconds = 0.0, curves = {}, ckpt_done = 0,
+                winograd = winograd_of(st)}
   for _, name in ipairs(task.curves) do prog.curves[name] = {} end
   o.say("%s run %s: %s, %d threads%s", tag, run.id, task.describe(st, cfg), o.threads,
         dp and (" on each of %d ranks"):format(dp.size) or "")
@@ -445,7 +461,7 @@ function M.run(task, run, o)
 
   local prov = provenance.collect{threads = o.threads, ranks = o.ranks, seed = cfg.seed,
                                   scale = cfg.scale, command = o.command or "",
-                                  start_time = prog.start_time}
+                                  start_time = prog.start_time, winograd = prog.winograd}
   local tree = task.result(st, {experiment = o.experiment, run_id = run.id, config = cfg,
                                 provenance = prov, curves = prog.curves,
                                 seconds = prog.seconds})

@@ -1,7 +1,8 @@
 -- provenance.lua: where a result came from, for the "provenance" group of a results file
 -- (README "Results files"): project version, git commit and dirtiness, compiler, flags and
--- BLAS (engine.sys.build_info), thread and rank counts, host, start and end time (ISO 8601
--- UTC), seed, scale and the command line.
+-- BLAS (engine.sys.build_info), thread and rank counts, the convolution algorithm setting
+-- (engine.nn's conv_algo) and the conv layers that ran Winograd, host, start and end time
+-- (ISO 8601 UTC), seed, scale and the command line.
 --
 --   local provenance = require "harness.lua.provenance"
 --   local p = provenance.collect{threads = 2, seed = 1, scale = "cpu", command = "...",
@@ -13,6 +14,7 @@
 -- commit reads "unknown" and git_dirty false, which a reader can tell from a real commit.
 -- Non-goals: anything that changes the numbers (that is the config's job).
 
+local nn = require "engine.nn"
 local sys = require "engine.sys"
 
 local M = {}
@@ -58,9 +60,10 @@ function M.git()
   return commit, dirty
 end
 
--- o: {threads =, ranks =, seed =, scale =, command =, start_time =}; returns the attribute
--- table (ranks: the MPI ranks that trained the run together, default 1; not in
--- results.PROVENANCE, since files written before it lack it).
+-- o: {threads =, ranks =, seed =, scale =, command =, start_time =, winograd =}; returns the
+-- attribute table (ranks: the MPI ranks that trained the run together, default 1; winograd:
+-- the paths of the conv layers that ran Winograd, comma-separated, default "none"; neither
+-- they nor conv_algo are in results.PROVENANCE, since files written before them lack them).
 function M.collect(o)
   local info = sys.build_info()
   local commit, dirty = M.git()
@@ -73,6 +76,8 @@ function M.collect(o)
     blas = sys.blas_info(),
     threads = math.tointeger(o.threads),
     ranks = math.tointeger(o.ranks or 1),
+    conv_algo = nn.conv_algo(),
+    winograd = o.winograd or "none",
     host = host(),
     start_time = o.start_time or M.now(),
     end_time = o.end_time or M.now(),

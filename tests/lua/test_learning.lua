@@ -68,5 +68,49 @@ for _, m in ipairs{{name = "erm", alpha = 0}, {name = "mixup", alpha = 1}} do
   end)
 end
 
+-- Winograd (harness/nn/conv_wino.c) trains like the direct kernels: the same recipe at width
+-- 16 (every stage's 3x3 stride-1 convs run Winograd) with mixup, seed 1 under --conv-algo
+-- winograd and direct, and seed 2 under direct. Only the roundings differ between the first
+-- two, so their training-loss curves must differ by no more than two seeds do (mean absolute
+-- difference per epoch, with a factor WINO_NOISE for the chance that the rounding difference
+-- grows as large as a seed's) and the Winograd run must learn as above.
+-- Measured (2026-12-05): see the printed line.
+local WINO_NOISE = 1.5
+suite:test("winograd_trains_like_direct", function()
+  local curves = {}
+  for _, v in ipairs{{"wino", "winograd", 1}, {"direct", "direct", 1}, {"seed2", "direct", 2}} do
+    local cfg = cfg_of(1)
+    local have, why = sources.available(cfg)
+    if not have then check.skip(why) end
+    cfg.net.width, cfg.seed = 16, v[3]
+    local before = nn.conv_algo()
+    nn.set_conv_algo(v[2])
+    local id = "learn-algo-" .. v[1]
+    local ok, status = pcall(lifecycle.run, classifier, {id = id, config = cfg},
+                             {experiment = "learning", out = out, threads = nn.get_threads(),
+                              command = "test_learning", log = function() end})
+    nn.set_conv_algo(before)
+    check.truthy(ok, tostring(status))
+    check.eq(status, "done", "status")
+    local r = assert(results.read_run((lifecycle.paths(out, "learning", id))))
+    check.eq(r.provenance.conv_algo, v[2], id .. ": provenance.conv_algo")
+    check.truthy((r.provenance.winograd ~= "none") == (v[2] == "winograd"),
+                 id .. ": provenance.winograd is " .. r.provenance.winograd)
+    curves[v[1]] = r.curves.train_loss
+  end
+  local function mad(a, b)
+    local s = 0.0
+    for i = 1, #a do s = s + math.abs(a[i] - b[i]) end
+    return s / #a
+  end
+  local algo, seed = mad(curves.wino, curves.direct), mad(curves.seed2, curves.direct)
+  local w = curves.wino
+  print(("  training loss per epoch, mean |winograd - direct| %.4f, |seed 2 - seed 1| %.4f; "
+         .. "winograd %.3f -> %.3f"):format(algo, seed, w[1], w[#w]))
+  check.truthy(algo <= WINO_NOISE * seed, ("winograd differs from direct by %.4f per epoch, "
+               .. "seeds by %.4f"):format(algo, seed))
+  check.truthy(w[#w] <= LOSS_FACTOR.mixup * w[1], "winograd learns")
+end)
+
 sys.remove_tree(out)
 suite:finish()

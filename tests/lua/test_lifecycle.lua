@@ -13,6 +13,8 @@ local diverged = require "harness.lua.diverged"
 local results = require "harness.lua.results"
 local checkpoint = require "harness.lua.checkpoint"
 local h5 = require "engine.h5"
+local nn = require "engine.nn"
+local nets = require "nets.containers"
 local sys = require "engine.sys"
 local tensor = require "engine.tensor"
 local train = require "engine.train"
@@ -207,6 +209,19 @@ suite:test("toy_resume_checks", function()
   stopped()
   refused(toy, "the checkpoint was written with 1 threads, this run has 2", "threads",
           {threads = 2})
+  -- a run whose net's convolutions would run Winograd, against a checkpoint of a run with none
+  -- (only where the build has AVX-512, without which no layer runs it)
+  local function with_wino(st)
+    st.net = nn.build(nets.sequential("s", {nets.conv{name = "c", in_c = 16, out_c = 16, k = 3,
+                                                      pad = 1}}),
+                      {c = 16, h = 4, w = 4}, {batch = 1, conv_algo = "winograd"})
+    return st
+  end
+  if #with_wino({}).net:winograd() > 0 then
+    refused(variant{build = function(c) return with_wino(toy.build(c)) end},
+            "the checkpoint's convolutions ran Winograd on none, this run's on s.c; resume with "
+            .. "the --conv-algo of the run that wrote it (direct", "convolution algorithm")
+  end
   refused(variant{name = "toy2"}, "belongs to another run", "another task")
   refused(variant{units = function() return 1 end}, "has 2 steps done, the config asks for 1",
           "more done than asked")

@@ -243,6 +243,52 @@ suite:test("threads", function()
   nn.set_threads(before)
 end)
 
+-- The convolution algorithm (harness/nn/conv.h): the process setting, nn.build's conv_algo
+-- and per-layer conv_algos, and net:winograd() naming the layers that run Winograd (AVX-512
+-- builds; without AVX-512 none can, and the Winograd counts are 0).
+suite:test("conv_algorithms", function()
+  local before = nn.conv_algo()
+  check.eq(before, "default", "the process default")
+  local desc = c.sequential("s", {c.conv{name = "a", in_c = 16, out_c = 16, k = 3, pad = 1},
+                                  c.conv{name = "b", in_c = 16, out_c = 16, k = 3, pad = 1},
+                                  c.conv{name = "p", in_c = 16, out_c = 16, k = 1}})
+  local shape = {c = 16, h = 8, w = 8}
+  local wino = nn.build(desc, shape, {batch = 2, conv_algo = "winograd"})
+  local avx512 = #wino:winograd() > 0
+  check.eq(#wino:winograd(), avx512 and 2 or 0, "both 3x3 layers, not the 1x1")
+  if avx512 then check.eq(wino:winograd()[1], "s.a", "paths") end
+  check.eq(#nn.build(desc, shape, {batch = 2, conv_algo = "direct"}):winograd(), 0, "direct")
+  local one = nn.build(desc, shape, {batch = 2, conv_algo = "direct",
+                                     conv_algos = {["s.b"] = "winograd"}})
+  check.eq(#one:winograd(), avx512 and 1 or 0, "one layer by path")
+  nn.set_conv_algo("winograd")
+  check.eq(nn.conv_algo(), "winograd", "set")
+  check.eq(#nn.build(desc, shape, {batch = 2}):winograd(), avx512 and 2 or 0, "process default")
+  nn.set_conv_algo("auto")
+  check.eq(nn.conv_algo(), "auto", "auto is a setting")
+  nn.set_conv_algo(before)
+  -- the same weights give the same outputs to float tolerance under every algorithm
+  local direct = nn.build(desc, shape, {batch = 2, conv_algo = "direct"})
+  direct:init(train.rng(5, train.stream.init))
+  wino:params():copy(direct:params())
+  local x = fill_sin(tensor.new{2, 16, 8, 8}, 0.3)
+  local yd = direct:forward(x, true):clone()
+  local yw = wino:forward(x, true)
+  local scale = yd:max_abs_diff(tensor.new(yd:shape())) -- max |yd|
+  check.truthy(yw:max_abs_diff(yd) <= 1e-5 * scale, ("winograd output vs direct: %g of %g")
+               :format(yw:max_abs_diff(yd), scale))
+  check.raises(function() nn.set_conv_algo("fast") end, "convolution algorithm 'fast'",
+               "unknown setting")
+  check.raises(function() nn.build(desc, shape, {batch = 2, conv_algo = "auto"}) end,
+               "expected default, direct, im2col or winograd", "auto is no layer algorithm")
+  check.raises(function() nn.build(desc, shape, {batch = 2, conv_algos = {["s.x"] = "direct"}})
+               end, "1 entries, 0 of them name conv layers", "a path that is no conv")
+  check.raises(function() nn.build(desc, shape, {batch = 2, conv_algos = {["s.a"] = 3}}) end,
+               "conv_algos[\"s.a\"] is 3", "a value that is no name")
+  check.raises(function() nn.build(desc, shape, {batch = 2, conv_algos = "winograd"}) end,
+               "options.conv_algos is a string", "not a table")
+end)
+
 suite:test("thread_count_determinism", function()
   -- a conv + BN net gives bit-identical results for a given thread count
   local desc = c.sequential("d", {c.conv{in_c = 3, out_c = 8, k = 3, pad = 1}, c.bn{channels = 8},

@@ -29,6 +29,7 @@ local sys = require "engine.sys"
 local tensor = require "engine.tensor"
 local train = require "engine.train"
 local config = require "harness.lua.config"
+local conv_tune = require "harness.lua.conv_tune"
 local results = require "harness.lua.results"
 local sources = require "harness.lua.sources"
 
@@ -198,7 +199,11 @@ function M.build_model(st, cfg, env)
   end
   local desc = require("nets." .. cfg.net.family)(copy_opts(cfg.net, "family"))
   local rows = math.max(st.micro > 0 and st.micro or cfg.batch, cfg.eval_batch)
-  st.net = nn.build(desc, shape, {batch = rows, threads = env.threads})
+  if nn.conv_algo() == "auto" then
+    st.net = conv_tune.build(desc, shape, {batch = rows, threads = env.threads})
+  else
+    st.net = nn.build(desc, shape, {batch = rows, threads = env.threads})
+  end
   st.net:init(train.rng(cfg.seed, train.stream.init))
   st.n_params = st.net:num_params()
   if st.dp or st.micro > 0 then

@@ -1,6 +1,8 @@
--- bench.lua WIDTH THREADS BATCH STEPS: one training step (forward, backward, SGD momentum 0.9,
--- weight decay 1e-4) of the official PreAct ResNet-18 on random 32x32 inputs. Prints
---   mixup images_per_s=<f> peak_rss_mib=<f> threads=<n> width=<w> blas=<description>
+-- bench.lua WIDTH THREADS BATCH STEPS [ALGO]: one training step (forward, backward, SGD
+-- momentum 0.9, weight decay 1e-4) of the official PreAct ResNet-18 on random 32x32 inputs,
+-- its convolutions under ALGO (harness/nn/conv.h; default: the process's, "default"). Prints
+--   mixup images_per_s=<f> peak_rss_mib=<f> threads=<n> width=<w> winograd=<layers>
+--   blas=<description>
 -- Run one configuration per process so that the peak resident memory is that config's.
 local nn = require "engine.nn"
 local sys = require "engine.sys"
@@ -8,7 +10,7 @@ local tensor = require "engine.tensor"
 local train = require "engine.train"
 local preact_resnet = require "nets.preact_resnet"
 
-local width, threads, batch, steps = ...
+local width, threads, batch, steps, algo = ...
 width, threads = math.tointeger(tonumber(width)), math.tointeger(tonumber(threads))
 batch, steps = math.tointeger(tonumber(batch)), math.tointeger(tonumber(steps))
 assert(width and threads and batch and steps,
@@ -22,6 +24,7 @@ local function peak_rss_mib()
 end
 
 nn.set_threads(threads)
+if algo then nn.set_conv_algo(algo) end
 local net = nn.build(preact_resnet{variant = "official", width = width, num_classes = 10},
                      {c = 3, h = 32, w = 32}, {batch = batch, threads = threads})
 net:init(train.rng(0, train.stream.init))
@@ -52,5 +55,6 @@ step() -- warm-up: first touch of every buffer
 local t0 = sys.clock()
 for _ = 1, steps do step() end
 local dt = sys.clock() - t0
-print(string.format("mixup images_per_s=%.1f peak_rss_mib=%.0f threads=%d width=%d blas=%s",
-                    batch * steps / dt, peak_rss_mib(), threads, width, sys.blas_info()))
+print(string.format("mixup images_per_s=%.1f peak_rss_mib=%.0f threads=%d width=%d "
+                    .. "winograd=%d blas=%s", batch * steps / dt, peak_rss_mib(), threads,
+                    width, #net:winograd(), sys.blas_info()))

@@ -63,6 +63,17 @@ for width in 64 16; do
     done
 done
 [ -z "$tcmalloc" ] && echo "torch tuned = as installed: libtcmalloc-minimal4 is absent (make setup installs it)"
+# The convolution algorithms (harness/nn/conv.h): the lines above run the default rule (its
+# Winograd layers counted here); the same steps without Winograd (conv_algo direct), then each
+# Winograd-able 3x3 layer shape of Table 2's nets alone, forward + backward at batch 128 on 1
+# thread (tools/bench_conv.lua: the measurements behind the rule).
+for width in 64 16; do
+    steps=3; [ "$width" = 16 ] && steps=10
+    d=$("$exe" tools/bench.lua $width 2 $batch $steps 2>&1 | grep '^mixup')
+    m=$("$exe" tools/bench.lua $width 2 $batch $steps direct 2>&1 | grep '^mixup')
+    echo "width $width, 2 threads: default $(field "$d" images_per_s) img/s ($(field "$d" winograd) Winograd layers), direct $(field "$m" images_per_s) img/s"
+done
+"$exe" --threads 1 tools/bench_conv.lua $batch 3
 echo "blas: $(echo "$m" | sed 's/.* blas=//')"
 for width in 64 16; do
     steps=3; [ "$width" = 16 ] && steps=10

@@ -519,6 +519,10 @@ suite:test("run_lua_errors", function()
   fails("table2_cifar --scale smoke net=vgg", "axis 'net' has no level 'vgg'", "bad filter")
   fails("nosuch --scale smoke", "cannot load experiments/nosuch.lua", "bad experiment")
   fails("table2_cifar --scale smoke --threads 0", "--threads is '0'", "bad threads")
+  fails("table2_cifar --scale smoke --conv-algo fast", "--conv-algo is 'fast', expected "
+        .. "default, direct, im2col, winograd or auto", "bad convolution algorithm")
+  fails("table2_cifar --scale smoke --conv-algo auto --data-parallel", "--conv-algo auto times "
+        .. "each rank's layers on its own", "auto over ranks")
   check.truthy(sh(EXE .. " experiments/run.lua table2_cifar --scale smoke --list > " .. log
                   .. " 2>&1"), "--list")
   check.truthy(slurp(log):find("smoke-cifar100-preact_resnet18-mixup_a1-s2-", 1, true),

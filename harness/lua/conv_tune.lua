@@ -7,7 +7,8 @@
 --
 --   local conv_tune = require "harness.lua.conv_tune"
 --   local net, choice = conv_tune.build(desc, shape, {batch =, threads =})
---   -- choice: {[path] = {algo =, seconds = {direct =, im2col =, winograd =}}}
+--   -- choice: {[path] = {algo =, seconds = {direct =, im2col =, winograd =}}} (winograd
+--   -- only for the layers Winograd can run: 3x3, stride 1, pad 1, C and K multiples of 16)
 --
 -- The choice rests on timings, so two builds on a busy machine may choose apart and train
 -- different bits: the results' provenance names the layers that ran Winograd
@@ -42,9 +43,14 @@ local function conv_times(desc, shape, opts, algo)
     net:forward(x, true)
     net:backward(dz)
   end
+  -- under winograd, only the layers that run it (the others ran their direct paths)
+  local runs_it = {}
+  for _, path in ipairs(net:winograd()) do runs_it[path] = true end
   local times = {}
   for _, leaf in ipairs(net:profile()) do
-    if leaf.kind == "conv" then times[leaf.path] = leaf.forward + leaf.backward end
+    if leaf.kind == "conv" and (algo ~= "winograd" or runs_it[leaf.path]) then
+      times[leaf.path] = leaf.forward + leaf.backward
+    end
   end
   return times
 end

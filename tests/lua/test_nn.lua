@@ -289,6 +289,32 @@ suite:test("conv_algorithms", function()
                "options.conv_algos is a string", "not a table")
 end)
 
+-- "auto" (harness/lua/conv_tune.lua): every conv leaf timed under the three algorithms and
+-- built with its fastest; the built net runs Winograd exactly on the layers that chose it.
+suite:test("conv_tune_auto", function()
+  local conv_tune = require "harness.lua.conv_tune"
+  local desc = c.sequential("s", {c.conv{name = "a", in_c = 16, out_c = 16, k = 3, pad = 1},
+                                  c.relu{},
+                                  c.conv{name = "b", in_c = 16, out_c = 32, k = 3, pad = 1}})
+  local net, choice = conv_tune.build(desc, {c = 16, h = 8, w = 8}, {batch = 2, threads = 1})
+  local wanted = {}
+  for _, path in ipairs{"s.a", "s.b"} do
+    local ch = choice[path]
+    check.truthy(ch, "a choice for " .. path)
+    for _, algo in ipairs{"direct", "im2col"} do
+      check.truthy(type(ch.seconds[algo]) == "number" and ch.seconds[algo] >= 0,
+                   path .. ": timed under " .. algo)
+    end
+    for algo, t in pairs(ch.seconds) do
+      check.truthy(ch.seconds[ch.algo] <= t, path .. ": the fastest, not " .. algo)
+    end
+    if ch.algo == "winograd" then wanted[#wanted + 1] = path end
+  end
+  local got = net:winograd()
+  check.eq(#got, #wanted, "Winograd layers: " .. table.concat(got, ","))
+  for i = 1, #got do check.eq(got[i], wanted[i], "layer " .. i) end
+end)
+
 suite:test("thread_count_determinism", function()
   -- a conv + BN net gives bit-identical results for a given thread count
   local desc = c.sequential("d", {c.conv{in_c = 3, out_c = 8, k = 3, pad = 1}, c.bn{channels = 8},

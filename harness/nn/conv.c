@@ -158,13 +158,21 @@ static int geom_new(ConvGeom *g, const ConvParams *p, int in_h, int in_w)
 }
 
 /* CONV_ALGO_DEFAULT's rule for a layer conv_wino can run: whether it ran faster than the
- * other paths here, for y and dx (dw = 0) or for dW (dw = 1). Measured on the 2-core EPYC
- * (AVX-512), one thread, batch 128, the PreAct ResNet-18 and WRN-28-10 shapes
- * (tools/bench_conv.lua). */
+ * other paths here, for y and dx (dw = 0) or for dW (dw = 1). Measured 2026-12-05 on the idle
+ * 2-core EPYC (AVX-512), one thread, batch 128 (`./mixup --threads 1 tools/bench_conv.lua`),
+ * direct time over Winograd time, forward / backward (dx and dW):
+ *   PreAct w16  16x16 32x32: 0.90 / 0.99   32 16x16: 1.20 / 1.36   64 8x8: 1.44 / 1.77
+ *               128 4x4: 1.41 / 1.89
+ *   PreAct w64  64 32x32: 1.70 / 1.86   128 16x16: 1.85 / 1.91   256 8x8: 1.87 / 1.95
+ *               512 4x4: 1.25 / 1.53
+ *   WRN-28-10   16 to 160 32x32: 1.28 / 1.24   160: 2.05 / 2.07   320: 2.08 / 2.16
+ *               640: 1.74 / 1.76
+ * Only 16 in and 16 out channels, where the transforms weigh most against 16 products per
+ * position, did not gain: the direct kernels keep those. */
 static int wino_pays(const ConvPlan *pl, int dw)
 {
-    (void)pl, (void)dw;
-    return 0;
+    (void)dw; /* the same shapes won for both */
+    return pl->wf.c * pl->wf.k > 16 * 16;
 }
 
 static int plan_new(ConvPlan *pl, const ConvParams *p, int in_h, int in_w)

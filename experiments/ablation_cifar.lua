@@ -131,6 +131,11 @@ return {
     --    -3.57, -4.10, -7.18 (sd 1.5), against -4.1, -4.9, -1.6, -5.4, -3.9 on the 1,000 (sd
     --    1.5). No: the spread is the models' own (1,500 training images), so a larger test set
     --    buys nothing and seeds are the only lever.
+    -- 5. This recipe in full (2026-12-05, `make reproduce-ablation SCALE=cpu` from a fresh clone
+    --    of 9e685eb, idle but for ~60 CPU-seconds of compiles): 1 h 55 min 45 s wall, the 24
+    --    runs bit for bit 3.'s seeds 1-4 (tools/weights_md5.sh). mixup - ERM -3.88 [-6.66,
+    --    -1.09], - label smoothing -3.38 [-5.98, -0.77], - SMOTE -7.05 [-11.35, -2.75], SMOTE
+    --    gains nothing (+3.17 [+0.08, +6.27]): reproduced; the rest inconclusive (README).
     cpu = {
       seeds = {1, 2, 3, 4},
       only = CONCLUSION_ROWS,

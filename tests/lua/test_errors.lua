@@ -26,12 +26,12 @@ suite:test("unknown_option_names_path", function()
   check.raises(function() build(d) end,
                "preact_resnet.layer2.0.conv2: unknown option 'strid' (known: kind, name, " ..
                "in_c, out_c, k, kh, kw, stride, stride_h, stride_w, pad, pad_h, pad_w, " ..
-               "groups, bias, init)",
+               "groups, bias, init, algo)",
                "typo")
   check.raises(function() build(c.sequential("s", {{kind = "relu", [1] = 2}})) end,
                "s.1: unknown option [1]", "non-string key")
   check.raises(function() nn.build(c.relu{}, IN, {batch = 1, thread = 2}) end,
-               "nn.build: options: unknown option 'thread' (known: batch, threads)",
+               "nn.build: options: unknown option 'thread' (known: batch, threads, conv_algo, conv_algos)",
                "build options")
 end)
 

@@ -36,6 +36,7 @@ gflop() { awk -v w="$1" 'BEGIN {
         m += 9 * a * b * hw + a * b * hw + 3 * 9 * b * b * hw }       # layers 2-4
     m += 8 * w * 10; printf "%.4f", 6 * m / 1e9 }'; }
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}; batch $batch; one training step = forward + backward + SGD"
+echo "GFLOP/s counts the direct convolution's multiply-adds; Winograd layers do fewer, so % FMA may pass 100"
 printf '%-6s %-7s %12s %8s %6s %10s %12s %12s %10s %9s\n' width threads "mixup img/s" GFLOP/s "% FMA" \
     "mixup MiB" "torch img/s" "torch tuned" "torch MiB" "vs tuned"
 for width in 64 16; do

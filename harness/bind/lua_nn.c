@@ -470,6 +470,18 @@ static int push_shape(lua_State *L, Shape s)
     return 1;
 }
 
+/* Calls push(L, m, k) for m and every module below it, in tree order: the pushers of
+ * net:profile, net:memory and net:winograd append their entries to the list on the stack's
+ * top at index ++*k. */
+typedef void (*ModulePusher)(lua_State *L, const Module *m, lua_Integer *k);
+
+static void push_tree(lua_State *L, const Module *m, lua_Integer *k, ModulePusher push)
+{
+    push(L, m, k);
+    for (int i = 0; i < m->n_child; i++)
+        push_tree(L, m->child[i], k, push);
+}
+
 /* net:profile(on): turns per-layer timing on (true) or off; net:profile() returns the leaves
  * with their accumulated times, {{path =, kind =, forward = s, backward = s}, ...}, in tree
  * order. Timing adds two clock reads per layer and pass. */
@@ -487,8 +499,6 @@ static void push_profile(lua_State *L, const Module *m, lua_Integer *k)
         lua_setfield(L, -2, "backward");
         lua_rawseti(L, -2, ++*k);
     }
-    for (int i = 0; i < m->n_child; i++)
-        push_profile(L, m->child[i], k);
 }
 
 static int l_net_profile(lua_State *L)
@@ -501,7 +511,7 @@ static int l_net_profile(lua_State *L)
     }
     lua_Integer k = 0;
     lua_newtable(L);
-    push_profile(L, net->root, &k);
+    push_tree(L, net->root, &k, push_profile);
     return 1;
 }
 
@@ -525,8 +535,6 @@ static void push_memory(lua_State *L, const Module *m, lua_Integer *k)
         lua_setfield(L, -2, "floats");
         lua_rawseti(L, -2, ++*k);
     }
-    for (int i = 0; i < m->n_child; i++)
-        push_memory(L, m->child[i], k);
 }
 
 static int l_net_memory(lua_State *L)
@@ -534,7 +542,7 @@ static int l_net_memory(lua_State *L)
     Net *net = check_net(L, 1);
     lua_Integer k = 0;
     lua_newtable(L);
-    push_memory(L, net->root, &k);
+    push_tree(L, net->root, &k, push_memory);
     lua_createtable(L, 0, 3);
     lua_pushstring(L, "");
     lua_setfield(L, -2, "path");
@@ -609,8 +617,6 @@ static void push_winograd(lua_State *L, const Module *m, lua_Integer *k)
         lua_pushstring(L, m->path);
         lua_rawseti(L, -2, ++*k);
     }
-    for (int i = 0; i < m->n_child; i++)
-        push_winograd(L, m->child[i], k);
 }
 
 static int l_net_winograd(lua_State *L)
@@ -618,7 +624,7 @@ static int l_net_winograd(lua_State *L)
     Net *net = check_net(L, 1);
     lua_Integer k = 0;
     lua_newtable(L);
-    push_winograd(L, net->root, &k);
+    push_tree(L, net->root, &k, push_winograd);
     return 1;
 }
 

@@ -31,7 +31,8 @@ suite:test("unknown_option_names_path", function()
   check.raises(function() build(c.sequential("s", {{kind = "relu", [1] = 2}})) end,
                "s.1: unknown option [1]", "non-string key")
   check.raises(function() nn.build(c.relu{}, IN, {batch = 1, thread = 2}) end,
-               "nn.build: options: unknown option 'thread' (known: batch, threads, conv_algo, conv_algos)",
+               "nn.build: options: unknown option 'thread' (known: batch, threads, conv_algo, "
+               .. "conv_algos)",
                "build options")
 end)
 

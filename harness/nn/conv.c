@@ -112,7 +112,7 @@ typedef struct ConvPlan {
     ConvSimdGeom st; /* conv_simd: dx = conv(dy, flipped weights) */
     ConvWinoGeom wf, wt; /* conv_wino: the layer, and dx */
     int simd_y, simd_dx, simd_dw; /* which outputs conv_simd computes */
-    int wino, wino_dw; /* conv_wino computes y and dx; dW */
+    int wino;        /* conv_wino computes y, dx and dW */
     size_t off_buf, off_dyt, off_dwt, off_db, off_simd, off_wp, off_du, ws_floats; /* floats */
 } ConvPlan;
 
@@ -158,7 +158,7 @@ static int geom_new(ConvGeom *g, const ConvParams *p, int in_h, int in_w)
 }
 
 /* CONV_ALGO_DEFAULT's rule for a layer conv_wino can run: whether it ran faster than the
- * other paths here, for y and dx (dw = 0) or for dW (dw = 1). Measured 2026-12-05 on the idle
+ * other paths here (the same shapes won forward and backward). Measured 2026-12-05 on the idle
  * 2-core EPYC (AVX-512), one thread, batch 128 (`./mixup --threads 1 tools/bench_conv.lua`),
  * direct time over Winograd time, forward / backward (dx and dW):
  *   PreAct w16  16x16 32x32: 0.90 / 0.99   32 16x16: 1.20 / 1.36   64 8x8: 1.44 / 1.77
@@ -169,9 +169,8 @@ static int geom_new(ConvGeom *g, const ConvParams *p, int in_h, int in_w)
  *               640: 1.74 / 1.76
  * Only 16 in and 16 out channels, where the transforms weigh most against 16 products per
  * position, did not gain: the direct kernels keep those. */
-static int wino_pays(const ConvPlan *pl, int dw)
+static int wino_pays(const ConvPlan *pl)
 {
-    (void)dw; /* the same shapes won for both */
     return pl->wf.c * pl->wf.k > 16 * 16;
 }
 
@@ -200,12 +199,9 @@ static int plan_new(ConvPlan *pl, const ConvParams *p, int in_h, int in_w)
                         p->pad_h == 1 && p->pad_w == 1 && p->groups == 1 &&
                         !conv_wino_geom(&pl->wf, p->in_c, p->out_c, in_h, in_w) &&
                         !conv_wino_geom(&pl->wt, p->out_c, p->in_c, in_h, in_w);
-    pl->wino = wino_ok && (p->algo == CONV_ALGO_WINOGRAD || wino_pays(pl, 0));
-    pl->wino_dw = wino_ok && (p->algo == CONV_ALGO_WINOGRAD || wino_pays(pl, 1));
+    pl->wino = wino_ok && (p->algo == CONV_ALGO_WINOGRAD || wino_pays(pl));
     if (pl->wino || p->algo == CONV_ALGO_IM2COL)
-        pl->simd_y = pl->simd_dx = 0;
-    if (pl->wino_dw || p->algo == CONV_ALGO_IM2COL)
-        pl->simd_dw = 0;
+        pl->simd_y = pl->simd_dx = pl->simd_dw = 0;
     const size_t n_cols = g->direct ? 0 : g->crs * (size_t)g->groups * g->block;
     const size_t n_buf = g->chunk > 1 ? (size_t)g->out_c * g->block : 0;
     const size_t n_dyt = g->dwt ? (size_t)g->out_c * g->block : 0;
@@ -214,17 +210,15 @@ static int plan_new(ConvPlan *pl, const ConvParams *p, int in_h, int in_w)
     pl->off_dwt = pl->off_dyt + align_up(n_dyt);
     pl->off_db = pl->off_dwt + align_up(g->w_size);
     pl->off_simd = pl->off_db + align_up(2 * (size_t)g->out_c); /* K doubles */
-    const size_t wino_ws = pl->wino || pl->wino_dw ? max_size(pl->wf.ws_floats,
-                                                               pl->wt.ws_floats) : 0;
-    const size_t simd_ws = pl->simd_y || pl->simd_dw ? pl->sf.ws_floats : 0;
-    pl->off_wp = pl->off_simd + align_up(max_size(max_size(simd_ws,
+    const size_t wino_ws = pl->wino ? max_size(pl->wf.ws_floats, pl->wt.ws_floats) : 0;
+    pl->off_wp = pl->off_simd + align_up(max_size(max_size(pl->simd_y ? pl->sf.ws_floats : 0,
                                                            pl->simd_dx ? pl->st.ws_floats : 0),
                                                   wino_ws));
     /* packed weights (conv_simd) or U (conv_wino, the same size for the layer and for dx) */
     pl->off_du = pl->off_wp + align_up(max_size(max_size(pl->simd_y ? pl->sf.pack_floats : 0,
                                                          pl->simd_dx ? pl->st.pack_floats : 0),
                                                 pl->wino ? pl->wf.u_floats : 0));
-    pl->ws_floats = pl->off_du + align_up(pl->wino_dw ? pl->wf.u_floats : 0); /* dU */
+    pl->ws_floats = pl->off_du + align_up(pl->wino ? pl->wf.u_floats : 0); /* dU */
     return 0;
 }
 
@@ -249,7 +243,7 @@ size_t conv_ws_floats(const ConvParams *p, int in_h, int in_w)
 int conv_uses_winograd(const ConvParams *p, int in_h, int in_w)
 {
     ConvPlan pl;
-    return !plan_new(&pl, p, in_h, in_w) && (pl.wino || pl.wino_dw);
+    return !plan_new(&pl, p, in_h, in_w) && pl.wino;
 }
 
 const char *conv_algo_name(ConvAlgo a)
@@ -494,7 +488,7 @@ void conv_backward(float *dx, float *dw, float *db, const float *dy, const float
     const int dx_simd = dx && pl.simd_dx, dx_wino = dx && pl.wino;
     const int dx_gemm = dx && !pl.simd_dx && !pl.wino;
     /* the pass over the batch that computes dW (and, on the GEMM path, dx when it can) */
-    const int chunk = pl.wino_dw ? pl.wf.chunk : pl.simd_dw ? pl.sf.wchunk : g->chunk;
+    const int chunk = pl.wino ? pl.wf.chunk : pl.simd_dw ? pl.sf.wchunk : g->chunk;
     const int n_chunks = (n + chunk - 1) / chunk;
     float *wtp = ws + pl.off_wp; /* packed flipped weights: one copy, in thread 0's slice */
     int team = 1; /* threads actually started; the reduction reads only their slices */
@@ -508,7 +502,7 @@ void conv_backward(float *dx, float *dw, float *db, const float *dy, const float
             team = omp_get_num_threads();
         memset(dw_t, 0, g->w_size * sizeof(float));
         memset(db_t, 0, (size_t)g->out_c * sizeof(double));
-        if (pl.wino_dw)
+        if (pl.wino)
             memset(slice + pl.off_du, 0, pl.wf.u_floats * sizeof(float));
         if (pl.simd_dw)
             conv_simd_prepare(slice + pl.off_simd, &pl.sf);
@@ -516,7 +510,7 @@ void conv_backward(float *dx, float *dw, float *db, const float *dy, const float
         for (int ch = 0; ch < n_chunks; ch++) {
             const int i0 = ch * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
             /* forward: y = conv(x, W)  =>  dW += dy (x unfolded)^T */
-            if (pl.wino_dw)
+            if (pl.wino)
                 conv_wino_weight_grad(slice + pl.off_du, dy + (size_t)i0 * g->y_size,
                                       x + (size_t)i0 * g->x_size, slice + pl.off_simd, &pl.wf,
                                       i1 - i0);
@@ -531,11 +525,11 @@ void conv_backward(float *dx, float *dw, float *db, const float *dy, const float
                 bias_grad(db_t, dy, g, i0, i1);
         }
         /* this thread's dU into its dw_t (G^T dU G is linear: the threads' sum is the same) */
-        if (pl.wino_dw) {
+        if (pl.wino) {
             conv_wino_weight_finish(dw_t, slice + pl.off_du, &pl.wf);
 #pragma omp barrier
         }
-        if ((pl.simd_dw || pl.wino_dw) && dx_gemm) {
+        if (pl.simd_dw && dx_gemm) {
             const int d_chunks = (n + g->chunk - 1) / g->chunk;
 #pragma omp for schedule(static)
             for (int ch = 0; ch < d_chunks; ch++) {
@@ -572,7 +566,7 @@ void conv_backward(float *dx, float *dw, float *db, const float *dy, const float
         }
         /* the implicit barriers above make every thread's dw_t and db_t final. When it holds
          * dW^T, dW (K, crs) element (k, r) is its element (r, k). */
-        const int transposed = !pl.simd_dw && !pl.wino_dw && g->dwt;
+        const int transposed = !pl.simd_dw && !pl.wino && g->dwt;
 #pragma omp for schedule(static)
         for (size_t j = 0; j < g->w_size; j++) {
             const size_t jt = transposed ? j % g->crs * (size_t)g->out_c + j / g->crs : j;

@@ -32,7 +32,10 @@
 -- "failed" line and the grid goes on. The closing line counts done, already complete,
 -- diverged, failed, claimed by other workers and skipped for missing data; the command ends
 -- with an error (exit status 1) when any run diverged or failed, after every other run.
--- Rerunning the same command picks up where it stopped.
+-- Rerunning the same command picks up where it stopped. An experiment that measures another
+-- one's models (Table 5, Figure 2: task.sources) first trains those that are absent, the
+-- grid's processes sharing them (each takes every N-th, as --part K/N takes runs); a run that
+-- needs a model another worker is still training waits for it.
 --
 -- Under an MPI launcher (`mpirun -np N ./mixup --threads T experiments/run.lua ...`, or srun),
 -- every rank is such a worker on the shared results folder: the claims give each run to one
@@ -49,6 +52,7 @@ local grid = require "harness.lua.grid"
 local provenance = require "harness.lua.provenance"
 local lifecycle = require "harness.lua.lifecycle"
 local tasks = require "harness.lua.tasks"
+local models = require "harness.lua.models"
 local cli = require "harness.lua.cli"
 local data_parallel = require "harness.lua.data_parallel"
 
@@ -175,6 +179,25 @@ end
 local counts = {done = 0, skipped = 0, diverged = 0, failed = 0, claimed = 0, no_data = 0}
 local data_cache = {}
 local t0 = sys.clock()
+if task.sources and not dp then
+  -- A task that reads another experiment's models (Table 5, Figure 2): the absent ones are
+  -- trained first, shared between this grid's processes, so that no two evaluations wait on
+  -- one model (harness/lua/models.lua). Every process looks at the whole grid (the runs of
+  -- the other parts read models too).
+  local all = grid.expand(exp, o.scale, filters)
+  local share = o.part or {k = rank + 1, n = world}
+  local ok, trained, absent = pcall(models.prepare, task, all, {
+    out = o.out, threads = threads, command = command, data_cache = data_cache}, share)
+  if not ok then
+    io.stderr:write(("%s: training a source model failed: %s (the runs that read it will "
+                     .. "say so)\n"):format(exp.name, trained))
+    io.stderr:flush()
+  elseif absent > 0 then
+    say(("  %d source model%s absent: %d trained by this process%s"):format(absent,
+        absent == 1 and " was" or "s were", trained,
+        share.n > 1 and ", the others by the other processes of this grid" or ""))
+  end
+end
 for i, r in ipairs(runs) do
   local ok, status = xpcall(lifecycle.run, lifecycle.error_text, task, r, {
     experiment = exp.name, out = o.out, threads = threads, force = o.force, command = command,

@@ -38,14 +38,15 @@ return {
   },
 
   axes = {
-    {name = "pair", levels = {pair(1, 2), pair(2, 3), pair(3, 1), pair(2, 1)}},
+    {name = "pair", levels = {pair(1, 2), pair(2, 3), pair(3, 4), pair(4, 5), pair(5, 1),
+                              pair(2, 1)}},
   },
 
   scales = {
     paper = {seeds = {0}, only = {{pair = "a1b2"}}, set = {}},
     cpu = {
       seeds = {0},
-      only = {{pair = {"a1b2", "a2b3", "a3b1"}}},
+      only = {{pair = {"a1b2", "a2b3", "a3b4", "a4b5", "a5b1"}}},
       set = {source = {experiment = "table2_cifar", scale = "cpu", dataset = "cifar10",
                        net = "preact_resnet18", erm = "erm", mixup = "mixup_a1"},
              eps = {1, 2, 4, 8}},

@@ -3,6 +3,8 @@
  * so that no Lua file starts a shell for them (os.execute / io.popen).
  *
  *   sys.clock()          monotonic wall-clock seconds (os.clock is CPU time)
+ *   sys.sleep(seconds)   waits that long (nanosleep; a signal ends it early), for a worker
+ *                        that waits on another worker's run
  *   sys.mkdir_p(path)    creates path and its missing parents (mode 0777 less the umask);
  *                        true, or nil and "mkdir_p: <path>: <reason>"
  *   sys.exists(path)     true when path names anything (file, folder, link target)
@@ -55,6 +57,15 @@ static int l_clock(lua_State *L)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     lua_pushnumber(L, (lua_Number)ts.tv_sec + 1e-9 * (lua_Number)ts.tv_nsec);
     return 1;
+}
+
+static int l_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    luaL_argcheck(L, s >= 0 && s <= 86400, 1, "seconds in [0, 86400]");
+    struct timespec ts = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL); /* a signal ends it early: main.c's SIGINT hook then stops Lua */
+    return 0;
 }
 
 static int fail(lua_State *L, const char *what, const char *path, int e)
@@ -407,6 +418,7 @@ static const luaL_Reg sys_funcs[] = {
     {"build_info", l_build_info}, {"create_exclusive", l_create_exclusive},
     {"pid_alive", l_pid_alive}, {"md5", l_md5},
     {"md5_file", l_md5_file},   {"file_size", l_file_size},
+    {"sleep", l_sleep},
     {NULL, NULL},
 };
 

@@ -29,6 +29,8 @@
 --   data_parallel     true when the task trains over ranks (optional; env.dp in build)
 --   units(cfg)        -> the number of units of the run
 --   available(cfg)    -> true, or false and why (optional: e.g. data files absent)
+--   sources(cfg)      -> {{src, method, seed}, ...}: the trained models of another experiment
+--                        that a run reads (optional; harness/lua/models.lua)
 --   build(cfg, env)   -> st; env = {threads =, data_cache =, out =, command =, log =} (the
 --                        last three for a task that runs other runs first: tasks/adversarial)
 --   describe(st, cfg) -> the text after "run <id>: " (sizes, method)
@@ -94,7 +96,8 @@ M.LOCK_EXT = ".lock"
 M.DAMAGED_SUFFIX = ".damaged"
 local TENSOR_T = "engine.Tensor"
 
--- The task table's fields and their types (M.check_task); `available` is optional.
+-- The task table's fields and their types (M.check_task); `available` and `sources` are
+-- optional.
 M.TASK_FIELDS = {
   name = "string", schema = "table", unit = "string", curves = "table",
   checkpoint_every = "integer", divergence_fix = "string", units = "function",
@@ -119,8 +122,10 @@ function M.check_task(task)
       options.fail(where, k, v, want == "integer" and "an integer >= 1" or "a " .. want)
     end
   end
-  if task.available ~= nil and type(task.available) ~= "function" then
-    options.fail(where, "available", task.available, "a function or nil")
+  for _, k in ipairs{"available", "sources"} do
+    if task[k] ~= nil and type(task[k]) ~= "function" then
+      options.fail(where, k, task[k], "a function or nil")
+    end
   end
 end
 

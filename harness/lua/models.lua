@@ -8,6 +8,11 @@
 --   models.source_run(src, method, seed)  -> {id =, config =}, the source experiment table
 --   models.load(src, method, seed, env, batch) -> {net =, id =, md5 =, config =}
 --   models.available(src, method, seed)   -> true, or false and why (script or data absent)
+--   models.train(src, method, seed, env)  -> the source run's lifecycle status ("done",
+--                                            "skipped" when its file is there, "claimed", ...)
+--   models.prepare(task, runs, env, part) -> trains the source models that the runs of a task
+--                                            with sources(cfg) read and that are absent, part
+--                                            {k =, n =} of them (run.lua, before the runs)
 --   models.file_md5(path)                 -> the MD5 of a file, as md5sum prints it
 --   models.result_tree(task, st, r, summary) / models.read_result(task, path, what)
 --                                         the results file of a measurement on loaded models
@@ -17,7 +22,9 @@
 --                                         STATUS_COMPLETE, curves and MODEL_ROLES (st[role] is
 --                                         a models.load result)
 -- src = {experiment =, scale =, dataset =, net =} (the dataset, and the level id of the source
--- grid's net axis; its other axes: source_filters); env = {out =, threads =, command =,
+-- grid's net axis; its other axes: source_filters); a seed outside the source scale's list is
+-- the same recipe at that seed (the run the source grid would have with it in its list: Table
+-- 5 attacks 5 seeds of Table 2's cpu models, whose grid has 3); env = {out =, threads =, command =,
 -- data_cache =, log =} (a task's build env). The source task says whether the data are there
 -- (task.available) and what shape its nets take (task.input_shape).
 
@@ -44,11 +51,27 @@ local function source_filters(src, method, seed, exp)
   return filters
 end
 
+-- exp, or a copy whose scale lists seed when its list lacks it (the run ids stay those of
+-- the source grid: an id hashes the run's config, not the list).
+local function with_seed(exp, scale, seed)
+  local recipe = exp.scales[scale]
+  if type(recipe) ~= "table" or type(recipe.seeds) ~= "table" then return exp end
+  for _, s in ipairs(recipe.seeds) do if s == seed then return exp end end
+  local r, scales, e = {}, {}, {}
+  for k, v in pairs(recipe) do r[k] = v end
+  r.seeds = {seed}
+  for k, v in pairs(exp.scales) do scales[k] = v end
+  scales[scale] = r
+  for k, v in pairs(exp) do e[k] = v end
+  e.scales = scales
+  return e
+end
+
 function M.source_run(src, method, seed, exp)
   exp = exp or require("experiments." .. src.experiment)
-  local runs = grid.expand(exp, src.scale, grid.parse_filters(source_filters(src, method, seed,
-                                                                             exp), exp,
-                                                              src.scale))
+  local ex = with_seed(exp, src.scale, seed)
+  local runs = grid.expand(ex, src.scale, grid.parse_filters(source_filters(src, method, seed,
+                                                                            ex), ex, src.scale))
   if #runs ~= 1 or runs[1].config.dataset ~= src.dataset then
     error(("models: %s at scale %s has %d runs for dataset=%s net=%s method=%s seed=%d, "
            .. "expected 1"):format(src.experiment, src.scale,
@@ -86,22 +109,40 @@ local function copy_opts(t, skip)
   return o
 end
 
+function M.train(src, method, seed, env)
+  local run, exp = M.source_run(src, method, seed)
+  local lifecycle = require "harness.lua.lifecycle"
+  return lifecycle.run(source_task(exp), run, {experiment = src.experiment, out = env.out,
+                                               threads = env.threads, command = env.command,
+                                               data_cache = env.data_cache, log = env.log}),
+         run
+end
+
+M.WAIT_POLL = 10 -- seconds between looks at a source model another worker is training
+
 function M.load(src, method, seed, env, batch)
   local run, exp = M.source_run(src, method, seed)
   local lifecycle = require "harness.lua.lifecycle"
   local path = lifecycle.paths(env.out, src.experiment, run.id)
-  if not sys.exists(path) then
-    local task = source_task(exp)
-    local status = lifecycle.run(task, run, {experiment = src.experiment, out = env.out,
-                                             threads = env.threads, command = env.command,
-                                             data_cache = env.data_cache, log = env.log})
+  local said = false
+  while not sys.exists(path) do
+    local status = M.train(src, method, seed, env)
     if status == "claimed" then
-      error(("models: the source model %s is being trained by another worker; run this "
-             .. "command again when it is done (or train the source grid first)"):format(run.id),
-            0)
+      -- another worker trains it (a part of this grid, or a worker of the source grid): wait
+      -- for its file; a lock whose holder died on this host is taken over by the next try
+      if not said then
+        print(("  waiting for the source model %s, which another worker is training (its "
+               .. "lock: %s%s)"):format(run.id, path, lifecycle.LOCK_EXT))
+        io.stdout:flush()
+        said = true
+      end
+      sys.sleep(M.WAIT_POLL)
     elseif status ~= "done" and status ~= "skipped" then
       error(("models: the source model %s ended %s; its results file is needed"):format(
             run.id, status), 0)
+    elseif not sys.exists(path) then
+      error(("models: the source model %s ended %s but %s is absent"):format(run.id, status,
+            path), 0)
     end
   end
   local r, why = results.read_run(path)
@@ -113,6 +154,43 @@ function M.load(src, method, seed, env, batch)
   net:params():copy(r.weights.params)
   net:buffers():copy(r.weights.buffers)
   return {net = net, id = run.id, md5 = M.file_md5(path), config = mc}
+end
+
+-- The absent source models that the runs read (task.sources(cfg) -> {{src, method, seed},
+-- ...}), in the runs' order, each once; part {k =, n =} trains models k, k + n, ... of them,
+-- so that the processes of one grid (run.lua --part, MPI ranks) train them side by side
+-- before any evaluation waits for one. A model that another worker holds is left to it (the
+-- evaluation that reads it waits). Returns the number trained here and the number absent.
+function M.prepare(task, runs, env, part)
+  if not task.sources then return 0, 0 end
+  local lifecycle = require "harness.lua.lifecycle"
+  local absent, seen = {}, {}
+  for _, r in ipairs(runs) do
+    for _, s in ipairs(task.sources(r.config)) do
+      local src, method, seed = s[1], s[2], s[3]
+      if M.available(src, method, seed) then
+        local run = M.source_run(src, method, seed)
+        if not seen[run.id] then
+          seen[run.id] = true
+          if not sys.exists(lifecycle.paths(env.out, src.experiment, run.id)) then
+            absent[#absent + 1] = s
+          end
+        end
+      end
+    end
+  end
+  local trained = 0
+  for i, s in ipairs(absent) do
+    if (i - 1) % part.n == part.k - 1 then
+      local status, run = M.train(s[1], s[2], s[3], env)
+      if status ~= "done" and status ~= "skipped" and status ~= "claimed" then
+        error(("models: the source model %s ended %s; its results file is needed"):format(
+              run.id, status), 0)
+      end
+      if status == "done" then trained = trained + 1 end
+    end
+  end
+  return trained, #absent
 end
 
 function M.result_tree(task, st, r, summary)

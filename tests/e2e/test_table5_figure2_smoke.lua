@@ -1,7 +1,9 @@
 -- test_table5_figure2_smoke.lua: the Table 5 and Figure 2 smoke evaluations end to end, as
--- `make reproduce-table5 SCALE=smoke` and `make reproduce-figure2 SCALE=smoke` run them: experiments/run.lua trains the Table 2 smoke models it needs (through
--- the one lifecycle, into the same results folder), attacks them (FGSM and I-FGSM, white and
--- black box) and writes one attack-evaluation file per pair; the file names the models' run ids
+-- `make reproduce-table5 SCALE=smoke` and `make reproduce-figure2 SCALE=smoke` run them (two
+-- processes, --part 1/2 and 2/2, started together): experiments/run.lua trains the Table 2
+-- smoke models they need first, each process half of them (through the one lifecycle, into
+-- the same results folder), attacks them (FGSM and I-FGSM, white and black box) and writes one
+-- attack-evaluation file per pair; the file names the models' run ids
 -- and file MD5s, its curves hold one entry per attack; a second invocation retrains and
 -- re-evaluates nothing; the paper scale is skipped with a message while Table 1 has no
 -- experiment script. Figure 2 then measures the same models between training pairs without
@@ -28,12 +30,57 @@ local function run(scale, experiment)
                     :format(EXE, experiment or "table5_adversarial", scale, OUT, LOG)) == true
 end
 
+-- the grid as make's JOBS=2 runs it: two processes of 1 thread at once; true when both succeed
+local function run_parts(scale)
+  local cmd = "%s --threads 1 experiments/run.lua table5_adversarial --scale %s --out %s "
+              .. "--part %d/2 > %s.%d 2>&1"
+  local both = ("( %s & %s & wait $! && wait ) > /dev/null 2>&1"):format(
+    cmd:format(EXE, scale, OUT, 1, LOG, 1), cmd:format(EXE, scale, OUT, 2, LOG, 2))
+  local ok = os.execute(both) == true
+  local f = assert(io.open(LOG, "w"))
+  for k = 1, 2 do
+    f:write(("-- part %d/2\n"):format(k), slurp(("%s.%d"):format(LOG, k)))
+    os.remove(("%s.%d"):format(LOG, k))
+  end
+  f:close()
+  return ok
+end
+
 local exp = require "experiments.table5_adversarial"
 local runs = grid.expand(exp, "smoke")
 local hashes = {}
 
+suite:test("source_seed_outside_the_source_scale", function()
+  -- Table 2's smoke scale has seeds 1 and 2; seed 3 is the same recipe at seed 3, with the id
+  -- the grid would give it
+  local src = exp.scales.smoke.set.source
+  local t2 = require "experiments.table2_cifar"
+  local r3 = models.source_run(src, "erm", 3)
+  check.eq(r3.config.seed, 3, "the config's seed")
+  local wide = {}
+  for k, v in pairs(t2) do wide[k] = v end
+  wide.scales = {smoke = {}}
+  for k, v in pairs(t2.scales.smoke) do wide.scales.smoke[k] = v end
+  wide.scales.smoke.seeds = {1, 2, 3}
+  local want = grid.expand(wide, "smoke", grid.parse_filters(
+    {"dataset=cifar10", "net=preact_resnet18", "method=erm", "seed=3"}, wide, "smoke"))[1]
+  check.eq(r3.id, want.id, "the run id of seed 3 in a grid listing it")
+  check.eq(models.source_run(src, "erm", 1).id, grid.expand(t2, "smoke", grid.parse_filters(
+    {"dataset=cifar10", "net=preact_resnet18", "method=erm", "seed=1"}, t2, "smoke"))[1].id,
+    "a listed seed: the grid's own run")
+  check.eq(#t2.scales.smoke.seeds, 2, "the source experiment is left as it was")
+end)
+
 suite:test("smoke_evaluations_run", function()
-  check.truthy(run("smoke"), "experiments/run.lua failed:\n" .. slurp(LOG))
+  check.truthy(run_parts("smoke"), "experiments/run.lua failed:\n" .. slurp(LOG))
+  local log = slurp(LOG)
+  -- 4 models (ERM and mixup of seeds 1 and 2), 2 trained by each process before any attack
+  check.eq(select(2, log:gsub("4 source models were absent: 2 trained by this process", "")),
+           2, "each process trains half of the source models:\n" .. log)
+  check.eq(select(2, log:gsub("%] run smoke%-cifar10", "")), 4, "each model trained once")
+  check.truthy(not log:find("%] failed") and not log:find("source model failed"), log)
+  check.eq(select(2, log:gsub(" 1 done, 0 already complete, 0 diverged, 0 failed", "")), 2,
+           "each process evaluates its pair:\n" .. log)
   check.eq(#runs, 2, "two pairs")
   for _, r in ipairs(runs) do
     local e, why = adv.read_result((lifecycle.paths(OUT, "table5_adversarial", r.id)))
@@ -92,6 +139,32 @@ suite:test("figure2_smoke_on_the_same_models", function()
   end
   local path = lifecycle.paths(OUT, "table2_cifar", e.models.erm_run_id)
   check.eq(e.models.erm_file_md5, models.file_md5(path), "the ERM model's md5")
+end)
+
+suite:test("load_waits_for_a_model_another_worker_holds", function()
+  -- seed 3's ERM model is claimed by a live process (this one, through its lock); load waits,
+  -- and trains it itself once the lock is gone (its holder ended without a result)
+  local runlock = require "harness.lua.runlock"
+  local src = exp.scales.smoke.set.source
+  local run = models.source_run(src, "erm", 3)
+  local path = lifecycle.paths(OUT, "table2_cifar", run.id)
+  local lock = path .. lifecycle.LOCK_EXT
+  check.truthy(runlock.claim(lock, run.id, function() end), "the test holds the lock")
+  check.truthy(os.execute(("( sleep 1; rm -f %s ) > /dev/null 2>&1 &"):format(lock)), "timer")
+  local lines, print0, poll = {}, print, models.WAIT_POLL
+  models.WAIT_POLL = 0.2
+  rawset(_G, "print", function(...) lines[#lines + 1] = table.concat({...}, "\t") end)
+  local ok, m = pcall(models.load, src, "erm", 3, {out = OUT, threads = 1, command = "test",
+                                                    data_cache = {}}, 100)
+  rawset(_G, "print", print0)
+  models.WAIT_POLL = poll
+  check.truthy(ok, tostring(m))
+  local said = table.concat(lines, "\n")
+  check.truthy(said:find("waiting for the source model " .. run.id, 1, true), said)
+  check.eq(select(2, said:gsub("waiting for", "")), 1, "said once")
+  check.truthy(sys.exists(path), "trained once the lock was gone")
+  check.eq(m.config.seed, 3, "the seed-3 model")
+  check.eq(m.md5, models.file_md5(path), "loaded from its file")
 end)
 
 sys.remove_tree(OUT)

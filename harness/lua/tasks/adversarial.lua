@@ -81,6 +81,12 @@ function M.available(cfg)
   return models.available(cfg.source, cfg.source.erm, cfg.seed_a)
 end
 
+-- the models a run reads: {source, method, seed} each (models.prepare trains absent ones)
+function M.sources(cfg)
+  local src = cfg.source
+  return {{src, src.erm, cfg.seed_a}, {src, src.erm, cfg.seed_b}, {src, src.mixup, cfg.seed_a}}
+end
+
 function M.units(cfg) return 2 * #cfg.eps end
 
 function M.build(cfg, env)

@@ -61,6 +61,12 @@ function M.available(cfg)
   return models.available(cfg.source, cfg.source.erm, cfg.seed)
 end
 
+-- the models a run reads: {source, method, seed} each (models.prepare trains absent ones)
+function M.sources(cfg)
+  local src = cfg.source
+  return {{src, src.erm, cfg.seed}, {src, src.mixup, cfg.seed}}
+end
+
 function M.units(cfg) return #cfg.lambdas end
 
 function M.build(cfg, env)

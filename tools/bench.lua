@@ -47,7 +47,7 @@ local function step()
   net:zero_grad()
   local y = net:forward(x, true)
   train.softmax_xent(y, t, dy)
-  net:backward(dy)
+  net:backward(dy, false)
   opt:step(0.1)
 end
 

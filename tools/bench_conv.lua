@@ -40,7 +40,7 @@ local function time_algo(c, k, h, algo)
     local t0 = sys.clock()
     net:forward(x, true)
     local t1 = sys.clock()
-    net:backward(dy)
+    net:backward(dy, false)
     local t2 = sys.clock()
     if i > 0 then fwd, bwd = math.min(fwd, t1 - t0), math.min(bwd, t2 - t1) end
   end

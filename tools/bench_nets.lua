@@ -43,7 +43,7 @@ for i = 1, batch do t:set(1, i, rng:below(classes) + 1) end
 local function step()
   net:zero_grad()
   train.softmax_xent(net:forward(x, true), t, dy)
-  net:backward(dy)
+  net:backward(dy, false)
   opt:step(0.1)
 end
 step()

@@ -194,21 +194,28 @@ static int tensor_alive(lua_State *L, int idx)
     return alive;
 }
 
-/* net:backward(dy) -> dx, a view valid until the next backward; accumulates into grads. */
+/* net:backward(dy [, input_grad]) -> dx, a view valid until the next backward; accumulates
+ * into grads. input_grad false: no input gradient (the stem skips it, net_backward with no
+ * dx) and nothing is returned; training loops pass it, attacks and Figure 2 read dx. */
 static int l_net_backward(lua_State *L)
 {
     Err err;
     const Tensor *dx;
     Net *net = check_net(L, 1);
     Tensor *dy = lua_tensor_check(L, 2);
+    if (!lua_isnoneornil(L, 3))
+        luaL_checktype(L, 3, LUA_TBOOLEAN);
+    const int want_dx = lua_isnoneornil(L, 3) || lua_toboolean(L, 3);
     lua_getiuservalue(L, 1, UV_X);
     if (net->last_x && !tensor_alive(L, lua_gettop(L)))
         return lua_raisef(L, "net_backward: the input of the last forward was closed");
     lua_pop(L, 1);
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, 1, UV_DY);
-    if (net_backward(net, dy, &dx, &err))
+    if (net_backward(net, dy, want_dx ? &dx : NULL, &err))
         return lua_raisef(L, "%s", err.msg);
+    if (!want_dx)
+        return 0;
     push_activation(L, dx);
     return 1;
 }

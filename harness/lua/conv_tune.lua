@@ -37,11 +37,11 @@ local function conv_times(desc, shape, opts, algo)
   local z = net:forward(x, true)
   local dz = tensor.new(z:shape())
   dz:fill(0.01)
-  net:backward(dz)
+  net:backward(dz, false)
   net:profile(true)
   for _ = 1, M.STEPS do
     net:forward(x, true)
-    net:backward(dz)
+    net:backward(dz, false)
   end
   -- under winograd, only the layers that run it (the others ran their direct paths)
   local runs_it = {}

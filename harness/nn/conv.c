@@ -703,8 +703,9 @@ static int conv_module_backward(Module *m, const Tensor *x, const Tensor *dy, Ct
     int n;
     if (conv_check(m, x, dy, ctx, "conv_backward", &n, err) || module_set_dx(m, n, err))
         return -1;
-    conv_backward(m->dx.data, m->dw, p->bias ? m->dw + m->n_decay : NULL, dy->data, x->data,
-                  m->w, ctx->ws, ctx->ws_stride, p, n, m->in.h, m->in.w, ctx->nthreads);
+    conv_backward(ctx->no_dx ? NULL : m->dx.data, m->dw, p->bias ? m->dw + m->n_decay : NULL,
+                  dy->data, x->data, m->w, ctx->ws, ctx->ws_stride, p, n, m->in.h, m->in.w,
+                  ctx->nthreads);
     return 0;
 }
 

@@ -44,7 +44,8 @@ void linear_backward(float *dx, float *dw, float *db, const float *dy, const flo
 {
     int in = p->in, out = p->out;
     /* forward: y = x w^T  =>  dx (n, in) = dy (n, out) w (out, in), overwritten */
-    blas_gemm(0, 0, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+    if (dx)
+        blas_gemm(0, 0, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
     /* forward: y = x w^T  =>  dw (out, in) += dy^T (out, n) x (n, in) */
     blas_gemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
     if (!db)
@@ -157,7 +158,8 @@ static int linear_module_backward(Module *m, const Tensor *x, const Tensor *dy, 
     if (linear_check(m, x, dy, &n, err) || module_set_dx(m, n, err))
         return -1;
     float *db = lm->p.bias ? m->dw + (size_t)lm->p.out * (size_t)lm->p.in : NULL;
-    linear_backward(m->dx.data, m->dw, db, dy->data, x->data, m->w, n, &lm->p, ctx->nthreads);
+    linear_backward(ctx->no_dx ? NULL : m->dx.data, m->dw, db, dy->data, x->data, m->w, n,
+                    &lm->p, ctx->nthreads);
     return 0;
 }
 

@@ -15,8 +15,8 @@
  *   3. the Net points m->w, m->dw, m->buf into its flat buffers and reserves m->y, m->dx for a
  *      batch capacity (net.c does this, also for containers).
  *   4. init(m, rng) fills m->w and m->buf (initialisation scheme chosen at construction).
- *   5. forward(m, x, ctx) writes m->y; backward(m, x, dy, ctx) overwrites m->dx and
- *      accumulates into m->dw. x is the same tensor that the matching forward saw; forward may
+ *   5. forward(m, x, ctx) writes m->y; backward(m, x, dy, ctx) overwrites m->dx (unless
+ *      ctx->no_dx, where a kind may leave it unwritten) and accumulates into m->dw. x is the same tensor that the matching forward saw; forward may
  *      save what backward needs in the kind's own state (sized in setup or on the first
  *      forward for the reserved capacity, never per batch).
  *   6. destroy(m) frees the kind's own state and the module itself (not y, dx, children).
@@ -59,6 +59,11 @@ typedef struct Ctx {
     const MixPlan *mix;   /* training only: the pairs a mix module applies; NULL: none */
     Tensor *grad_pool;    /* backward: the Net's shared gradient buffers, two per colour of
                              sequential (net.c); NULL outside a Net */
+    int no_dx;            /* backward: nobody reads this module's input gradient (the net's
+                             input, when net_backward is given no dx): a kind may skip dx
+                             (conv, linear, residual and concat do); net.c passes it to a
+                             sequential's first child and to every branch of a residual or
+                             concat */
 } Ctx;
 
 /* Initialisation schemes; recorded by name in the run config. */

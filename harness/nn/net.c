@@ -234,16 +234,20 @@ static int seq_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx, 
                        m->path);
     const Tensor *pp = sm->colour >= 0 ? ctx->grad_pool + 2 * sm->colour : NULL;
     const Tensor *g = dy;
+    const int no_dx = ctx->no_dx; /* only the first child's input is the sequential's input */
     for (int i = m->n_child - 1; i >= 0; i--) {
         Module *c = m->child[i];
         const Tensor *in = i ? &m->child[i - 1]->y : x;
+        ctx->no_dx = i == 0 && no_dx;
         if (c->shared_dx) {
             /* the buffer that does not hold dy; the whole of it, for module_set_dx to shape */
             const Tensor *b = &pp[in_buffer(&pp[0], g->data) ? 1 : 0];
             int rows = (int)(b->cap / shape_size(c->in));
             c->dx = view_as(b, rows, c->in);
         }
-        if (child_backward(c, in, g, ctx, err))
+        int bad = child_backward(c, in, g, ctx, err);
+        ctx->no_dx = no_dx;
+        if (bad)
             return -1;
         g = &c->dx;
     }
@@ -332,9 +336,11 @@ static int res_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
 static int res_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx, Err *err)
 {
     int n = x->shape[0];
-    for (int i = 0; i < m->n_child; i++)
+    for (int i = 0; i < m->n_child; i++) /* at the net's input, both skip dx (no_dx) */
         if (child_backward(m->child[i], x, dy, ctx, err))
             return -1;
+    if (ctx->no_dx)
+        return 0;
     if (module_set_dx(m, n, err))
         return -1;
     /* d(main + shortcut)/dx: both branches see the same dy; an identity shortcut passes it. */
@@ -435,8 +441,10 @@ static int cat_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx, 
             memcpy(cm->dy_part.data + (size_t)k * per, dy->data + (size_t)k * out_per + off,
                    per * sizeof(float));
         off += (size_t)b->out.c * hw;
-        if (child_backward(b, x, &cm->dy_part, ctx, err))
+        if (child_backward(b, x, &cm->dy_part, ctx, err)) /* no_dx: as residual's */
             return -1;
+        if (ctx->no_dx)
+            continue;
         float *dx = m->dx.data;
         const float *g = b->dx.data;
         if (i == 0)
@@ -714,7 +722,7 @@ void net_zero_grad(Net *net) { memset(net->grads, 0, net->n_params * sizeof(floa
 static Ctx net_ctx(Net *net, int train, Rng *rng, int mix)
 {
     return (Ctx){train, rng, net->ws, net->ws_stride, net->nthreads, net->profile,
-                 mix ? &net->mix : NULL, net->grad_pool};
+                 mix ? &net->mix : NULL, net->grad_pool, 0};
 }
 
 int net_set_mix(Net *net, const double *lam, const int *perm, int n, Err *err)
@@ -780,6 +788,7 @@ int net_backward(Net *net, const Tensor *dy, const Tensor **dx, Err *err)
                        net->out.h, net->out.w);
     Tensor dyv = view_as(dy, net->last_n, net->out);
     Ctx ctx = net_ctx(net, net->last_train, NULL, net->last_mix);
+    ctx.no_dx = !dx; /* the stem's input gradient only for a caller that reads it */
     if (child_backward(net->root, net->last_x, &dyv, &ctx, err))
         return -1;
     if (dx)

@@ -73,7 +73,10 @@ int net_set_threads(Net *net, int nthreads, Err *err);
  * train selects batch statistics / dropout; rng may be NULL unless a dropout is active. */
 int net_forward(Net *net, const Tensor *x, int train, Rng *rng, const Tensor **y, Err *err);
 /* dy: (N, out) for the last forward's N; accumulates into grads; *dx (optional) points at
- * dLoss/dx, valid until the next backward. The x of the last forward must be unchanged. */
+ * dLoss/dx, valid until the next backward. The x of the last forward must be unchanged.
+ * dx NULL: the input gradient is not wanted, and the module that reads the net's input (a
+ * stem conv or linear, the first of the root's sequential chain) skips it; the parameter
+ * gradients are the same bits either way. */
 int net_backward(Net *net, const Tensor *dy, const Tensor **dx, Err *err);
 void net_zero_grad(Net *net);
 /* Activation floats module m itself holds (not its children): its owned y and dx; for memory

@@ -315,6 +315,49 @@ suite:test("conv_tune_auto", function()
   for i = 1, #got do check.eq(got[i], wanted[i], "layer " .. i) end
 end)
 
+-- net:backward(dy, false): no input gradient (the stem conv or linear skips it, net.c's
+-- no_dx), nothing returned, and the parameter gradients the same bits as with it, for a stem
+-- under every conv algorithm and for nets whose input goes to a container (its branches skip
+-- dx at their first layer only: the second conv of each branch must still compute its own).
+suite:test("no_input_gradient", function()
+  local stem = {c.conv{name = "stem", in_c = 16, out_c = 16, k = 3, pad = 1}, c.bn{channels = 16},
+                c.relu{}, c.conv{in_c = 16, out_c = 16, k = 3, pad = 1}, c.global_avgpool{},
+                c.flatten{}, c.linear{in_f = 16, out_f = 4}}
+  local branch = c.sequential("", {c.conv{in_c = 16, out_c = 16, k = 3, pad = 1},
+                                   c.bn{channels = 16}, c.relu{},
+                                   c.conv{in_c = 16, out_c = 16, k = 3, pad = 1}})
+  local head = {c.global_avgpool{}, c.flatten{}}
+  local cases = {
+    {"conv stem, direct", c.sequential("a", stem), "direct"},
+    {"conv stem, im2col", c.sequential("a", stem), "im2col"},
+    {"conv stem, winograd", c.sequential("a", stem), "winograd"},
+    {"linear first", c.sequential("l", {c.flatten{}, c.linear{in_f = 16 * 64, out_f = 8},
+                                        c.relu{}, c.linear{in_f = 8, out_f = 4}}), "default"},
+    {"residual first", c.sequential("r", {c.residual("res", branch), head[1], head[2],
+                                          c.linear{in_f = 16, out_f = 4}}), "default"},
+    {"concat first", c.sequential("k", {c.concat("cat", {branch, c.identity{}}), head[1],
+                                        head[2], c.linear{in_f = 32, out_f = 4}}), "default"},
+  }
+  for _, case in ipairs(cases) do
+    local name, desc, algo = case[1], case[2], case[3]
+    local net = nn.build(desc, {c = 16, h = 8, w = 8}, {batch = 3, conv_algo = algo})
+    net:init(train.rng(7, train.stream.init))
+    local x = fill_sin(tensor.new{3, 16, 8, 8}, 0.4)
+    local dy = fill_sin(tensor.new(net:forward(x, true):shape()), 0.9)
+    local dx = net:backward(dy)
+    check.eq(dx and dx:size(), 3 * 16 * 64, name .. ": dx by default")
+    local g1 = net:grads():clone()
+    net:zero_grad()
+    net:forward(x, true)
+    check.eq(select("#", net:backward(dy, false)), 0, name .. ": nothing returned")
+    check.same_bits(net:grads(), g1, name .. ": the same parameter gradients")
+  end
+  local net = nn.build(c.sequential("a", stem), {c = 16, h = 8, w = 8}, {batch = 3})
+  local y = net:forward(fill_sin(tensor.new{3, 16, 8, 8}, 0.4), true)
+  check.raises(function() net:backward(tensor.new(y:shape()), "no") end, "boolean expected",
+               "input_grad is a boolean")
+end)
+
 suite:test("thread_count_determinism", function()
   -- a conv + BN net gives bit-identical results for a given thread count
   local desc = c.sequential("d", {c.conv{in_c = 3, out_c = 8, k = 3, pad = 1}, c.bn{channels = 8},

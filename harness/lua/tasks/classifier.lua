@@ -285,7 +285,7 @@ end
 local function step_serial(st, xm, t, dz)
   st.opt:zero_grad()
   local loss, correct = forward_loss(st, xm, t, dz)
-  if loss then st.net:backward(dz) end
+  if loss then st.net:backward(dz, false) end
   return loss, correct
 end
 
@@ -340,7 +340,7 @@ local function step_split(st, n, xm, t, dz)
     end
     loss_sum = loss_sum + loss * c
     correct = correct + right
-    net:backward(v.dz:scale(c / n))
+    net:backward(v.dz:scale(c / n), false)
     if has_bufs then st.bn_sum:axpy(groups(c, g) / all, bufs) end
   end
   if has_bufs then bufs:copy(st.bn_sum) end

@@ -187,7 +187,7 @@ function M.d_update(st, x, t)
   st.opt_d:zero_grad()
   local y = st.d:forward(x, true)
   local loss = train.bce_logits(y, t, st.dz)
-  st.d:backward(st.dz)
+  st.d:backward(st.dz, false)
   st.opt_d:step(st.cfg.optim.lr)
   return loss
 end
@@ -203,7 +203,7 @@ function M.g_update(st, z, assemble)
   local loss = train.bce_logits(y, t, st.dz)
   local dx = st.d:backward(st.dz)
   egan.generator_grad(st.dg, dx, first, lambda)
-  st.g:backward(st.dg)
+  st.g:backward(st.dg, false)
   st.opt_g:step(st.cfg.optim.lr)
   return -loss
 end

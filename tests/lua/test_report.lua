@@ -196,6 +196,13 @@ suite:test("final_window", function()
   local v, k = results.median_final(c)
   check.eq(k, 5, "window")
   check.eq(v, 12, "median of 10..14, none of the earlier phase")
+  -- the run's closing line names that window, not the paper's 10
+  local line = require("harness.lua.tasks.classifier").summary_line{
+    epochs = 100, test_error_median_last10 = 12, train_error_last = 1.5}
+  check.truthy(line:find("median test error of the last 5 epochs 12.00%", 1, true), line)
+  line = require("harness.lua.tasks.classifier").summary_line{
+    epochs = 3, test_error_median_last10 = 90, train_error_last = 80}
+  check.truthy(line:find("of the last 1 epoch 90.00%", 1, true), line)
 end)
 
 suite:test("median_last", function()

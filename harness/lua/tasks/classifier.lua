@@ -484,8 +484,9 @@ function M.read_result(path)
 end
 
 function M.summary_line(s)
-  return ("median test error of the last %d epochs %.2f%%, last training error %.1f%%"):format(
-         math.min(results.MEDIAN_LAST, s.epochs), s.test_error_median_last10, s.train_error_last)
+  local k = results.final_window(s.epochs) -- the window the statistic took (results.lua)
+  return ("median test error of the last %d epoch%s %.2f%%, last training error %.1f%%"):format(
+         k, k == 1 and "" or "s", s.test_error_median_last10, s.train_error_last)
 end
 
 return M

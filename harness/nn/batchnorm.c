@@ -40,6 +40,87 @@ typedef struct BNModule {
 
 /* ---- kernels -------------------------------------------------------------------------- */
 
+/* One channel's batch statistics: mu = sum(x) / M and sq = sum((x - mu)^2), M = n plane. xc is
+ * the channel's plane of the first example, the next example's is `stride` floats on. */
+static void channel_stats(const float *xc, size_t stride, int n, size_t plane, double m_count,
+                          double *mu_out, double *sq_out)
+{
+    /* mean_B = sum(x) / M */
+    double sum = 0.0;
+    for (int k = 0; k < n; k++) {
+        const float *xi = xc + (size_t)k * stride;
+        double s = 0.0;
+        /* simd: a fixed vector-lane order (deterministic) instead of one serial chain of
+         * dependent double adds, which ran 4x slower than memory */
+#pragma omp simd reduction(+ : s)
+        for (size_t i = 0; i < plane; i++)
+            s += (double)xi[i];
+        sum += s;
+    }
+    double mu = sum / m_count;
+    /* var_B = sum((x - mean_B)^2) / M (biased, used to normalise) */
+    double sq = 0.0;
+    for (int k = 0; k < n; k++) {
+        const float *xi = xc + (size_t)k * stride;
+        double s = 0.0;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = 0; i < plane; i++) {
+            double d = (double)xi[i] - mu;
+            s += d * d;
+        }
+        sq += s;
+    }
+    *mu_out = mu;
+    *sq_out = sq;
+}
+
+/* One channel's mean and inv_std for the pass (train: from its batch statistics mu, sq, and
+ * the running statistics move; eval: the running ones). */
+static void channel_finish(double *mean, double *inv_std, float *running_mean,
+                           float *running_var, double mu, double sq, double m_count, int train,
+                           double eps, double momentum)
+{
+    if (train) {
+        double var = sq / m_count;
+        *mean = mu;
+        *inv_std = 1.0 / sqrt(var + eps);
+        /* running stats take the unbiased variance, as PyTorch does */
+        double unbiased = sq / (m_count - 1.0);
+        *running_mean = (float)((1.0 - momentum) * (double)*running_mean + momentum * mu);
+        *running_var = (float)((1.0 - momentum) * (double)*running_var + momentum * unbiased);
+    } else {
+        *mean = (double)*running_mean;
+        *inv_std = 1.0 / sqrt((double)*running_var + eps);
+    }
+}
+
+/* y = (x - mean) * (gamma inv_std) + beta for one channel, then max(., 0) when relu (as
+ * act.c's ReLU writes it: a NaN passes); y's examples are `ystride` apart, x's `xstride`. */
+static void channel_apply(float *yc, size_t ystride, const float *xc, size_t xstride, int n,
+                          size_t plane, double mean, double inv_std, const float *gamma,
+                          const float *beta, int ch, int relu)
+{
+    double g = gamma ? (double)gamma[ch] : 1.0;
+    float mf = (float)mean;
+    float scale = (float)(g * inv_std);
+    float shift = beta ? beta[ch] : 0.0f;
+    for (int k = 0; k < n; k++) {
+        const float *xi = xc + (size_t)k * xstride;
+        float *yi = yc + (size_t)k * ystride;
+        if (relu) {
+#pragma omp simd
+            for (size_t i = 0; i < plane; i++) {
+                float v = (xi[i] - mf) * scale + shift;
+                yi[i] = v <= 0.0f ? 0.0f : v;
+            }
+        } else {
+#pragma omp simd
+            for (size_t i = 0; i < plane; i++)
+                yi[i] = (xi[i] - mf) * scale + shift;
+        }
+    }
+}
+
 void batchnorm_forward(float *y, const float *x, const float *gamma, const float *beta,
                        double *mean, double *inv_std, float *running_mean, float *running_var,
                        int n, int c, int hw, int train, double eps, double momentum,
@@ -50,57 +131,114 @@ void batchnorm_forward(float *y, const float *x, const float *gamma, const float
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int ch = 0; ch < c; ch++) {
         const float *xc = x + (size_t)ch * plane;
-        float *yc = y + (size_t)ch * plane;
-        if (train) {
-            /* mean_B = sum(x) / M */
-            double sum = 0.0;
-            for (int k = 0; k < n; k++) {
-                const float *xi = xc + (size_t)k * stride;
-                double s = 0.0;
-                /* simd: a fixed vector-lane order (deterministic) instead of one serial chain
-                 * of dependent double adds, which ran 4x slower than memory */
-#pragma omp simd reduction(+ : s)
-                for (size_t i = 0; i < plane; i++)
-                    s += (double)xi[i];
-                sum += s;
-            }
-            double mu = sum / m_count;
-            /* var_B = sum((x - mean_B)^2) / M (biased, used to normalise) */
-            double sq = 0.0;
-            for (int k = 0; k < n; k++) {
-                const float *xi = xc + (size_t)k * stride;
-                double s = 0.0;
-#pragma omp simd reduction(+ : s)
-                for (size_t i = 0; i < plane; i++) {
-                    double d = (double)xi[i] - mu;
-                    s += d * d;
-                }
-                sq += s;
-            }
-            double var = sq / m_count;
-            mean[ch] = mu;
-            inv_std[ch] = 1.0 / sqrt(var + eps);
-            /* running stats take the unbiased variance, as PyTorch does */
-            double unbiased = sq / (m_count - 1.0);
-            running_mean[ch] = (float)((1.0 - momentum) * (double)running_mean[ch] +
-                                       momentum * mu);
-            running_var[ch] = (float)((1.0 - momentum) * (double)running_var[ch] +
-                                      momentum * unbiased);
-        } else {
-            mean[ch] = (double)running_mean[ch];
-            inv_std[ch] = 1.0 / sqrt((double)running_var[ch] + eps);
-        }
-        /* y = (x - mean) * (gamma inv_std) + beta */
-        double g = gamma ? (double)gamma[ch] : 1.0;
-        float mf = (float)mean[ch];
-        float scale = (float)(g * inv_std[ch]);
-        float shift = beta ? beta[ch] : 0.0f;
+        double mu = 0.0, sq = 0.0;
+        if (train)
+            channel_stats(xc, stride, n, plane, m_count, &mu, &sq);
+        channel_finish(&mean[ch], &inv_std[ch], &running_mean[ch], &running_var[ch], mu, sq,
+                       m_count, train, eps, momentum);
+        channel_apply(y + (size_t)ch * plane, stride, xc, stride, n, plane, mean[ch],
+                      inv_std[ch], gamma, beta, ch, 0);
+    }
+}
+
+void batchnorm_stats(double *mu, double *sq, const float *x, size_t x_stride, int n, int c,
+                     int hw, int nthreads)
+{
+    size_t plane = (size_t)hw;
+    double m_count = (double)n * (double)hw;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int ch = 0; ch < c; ch++)
+        channel_stats(x + (size_t)ch * plane, x_stride, n, plane, m_count, &mu[ch], &sq[ch]);
+}
+
+void batchnorm_finish(double *mean, double *inv_std, float *running_mean, float *running_var,
+                      const double *mu, const double *sq, int n, int c, int hw, int train,
+                      double eps, double momentum)
+{
+    double m_count = (double)n * (double)hw;
+    for (int ch = 0; ch < c; ch++)
+        channel_finish(&mean[ch], &inv_std[ch], &running_mean[ch], &running_var[ch],
+                       train ? mu[ch] : 0.0, train ? sq[ch] : 0.0, m_count, train, eps,
+                       momentum);
+}
+
+void batchnorm_apply(float *y, const float *x, size_t x_stride, const float *gamma,
+                     const float *beta, const double *mean, const double *inv_std, int n,
+                     int c, int hw, int relu, int nthreads)
+{
+    size_t plane = (size_t)hw;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int ch = 0; ch < c; ch++)
+        channel_apply(y + (size_t)ch * plane, (size_t)c * plane, x + (size_t)ch * plane,
+                      x_stride, n, plane, mean[ch], inv_std[ch], gamma, beta, ch, relu);
+}
+
+/* The backward of one channel. dy counts only where relu_out > 0 when relu_out is given (the
+ * gradient through a ReLU that followed the BN, as act.c's backward masks it); dy, relu_out
+ * and dx have examples `stride` apart, x `xstride`. dx may be dy (each value is read before
+ * it is written). */
+static void channel_backward(float *dxc, const float *dyc, const float *rc, size_t stride,
+                             const float *xc, size_t xstride, float *dgamma, float *dbeta,
+                             const float *gamma, double mean, double is, int ch, int n,
+                             size_t plane, int train)
+{
+    if (rc) {
+        /* y = max(bn, 0)  =>  d bn = dy where y > 0, else 0, into dx first: the channel then
+         * stays in cache for the passes below (a select inside their double reductions
+         * kept them from vectorising) */
         for (int k = 0; k < n; k++) {
-            const float *xi = xc + (size_t)k * stride;
-            float *yi = yc + (size_t)k * stride;
+            const float *dyi = dyc + (size_t)k * stride, *ri = rc + (size_t)k * stride;
+            float *dxi = dxc + (size_t)k * stride;
 #pragma omp simd
             for (size_t i = 0; i < plane; i++)
-                yi[i] = (xi[i] - mf) * scale + shift;
+                dxi[i] = ri[i] > 0.0f ? dyi[i] : 0.0f;
+        }
+        dyc = dxc;
+    }
+    double m_count = (double)n * (double)plane;
+    float mf = (float)mean;
+    /* y = xhat gamma + beta  =>  dbeta = sum(dy), dgamma = sum(dy xhat) */
+    double sum_dy = 0.0, sum_dy_xc = 0.0;
+    for (int k = 0; k < n; k++) {
+        const float *xi = xc + (size_t)k * xstride;
+        const float *dyi = dyc + (size_t)k * stride;
+        double s1 = 0.0, s2 = 0.0;
+#pragma omp simd reduction(+ : s1, s2)
+        for (size_t i = 0; i < plane; i++) {
+            s1 += (double)dyi[i];
+            s2 += (double)dyi[i] * (double)(xi[i] - mf);
+        }
+        sum_dy += s1;
+        sum_dy_xc += s2;
+    }
+    double sum_dy_xhat = sum_dy_xc * is;
+    if (dgamma)
+        dgamma[ch] += (float)sum_dy_xhat;
+    if (dbeta)
+        dbeta[ch] += (float)sum_dy;
+    double g = gamma ? (double)gamma[ch] : 1.0;
+    float k1 = (float)(g * is);
+    if (train) {
+        /* xhat = (x - mean_B) inv_std, with mean_B and var_B functions of x:
+         * dx = gamma inv_std / M * (M dy - sum(dy) - xhat sum(dy xhat)) */
+        float mean_dy = (float)(sum_dy / m_count);
+        float k2 = (float)(is * sum_dy_xhat / m_count); /* xhat's inv_std folded in */
+        for (int k = 0; k < n; k++) {
+            const float *xi = xc + (size_t)k * xstride;
+            const float *dyi = dyc + (size_t)k * stride;
+            float *dxi = dxc + (size_t)k * stride;
+#pragma omp simd
+            for (size_t i = 0; i < plane; i++)
+                dxi[i] = k1 * (dyi[i] - mean_dy - (xi[i] - mf) * k2);
+        }
+    } else {
+        /* eval: mean and inv_std are constants, so y is affine in x: dx = dy gamma inv_std */
+        for (int k = 0; k < n; k++) {
+            const float *dyi = dyc + (size_t)k * stride;
+            float *dxi = dxc + (size_t)k * stride;
+#pragma omp simd
+            for (size_t i = 0; i < plane; i++)
+                dxi[i] = k1 * dyi[i];
         }
     }
 }
@@ -110,58 +248,25 @@ void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                         int c, int hw, int train, int nthreads)
 {
     size_t plane = (size_t)hw, stride = (size_t)c * plane;
-    double m_count = (double)n * (double)hw;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int ch = 0; ch < c; ch++) {
-        const float *xc = x + (size_t)ch * plane;
-        const float *dyc = dy + (size_t)ch * plane;
-        float *dxc = dx + (size_t)ch * plane;
-        float mf = (float)mean[ch];
-        double is = inv_std[ch];
-        /* y = xhat gamma + beta  =>  dbeta = sum(dy), dgamma = sum(dy xhat) */
-        double sum_dy = 0.0, sum_dy_xc = 0.0;
-        for (int k = 0; k < n; k++) {
-            const float *xi = xc + (size_t)k * stride;
-            const float *dyi = dyc + (size_t)k * stride;
-            double s1 = 0.0, s2 = 0.0;
-#pragma omp simd reduction(+ : s1, s2)
-            for (size_t i = 0; i < plane; i++) {
-                s1 += (double)dyi[i];
-                s2 += (double)dyi[i] * (double)(xi[i] - mf);
-            }
-            sum_dy += s1;
-            sum_dy_xc += s2;
-        }
-        double sum_dy_xhat = sum_dy_xc * is;
-        if (dgamma)
-            dgamma[ch] += (float)sum_dy_xhat;
-        if (dbeta)
-            dbeta[ch] += (float)sum_dy;
-        double g = gamma ? (double)gamma[ch] : 1.0;
-        float k1 = (float)(g * is);
-        if (train) {
-            /* xhat = (x - mean_B) inv_std, with mean_B and var_B functions of x:
-             * dx = gamma inv_std / M * (M dy - sum(dy) - xhat sum(dy xhat)) */
-            float mean_dy = (float)(sum_dy / m_count);
-            float k2 = (float)(is * sum_dy_xhat / m_count); /* xhat's inv_std folded in */
-            for (int k = 0; k < n; k++) {
-                const float *xi = xc + (size_t)k * stride;
-                const float *dyi = dyc + (size_t)k * stride;
-                float *dxi = dxc + (size_t)k * stride;
-#pragma omp simd
-                for (size_t i = 0; i < plane; i++)
-                    dxi[i] = k1 * (dyi[i] - mean_dy - (xi[i] - mf) * k2);
-            }
-        } else {
-            /* eval: mean and inv_std are constants, so y is affine in x: dx = dy gamma inv_std */
-            for (int k = 0; k < n; k++) {
-                const float *dyi = dyc + (size_t)k * stride;
-                float *dxi = dxc + (size_t)k * stride;
-#pragma omp simd
-                for (size_t i = 0; i < plane; i++)
-                    dxi[i] = k1 * dyi[i];
-            }
-        }
+        size_t o = (size_t)ch * plane;
+        channel_backward(dx + o, dy + o, NULL, stride, x + o, stride, dgamma, dbeta, gamma,
+                         mean[ch], inv_std[ch], ch, n, plane, train);
+    }
+}
+
+void batchnorm_backward_relu(float *dx, float *dgamma, float *dbeta, const float *dy,
+                             const float *relu_out, const float *x, size_t x_stride,
+                             const float *gamma, const double *mean, const double *inv_std,
+                             int n, int c, int hw, int train, int nthreads)
+{
+    size_t plane = (size_t)hw, stride = (size_t)c * plane;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int ch = 0; ch < c; ch++) {
+        size_t o = (size_t)ch * plane;
+        channel_backward(dx + o, dy + o, relu_out + o, stride, x + o, x_stride, dgamma, dbeta,
+                         gamma, mean[ch], inv_std[ch], ch, n, plane, train);
     }
 }
 

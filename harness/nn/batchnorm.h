@@ -63,4 +63,33 @@ void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                         const float *gamma, const double *mean, const double *inv_std, int n,
                         int c, int hw, int train, int nthreads);
 
+/* The same passes one by one, for a caller that normalises channels of a larger buffer and
+ * shares statistics between layers (dense.c: every layer of a dense block normalises the
+ * block's earlier channels, whose batch statistics are the same for all of them). Each gives
+ * the bits that batchnorm_forward / batchnorm_backward give on the same values. x may be a
+ * channel prefix of a wider batch: its examples are x_stride floats apart (c HW when it is
+ * the whole of (N, C, HW)); y, dx, dy and relu_out are (N, C, HW).
+ * batchnorm_stats: mu, sq [OUT] (C): per channel the batch mean and the sum of squared
+ *   deviations from it (N HW > 1 values).
+ * batchnorm_finish: mean, inv_std [OUT] (C) as batchnorm_forward saves them; train: from mu
+ *   and sq, the running statistics updated; eval: from the running statistics (mu, sq unread,
+ *   may be NULL).
+ * batchnorm_apply: y = (x - mean) gamma inv_std + beta, then y = max(y, 0) when relu (act.h's
+ *   ReLU: a NaN passes).
+ * batchnorm_backward_relu: batchnorm_backward of the BN whose output went through a ReLU:
+ *   the upstream gradient is dy where relu_out > 0 and 0 elsewhere (act.h's ReLU backward);
+ *   dx may be dy. */
+void batchnorm_stats(double *mu, double *sq, const float *x, size_t x_stride, int n, int c,
+                     int hw, int nthreads);
+void batchnorm_finish(double *mean, double *inv_std, float *running_mean, float *running_var,
+                      const double *mu, const double *sq, int n, int c, int hw, int train,
+                      double eps, double momentum);
+void batchnorm_apply(float *y, const float *x, size_t x_stride, const float *gamma,
+                     const float *beta, const double *mean, const double *inv_std, int n,
+                     int c, int hw, int relu, int nthreads);
+void batchnorm_backward_relu(float *dx, float *dgamma, float *dbeta, const float *dy,
+                             const float *relu_out, const float *x, size_t x_stride,
+                             const float *gamma, const double *mean, const double *inv_std,
+                             int n, int c, int hw, int train, int nthreads);
+
 #endif

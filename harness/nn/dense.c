@@ -3,17 +3,23 @@
  *
  * Layout: the block's output y (N, C, H, W), C = in_c + layers k, is the shared buffer. The
  * block input is copied into its first in_c channels, and layer i reads channels [0, C_i) and
- * writes its k new channels to [C_i, C_i + k). A channel prefix of an NCHW batch is not
- * contiguous across examples (example stride C H W), while the kernels (batchnorm.h, conv.h)
- * take contiguous (N, C_i, H, W) arrays, so each layer gathers its input into one scratch
- * buffer shared by all layers, and scatters its k new channels back. The gradient of all
- * features, dfeat (N, C, H, W), is shared the same way: it starts as dy, and layer i (last to
- * first) reads its k output channels from it and adds its input gradient into [0, C_i). That
- * is the concat composition's order of additions, so dx is bit-identical to it.
+ * writes its k new channels to [C_i, C_i + k). bn1 reads its input x_i = y[:, :C_i] in place
+ * (a channel prefix: examples C H W apart, batchnorm.h's x_stride) and writes the contiguous
+ * (N, C_i, H, W) scratch that conv1 takes; conv2's k new channels are scattered back. The
+ * gradient of all features, dfeat (N, C, H, W), is shared the same way: it starts as dy, and
+ * layer i (last to first) reads its k output channels from it and adds its input gradient into
+ * [0, C_i). That is the concat composition's order of additions, so dx is bit-identical to it.
+ *
+ * Shared statistics: in training, channel j's batch mean and squared deviations are the same
+ * for every layer whose bn1 normalises it (the same values of y), so they are computed once,
+ * when the channel appears (mu, sq: layer 0 the block input's, layer i its k new ones); each
+ * layer's bn1 then takes its mean, inv_std and running update from them (batchnorm_finish) and
+ * normalises in one pass fused with its ReLU (batchnorm_apply). The bits are those of
+ * batchnorm_forward and act.c on a gathered copy (the same per-channel code).
  *
  * Per layer (B = bottleneck channels, k = growth; scratch is shared by all layers):
- *   forward   in = y[:, :C_i]                         gathered (scratch)
- *             t1 = bn1(in), t2 = relu(t1)             scratch; bn1 saves mean1_i, inv1_i
+ *   forward   mu, sq of the new channels of x_i = y[:, :C_i]   (training)
+ *             t2 = relu(bn1(x_i))                     scratch; bn1 saves mean1_i, inv1_i
  *             z1_i = conv1(t2)                        saved (N, B)
  *             b1 = bn2(z1_i), a2_i = relu(b1)         b1 scratch, a2_i saved; bn2 saves stats
  *             g = conv2(a2_i); y[:, C_i:C_i+k] = g    scattered
@@ -21,14 +27,13 @@
  *             b1 = d a2_i   (conv2 backward, dW2 accumulated; x = a2_i)
  *             b2 = d b1     (relu: a2_i > 0 exactly where b1 > 0)
  *             b1 = d z1_i   (bn2 backward from z1_i and the saved statistics)
- *             in = y[:, :C_i], t1 = bn1(in), t2 = relu(t1)   recomputed, running stats kept
+ *             t2 = relu(bn1(x_i))   recomputed from mean1_i, inv1_i (no reduction, no running
+ *                                   update): the forward's bits
  *             t1 = d t2     (conv1 backward, dW1 accumulated; x = t2)
- *             t3 = d t1     (relu: t2 > 0 exactly where t1 > 0)
- *             t1 = d in     (bn1 backward from in and the saved statistics)
+ *             t1 = d x_i    (bn1 backward through the relu: t2 > 0 exactly where bn1's
+ *                            output is; x_i read in place)
  *             dfeat[:, :C_i] += t1
  *   dx = dfeat[:, :in_c].
- * The recomputed bn1 runs the same kernel on the same input, so t1 and t2 equal the forward's
- * bit for bit; its running-statistic update goes to a scratch copy.
  *
  * Threads: the kernels' own (batchnorm, conv, act: see their headers); gathers and scatters
  * are parallel over examples with no reductions.
@@ -57,14 +62,14 @@ static const char *const dense_child_names[DL_PER_LAYER] = {"bn1", "conv1", "bn2
 
 typedef struct DenseState {
     Tensor dfeat;            /* (N, C, HW): gradient of all features */
-    Tensor in, t1, t2, t3;   /* (N, C_max, HW) each: gathered input and bn1/relu scratch */
+    Tensor t1, t2;           /* (N, C_max, HW) each: relu(bn1) and its gradient */
     Tensor b1, b2;           /* (N, B, HW) each: bottleneck scratch */
     Tensor g;                /* (N, k, HW): conv2 output / its gradient */
     Tensor z1, a2;           /* (layers, N, B, HW): conv1 output and relu(bn2(.)) per layer */
     double *mean1, *inv1;    /* sum of C_i: bn1 statistics, layer i at off1[i] */
     double *mean2, *inv2;    /* (layers, B): bn2 statistics */
-    double *tmp_mean, *tmp_inv; /* (C_max): statistics of the recomputed bn1 */
-    float *tmp_running;      /* (2 C_max): running mean and var the recomputation updates */
+    double *mu, *sq;         /* (C_max): per channel of y, the batch mean and the sum of
+                              * squared deviations (batchnorm_stats) of the training forward */
     size_t *off1;            /* (layers): offset of layer i's bn1 statistics */
     int n;                   /* batch of the last forward; 0 before any (or after a failure) */
     int train;               /* mode of the last forward */
@@ -115,7 +120,7 @@ size_t dense_activation_floats(const DenseParams *p, int n, int h, int w)
     DenseSizes z = dense_sizes(p);
     size_t per = z.c + (size_t)p->in_c  /* y, dx */
                  + z.c                  /* dfeat */
-                 + 4 * z.c_max          /* in, t1, t2, t3 */
+                 + 2 * z.c_max          /* t1, t2 */
                  + 2 * z.b + z.k        /* b1, b2, g */
                  + 2 * z.layers * z.b;  /* z1, a2 */
     return per * (size_t)n * (size_t)h * (size_t)w;
@@ -212,7 +217,7 @@ static int dense_reserve(DenseModule *d, Err *err)
     DenseSizes z = dense_sizes(&d->p);
     size_t hw = (size_t)m->out.h * (size_t)m->out.w;
     size_t cap = m->y.cap / shape_size(m->out);
-    Tensor *big[] = {&d->s.in, &d->s.t1, &d->s.t2, &d->s.t3};
+    Tensor *big[] = {&d->s.t1, &d->s.t2};
     Tensor *mid[] = {&d->s.b1, &d->s.b2};
     if (tensor_reserve(&d->s.dfeat, cap * z.c * hw, err) ||
         tensor_reserve(&d->s.g, cap * z.k * hw, err) ||
@@ -274,13 +279,16 @@ static int dense_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
         float *z1 = s->z1.data + (size_t)i * layer_b, *a2 = s->a2.data + (size_t)i * layer_b;
         double *mean1 = s->mean1 + s->off1[i], *inv1 = s->inv1 + s->off1[i];
         double *mean2 = s->mean2 + (size_t)i * (size_t)B, *inv2 = s->inv2 + (size_t)i * (size_t)B;
-        const size_t count1 = (size_t)n * (size_t)ci * (size_t)hw;
-        /* t2 = relu(bn1(x_i)) */
-        gather(s->in.data, m->y.data, n, (size_t)ci, 0, c, (size_t)hw, nt);
-        batchnorm_forward(s->t1.data, s->in.data, ch[DL_BN1]->w, ch[DL_BN1]->w + ci, mean1,
-                          inv1, ch[DL_BN1]->buf, ch[DL_BN1]->buf + ci, n, ci, hw, ctx->train,
-                          p->eps, p->momentum, nt);
-        act_forward(s->t2.data, s->t1.data, count1, ACT_RELU, 0.0f, nt);
+        /* t2 = relu(bn1(x_i)), x_i = y[:, :C_i] in place; the statistics of its channels
+         * before C_i - k are the last layer's (the header) */
+        const int j0 = i == 0 ? 0 : ci - k;
+        if (ctx->train)
+            batchnorm_stats(s->mu + j0, s->sq + j0, m->y.data + (size_t)j0 * (size_t)hw,
+                            c * (size_t)hw, n, ci - j0, hw, nt);
+        batchnorm_finish(mean1, inv1, ch[DL_BN1]->buf, ch[DL_BN1]->buf + ci, s->mu, s->sq, n,
+                         ci, hw, ctx->train, p->eps, p->momentum);
+        batchnorm_apply(s->t2.data, m->y.data, c * (size_t)hw, ch[DL_BN1]->w,
+                        ch[DL_BN1]->w + ci, mean1, inv1, n, ci, hw, 1, nt);
         /* a2 = relu(bn2(conv1(t2))) */
         conv_forward(z1, s->t2.data, ch[DL_CONV1]->w, NULL, ctx->ws, ctx->ws_stride, &cp1, n,
                      h, w, nt);
@@ -329,7 +337,6 @@ static int dense_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx
         const double *mean1 = s->mean1 + s->off1[i], *inv1 = s->inv1 + s->off1[i];
         const double *mean2 = s->mean2 + (size_t)i * (size_t)B;
         const double *inv2 = s->inv2 + (size_t)i * (size_t)B;
-        const size_t count1 = (size_t)n * (size_t)ci * (size_t)hw;
         /* g = dL/d conv2 output */
         gather(s->g.data, s->dfeat.data, n, (size_t)k, (size_t)ci, c, (size_t)hw, nt);
         /* conv2: out = conv2(a2) */
@@ -340,22 +347,16 @@ static int dense_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx
         /* bn2 output = bn2(z1) */
         batchnorm_backward(s->b1.data, ch[DL_BN2]->dw, ch[DL_BN2]->dw + B, s->b2.data, z1,
                            ch[DL_BN2]->w, mean2, inv2, n, B, hw, s->train, nt);
-        /* t2 = relu(bn1(x_i)), recomputed; the running statistics stay as they are */
-        gather(s->in.data, m->y.data, n, (size_t)ci, 0, c, (size_t)hw, nt);
-        memcpy(s->tmp_running, ch[DL_BN1]->buf, 2 * (size_t)ci * sizeof(float));
-        batchnorm_forward(s->t1.data, s->in.data, ch[DL_BN1]->w, ch[DL_BN1]->w + ci,
-                          s->tmp_mean, s->tmp_inv, s->tmp_running, s->tmp_running + ci, n, ci,
-                          hw, s->train, p->eps, p->momentum, nt);
-        act_forward(s->t2.data, s->t1.data, count1, ACT_RELU, 0.0f, nt);
+        /* t2 = relu(bn1(x_i)), recomputed from the forward's statistics */
+        batchnorm_apply(s->t2.data, m->y.data, c * (size_t)hw, ch[DL_BN1]->w,
+                        ch[DL_BN1]->w + ci, mean1, inv1, n, ci, hw, 1, nt);
         /* z1 = conv1(t2) */
         conv_backward(s->t1.data, ch[DL_CONV1]->dw, NULL, s->b1.data, s->t2.data,
                       ch[DL_CONV1]->w, ctx->ws, ctx->ws_stride, &cp1, n, h, w, nt);
-        /* t2 = relu(t1) */
-        act_backward(s->t3.data, s->t1.data, s->t2.data, s->t2.data, count1, ACT_RELU, 0.0f,
-                     nt);
-        /* t1 = bn1(x_i) */
-        batchnorm_backward(s->t1.data, ch[DL_BN1]->dw, ch[DL_BN1]->dw + ci, s->t3.data,
-                           s->in.data, ch[DL_BN1]->w, mean1, inv1, n, ci, hw, s->train, nt);
+        /* t2 = relu(bn1(x_i)): through the relu and bn1 in one kernel, x_i in place */
+        batchnorm_backward_relu(s->t1.data, ch[DL_BN1]->dw, ch[DL_BN1]->dw + ci, s->t1.data,
+                                s->t2.data, m->y.data, c * (size_t)hw, ch[DL_BN1]->w, mean1,
+                                inv1, n, ci, hw, s->train, nt);
         /* x_{i+1} = [x_i, new]: the identity part adds */
         scatter_add(s->dfeat.data, s->t1.data, n, (size_t)ci, c, (size_t)hw, nt);
     }
@@ -367,17 +368,15 @@ static void dense_destroy(Module *m)
 {
     DenseModule *d = (DenseModule *)m;
     DenseState *s = &d->s;
-    Tensor *t[] = {&s->dfeat, &s->in, &s->t1, &s->t2, &s->t3, &s->b1, &s->b2, &s->g, &s->z1,
-                   &s->a2};
+    Tensor *t[] = {&s->dfeat, &s->t1, &s->t2, &s->b1, &s->b2, &s->g, &s->z1, &s->a2};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         tensor_free(t[i]);
     free(s->mean1);
     free(s->inv1);
     free(s->mean2);
     free(s->inv2);
-    free(s->tmp_mean);
-    free(s->tmp_inv);
-    free(s->tmp_running);
+    free(s->mu);
+    free(s->sq);
     free(s->off1);
     free(d);
 }
@@ -411,7 +410,7 @@ static int dense_add_layer(Module *m, const DenseParams *p, int i, Err *err)
 size_t dense_reserved_floats(const Module *m)
 {
     const DenseState *s = &((const DenseModule *)m)->s;
-    const Tensor *t[] = {&m->y, &m->dx, &s->dfeat, &s->in, &s->t1, &s->t2, &s->t3, &s->b1,
+    const Tensor *t[] = {&m->y, &m->dx, &s->dfeat, &s->t1, &s->t2, &s->b1,
                          &s->b2, &s->g, &s->z1, &s->a2};
     size_t total = 0;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
@@ -479,11 +478,10 @@ Module *dense_module_new(const DenseParams *p, Err *err)
     s->inv1 = calloc(sum_c ? sum_c : 1, sizeof *s->inv1);
     s->mean2 = calloc(layers * b, sizeof *s->mean2);
     s->inv2 = calloc(layers * b, sizeof *s->inv2);
-    s->tmp_mean = calloc(c_max, sizeof *s->tmp_mean);
-    s->tmp_inv = calloc(c_max, sizeof *s->tmp_inv);
-    s->tmp_running = calloc(2 * c_max, sizeof *s->tmp_running);
-    if (!m->child || !s->off1 || !s->mean1 || !s->inv1 || !s->mean2 || !s->inv2 ||
-        !s->tmp_mean || !s->tmp_inv || !s->tmp_running) {
+    s->mu = calloc(c_max, sizeof *s->mu);
+    s->sq = calloc(c_max, sizeof *s->sq);
+    if (!m->child || !s->off1 || !s->mean1 || !s->inv1 || !s->mean2 || !s->inv2 || !s->mu ||
+        !s->sq) {
         module_free(m);
         err_set(err, "dense_module_new: out of memory for %d layers", p->layers);
         return NULL;

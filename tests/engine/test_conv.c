@@ -557,7 +557,7 @@ static int test_errors(void)
         return tl_fail("%s", err.msg);
     Tensor x = {0}, dy = {0};
     int rc = 1;
-    Ctx ctx = {1, NULL, net->ws, net->ws_stride, net->nthreads, 0, NULL, net->grad_pool};
+    Ctx ctx = {1, NULL, net->ws, net->ws_stride, net->nthreads, 0, NULL, net->grad_pool, 0};
     if (tensor_alloc(&x, 4, (int[]){2, 16, 8, 8}, &err) ||
         tensor_alloc(&dy, 4, (int[]){2, 4, 8, 7}, &err)) {
         tl_fail("%s", err.msg);

@@ -55,8 +55,8 @@ static Module *concat_layer(const DenseParams *p, int i, Err *err)
     int ci = p->in_c + i * p->growth;
     BatchNormParams b1 = {ci, p->eps, p->momentum, 1, 0, 0}, b2 = {p->bottleneck, p->eps,
                                                                    p->momentum, 1, 0, 0};
-    ConvParams c1 = {ci, p->bottleneck, 1, 1, 1, 1, 0, 0, 1, 0, p->init};
-    ConvParams c2 = {p->bottleneck, p->growth, 3, 3, 1, 1, 1, 1, 1, 0, p->init};
+    ConvParams c1 = {ci, p->bottleneck, 1, 1, 1, 1, 0, 0, 1, 0, p->init, CONV_ALGO_DEFAULT};
+    ConvParams c2 = {p->bottleneck, p->growth, 3, 3, 1, 1, 1, 1, 1, 0, p->init, CONV_ALGO_DEFAULT};
     Module *seq[6] = {named(batchnorm_module_new(&b1, err), "bn1"),
                       named(act_module_new(ACT_RELU, 0.0, err), "relu1"),
                       named(conv_module_new(&c1, err), "conv1"),
@@ -414,7 +414,7 @@ static int test_errors(void)
     int xs[4] = {2, 4, 4, 4}, ys[4] = {2, 8, 4, 4}, bad[4] = {2, 4, 4, 3};
     int rc = 1;
     const Tensor *y;
-    Ctx ctx = {1, NULL, net->ws, net->ws_stride, 1, 0, NULL, net->grad_pool};
+    Ctx ctx = {1, NULL, net->ws, net->ws_stride, 1, 0, NULL, net->grad_pool, 0};
     if (tensor_alloc(&x, 4, xs, &err) || tensor_alloc(&dy, 4, ys, &err)) {
         tl_fail("%s", err.msg);
         goto out;

@@ -217,7 +217,7 @@ static int test_errors(void)
                              "dropout: training with p = 0.5 needs an rng, but ctx->rng is NULL");
     int bad[2] = {2, 5};
     Tensor xb = tensor_view(x.data, 2, bad);
-    Ctx ctx = {0, NULL, net->ws, net->ws_stride, net->nthreads, 0, NULL, net->grad_pool};
+    Ctx ctx = {0, NULL, net->ws, net->ws_stride, net->nthreads, 0, NULL, net->grad_pool, 0};
     if (!rc)
         rc = tl_expect_error("shape", net->root->ops->forward(net->root, &xb, &ctx, &err) != 0,
                              &err, "dropout: input is (2, 5), expected (N, 6, 1, 1)");

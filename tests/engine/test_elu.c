@@ -195,7 +195,7 @@ static int test_errors(void)
     Tensor x = {0};
     int xs[4] = {2, 4, 3, 2};
     int rc = 0;
-    Ctx ctx = {1, NULL, net->ws, net->ws_stride, net->nthreads, 0, NULL, net->grad_pool};
+    Ctx ctx = {1, NULL, net->ws, net->ws_stride, net->nthreads, 0, NULL, net->grad_pool, 0};
     if (tensor_alloc(&x, 4, xs, &err))
         rc = tl_fail("%s", err.msg);
     if (!rc)

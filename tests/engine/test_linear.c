@@ -142,7 +142,7 @@ static int test_2d_input_and_accumulation(void)
     if (build(&net, 12, in, out, 1, n))
         return 1;
     Module *m = net->root;
-    Ctx ctx = {1, NULL, net->ws, net->ws_stride, net->nthreads, 0, NULL, net->grad_pool};
+    Ctx ctx = {1, NULL, net->ws, net->ws_stride, net->nthreads, 0, NULL, net->grad_pool, 0};
     rng_seed(&r, tl_seed, 1);
     net_init(net, &r);
     int xs[4] = {n, 3, 2, 2}, ds[2] = {n, out};
@@ -326,7 +326,7 @@ static int test_errors(void)
     int rc = 0;
     Tensor x = {0};
     int xs[2] = {2, 5};
-    Ctx ctx = {0, NULL, net->ws, net->ws_stride, net->nthreads, 0, NULL, net->grad_pool};
+    Ctx ctx = {0, NULL, net->ws, net->ws_stride, net->nthreads, 0, NULL, net->grad_pool, 0};
     if (tensor_alloc(&x, 2, xs, &err))
         rc = tl_fail("%s", err.msg);
     if (!rc)

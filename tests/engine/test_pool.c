@@ -317,7 +317,7 @@ static int test_error_shapes(void)
         net_free(net);
         return tl_fail("%s", err.msg);
     }
-    Ctx ctx = {1, NULL, net->ws, net->ws_stride, 1, 0, NULL, net->grad_pool};
+    Ctx ctx = {1, NULL, net->ws, net->ws_stride, 1, 0, NULL, net->grad_pool, 0};
     if (!net->root->ops->forward(net->root, &x, &ctx, &err))
         rc = tl_fail("forward accepted 16 channels for a net built for 3");
     else

@@ -21,12 +21,12 @@
  *   forward   mu, sq of the new channels of x_i = y[:, :C_i]   (training)
  *             t2 = relu(bn1(x_i))                     scratch; bn1 saves mean1_i, inv1_i
  *             z1_i = conv1(t2)                        saved (N, B)
- *             b1 = bn2(z1_i), a2_i = relu(b1)         b1 scratch, a2_i saved; bn2 saves stats
+ *             a2_i = relu(bn2(z1_i))                  saved, one pass; bn2 saves stats
  *             g = conv2(a2_i); y[:, C_i:C_i+k] = g    scattered
  *   backward  g = dfeat[:, C_i:C_i+k]                 gathered
  *             b1 = d a2_i   (conv2 backward, dW2 accumulated; x = a2_i)
- *             b2 = d b1     (relu: a2_i > 0 exactly where b1 > 0)
- *             b1 = d z1_i   (bn2 backward from z1_i and the saved statistics)
+ *             b1 = d z1_i   (bn2 backward through the relu: a2_i > 0 exactly where bn2's
+ *                            output is; from z1_i and the saved statistics)
  *             t2 = relu(bn1(x_i))   recomputed from mean1_i, inv1_i (no reduction, no running
  *                                   update): the forward's bits
  *             t1 = d t2     (conv1 backward, dW1 accumulated; x = t2)
@@ -47,7 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/act.h"
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
 #include "nn/net.h"
@@ -63,13 +62,14 @@ static const char *const dense_child_names[DL_PER_LAYER] = {"bn1", "conv1", "bn2
 typedef struct DenseState {
     Tensor dfeat;            /* (N, C, HW): gradient of all features */
     Tensor t1, t2;           /* (N, C_max, HW) each: relu(bn1) and its gradient */
-    Tensor b1, b2;           /* (N, B, HW) each: bottleneck scratch */
+    Tensor b1;               /* (N, B, HW): the bottleneck's gradient */
     Tensor g;                /* (N, k, HW): conv2 output / its gradient */
     Tensor z1, a2;           /* (layers, N, B, HW): conv1 output and relu(bn2(.)) per layer */
     double *mean1, *inv1;    /* sum of C_i: bn1 statistics, layer i at off1[i] */
     double *mean2, *inv2;    /* (layers, B): bn2 statistics */
     double *mu, *sq;         /* (C_max): per channel of y, the batch mean and the sum of
                               * squared deviations (batchnorm_stats) of the training forward */
+    double *mu2, *sq2;       /* (B): the same for the layer's bn2 */
     size_t *off1;            /* (layers): offset of layer i's bn1 statistics */
     int n;                   /* batch of the last forward; 0 before any (or after a failure) */
     int train;               /* mode of the last forward */
@@ -121,7 +121,7 @@ size_t dense_activation_floats(const DenseParams *p, int n, int h, int w)
     size_t per = z.c + (size_t)p->in_c  /* y, dx */
                  + z.c                  /* dfeat */
                  + 2 * z.c_max          /* t1, t2 */
-                 + 2 * z.b + z.k        /* b1, b2, g */
+                 + z.b + z.k            /* b1, g */
                  + 2 * z.layers * z.b;  /* z1, a2 */
     return per * (size_t)n * (size_t)h * (size_t)w;
 }
@@ -218,7 +218,7 @@ static int dense_reserve(DenseModule *d, Err *err)
     size_t hw = (size_t)m->out.h * (size_t)m->out.w;
     size_t cap = m->y.cap / shape_size(m->out);
     Tensor *big[] = {&d->s.t1, &d->s.t2};
-    Tensor *mid[] = {&d->s.b1, &d->s.b2};
+    Tensor *mid[] = {&d->s.b1};
     if (tensor_reserve(&d->s.dfeat, cap * z.c * hw, err) ||
         tensor_reserve(&d->s.g, cap * z.k * hw, err) ||
         tensor_reserve(&d->s.z1, z.layers * cap * z.b * hw, err) ||
@@ -292,10 +292,12 @@ static int dense_forward(Module *m, const Tensor *x, Ctx *ctx, Err *err)
         /* a2 = relu(bn2(conv1(t2))) */
         conv_forward(z1, s->t2.data, ch[DL_CONV1]->w, NULL, ctx->ws, ctx->ws_stride, &cp1, n,
                      h, w, nt);
-        batchnorm_forward(s->b1.data, z1, ch[DL_BN2]->w, ch[DL_BN2]->w + B, mean2, inv2,
-                          ch[DL_BN2]->buf, ch[DL_BN2]->buf + B, n, B, hw, ctx->train, p->eps,
-                          p->momentum, nt);
-        act_forward(a2, s->b1.data, layer_b, ACT_RELU, 0.0f, nt);
+        if (ctx->train)
+            batchnorm_stats(s->mu2, s->sq2, z1, (size_t)B * (size_t)hw, n, B, hw, nt);
+        batchnorm_finish(mean2, inv2, ch[DL_BN2]->buf, ch[DL_BN2]->buf + B, s->mu2, s->sq2, n,
+                         B, hw, ctx->train, p->eps, p->momentum);
+        batchnorm_apply(a2, z1, (size_t)B * (size_t)hw, ch[DL_BN2]->w, ch[DL_BN2]->w + B, mean2,
+                        inv2, n, B, hw, 1, nt);
         /* x_{i+1} = [x_i, conv2(a2)] */
         conv_forward(s->g.data, a2, ch[DL_CONV2]->w, NULL, ctx->ws, ctx->ws_stride, &cp2, n, h,
                      w, nt);
@@ -342,11 +344,10 @@ static int dense_backward(Module *m, const Tensor *x, const Tensor *dy, Ctx *ctx
         /* conv2: out = conv2(a2) */
         conv_backward(s->b1.data, ch[DL_CONV2]->dw, NULL, s->g.data, a2, ch[DL_CONV2]->w,
                       ctx->ws, ctx->ws_stride, &cp2, n, h, w, nt);
-        /* a2 = relu(bn2 output) */
-        act_backward(s->b2.data, s->b1.data, a2, a2, layer_b, ACT_RELU, 0.0f, nt);
-        /* bn2 output = bn2(z1) */
-        batchnorm_backward(s->b1.data, ch[DL_BN2]->dw, ch[DL_BN2]->dw + B, s->b2.data, z1,
-                           ch[DL_BN2]->w, mean2, inv2, n, B, hw, s->train, nt);
+        /* a2 = relu(bn2(z1)): through the relu and bn2 in one kernel */
+        batchnorm_backward_relu(s->b1.data, ch[DL_BN2]->dw, ch[DL_BN2]->dw + B, s->b1.data, a2,
+                                z1, (size_t)B * (size_t)hw, ch[DL_BN2]->w, mean2, inv2, n, B,
+                                hw, s->train, nt);
         /* t2 = relu(bn1(x_i)), recomputed from the forward's statistics */
         batchnorm_apply(s->t2.data, m->y.data, c * (size_t)hw, ch[DL_BN1]->w,
                         ch[DL_BN1]->w + ci, mean1, inv1, n, ci, hw, 1, nt);
@@ -368,7 +369,7 @@ static void dense_destroy(Module *m)
 {
     DenseModule *d = (DenseModule *)m;
     DenseState *s = &d->s;
-    Tensor *t[] = {&s->dfeat, &s->t1, &s->t2, &s->b1, &s->b2, &s->g, &s->z1, &s->a2};
+    Tensor *t[] = {&s->dfeat, &s->t1, &s->t2, &s->b1, &s->g, &s->z1, &s->a2};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         tensor_free(t[i]);
     free(s->mean1);
@@ -377,6 +378,8 @@ static void dense_destroy(Module *m)
     free(s->inv2);
     free(s->mu);
     free(s->sq);
+    free(s->mu2);
+    free(s->sq2);
     free(s->off1);
     free(d);
 }
@@ -410,8 +413,8 @@ static int dense_add_layer(Module *m, const DenseParams *p, int i, Err *err)
 size_t dense_reserved_floats(const Module *m)
 {
     const DenseState *s = &((const DenseModule *)m)->s;
-    const Tensor *t[] = {&m->y, &m->dx, &s->dfeat, &s->t1, &s->t2, &s->b1,
-                         &s->b2, &s->g, &s->z1, &s->a2};
+    const Tensor *t[] = {&m->y, &m->dx, &s->dfeat, &s->t1, &s->t2, &s->b1, &s->g, &s->z1,
+                         &s->a2};
     size_t total = 0;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         total += t[i]->cap;
@@ -480,8 +483,10 @@ Module *dense_module_new(const DenseParams *p, Err *err)
     s->inv2 = calloc(layers * b, sizeof *s->inv2);
     s->mu = calloc(c_max, sizeof *s->mu);
     s->sq = calloc(c_max, sizeof *s->sq);
+    s->mu2 = calloc(b, sizeof *s->mu2);
+    s->sq2 = calloc(b, sizeof *s->sq2);
     if (!m->child || !s->off1 || !s->mean1 || !s->inv1 || !s->mean2 || !s->inv2 || !s->mu ||
-        !s->sq) {
+        !s->sq || !s->mu2 || !s->sq2) {
         module_free(m);
         err_set(err, "dense_module_new: out of memory for %d layers", p->layers);
         return NULL;

@@ -5,13 +5,17 @@
  * eval, odd shapes, batch 1 and > 1, with and without affine); thread-count independence;
  * groups (group = G: each group of G examples equals a batch norm of its own, bit for bit, the
  * running statistics the mean of the groups' updates, finite differences through groups);
- * error messages (bad params, wrong channel count, one value per channel in training).
+ * error messages (bad params, wrong channel count, one value per channel in training); the
+ * split kernels dense.c uses (statistics, finish, apply on a channel prefix of a wider batch,
+ * BN + ReLU fused forward and backward) give the bits of batchnorm_forward / _backward and
+ * act.c on a gathered copy.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/act.h"
 #include "nn/batchnorm.h"
 #include "testlib.h"
 
@@ -482,6 +486,67 @@ static int test_error_one_value_per_channel(void)
     return rc;
 }
 
+/* ---- the split kernels (dense.c) -------------------------------------------------------- */
+
+/* x: 3 examples of 7 channels of 5 values, of which the first 4 channels are normalised. */
+enum { SK_N = 3, SK_CT = 7, SK_C = 4, SK_HW = 5, SK_SIZE = SK_N * SK_C * SK_HW };
+
+static int split_case(int train, const float *xfull, const float *dy, const float *gamma,
+                      const float *beta)
+{
+    float xg[SK_SIZE], ya[SK_SIZE], yb[SK_SIZE], ra[SK_SIZE], rb[SK_SIZE], m[SK_SIZE];
+    float dxa[SK_SIZE], dxb[SK_SIZE], dga[SK_C] = {0}, dba[SK_C] = {0}, dgb[SK_C] = {0};
+    float dbb[SK_C] = {0}, runa[2 * SK_C], runb[2 * SK_C];
+    double meana[SK_C], inva[SK_C], meanb[SK_C], invb[SK_C], mu[SK_C], sq[SK_C];
+    const size_t xs = (size_t)SK_CT * SK_HW;
+    for (int k = 0; k < SK_N; k++)
+        memcpy(xg + k * SK_C * SK_HW, xfull + k * xs, SK_C * SK_HW * sizeof(float));
+    for (int c = 0; c < SK_C; c++) {
+        runa[c] = runb[c] = 0.1f * (float)c;
+        runa[SK_C + c] = runb[SK_C + c] = 0.5f + 0.25f * (float)c;
+    }
+    /* a: the module's kernels on the gathered copy, then act.c's ReLU */
+    batchnorm_forward(ya, xg, gamma, beta, meana, inva, runa, runa + SK_C, SK_N, SK_C, SK_HW,
+                      train, 1e-5, 0.1, 2);
+    act_forward(ra, ya, SK_SIZE, ACT_RELU, 0.0f, 2);
+    act_backward(m, dy, ya, ra, SK_SIZE, ACT_RELU, 0.0f, 2);
+    batchnorm_backward(dxa, dga, dba, m, xg, gamma, meana, inva, SK_N, SK_C, SK_HW, train, 2);
+    /* b: the split kernels on the prefix in place, the backward through the mask in place */
+    if (train)
+        batchnorm_stats(mu, sq, xfull, xs, SK_N, SK_C, SK_HW, 2);
+    batchnorm_finish(meanb, invb, runb, runb + SK_C, train ? mu : NULL, train ? sq : NULL, SK_N,
+                     SK_C, SK_HW, train, 1e-5, 0.1);
+    batchnorm_apply(yb, xfull, xs, gamma, beta, meanb, invb, SK_N, SK_C, SK_HW, 0, 2);
+    batchnorm_apply(rb, xfull, xs, gamma, beta, meanb, invb, SK_N, SK_C, SK_HW, 1, 2);
+    memcpy(dxb, dy, sizeof dxb);
+    batchnorm_backward_relu(dxb, dgb, dbb, dxb, rb, xfull, xs, gamma, meanb, invb, SK_N, SK_C,
+                            SK_HW, train, 2);
+    const char *mode = train ? "train" : "eval";
+    if (memcmp(meana, meanb, sizeof meana) || memcmp(inva, invb, sizeof inva))
+        return tl_fail("%s: mean / inv_std differ", mode);
+    if (memcmp(runa, runb, sizeof runa))
+        return tl_fail("%s: running statistics differ", mode);
+    if (memcmp(ya, yb, sizeof ya) || memcmp(ra, rb, sizeof ra))
+        return tl_fail("%s: y or relu(y) differ", mode);
+    if (memcmp(dxa, dxb, sizeof dxa) || memcmp(dga, dgb, sizeof dga) ||
+        memcmp(dba, dbb, sizeof dba))
+        return tl_fail("%s: dx, dgamma or dbeta differ", mode);
+    return 0;
+}
+
+static int test_split_kernels(void)
+{
+    float xfull[SK_N * SK_CT * SK_HW], dy[SK_SIZE], gamma[SK_C], beta[SK_C];
+    Rng r;
+    rng_seed(&r, tl_seed, RNG_STREAM_INIT);
+    tl_fill_uniform(xfull, sizeof xfull / sizeof xfull[0], -1.0f, 3.0f, &r);
+    tl_fill_uniform(dy, SK_SIZE, -1.0f, 1.0f, &r);
+    tl_fill_uniform(gamma, SK_C, 0.5f, 1.5f, &r);
+    tl_fill_uniform(beta, SK_C, -0.5f, 0.5f, &r); /* some ReLU inputs on each side of 0 */
+    xfull[SK_HW + 2] = NAN; /* channel 1 of example 0: a NaN passes the ReLU both ways */
+    return split_case(1, xfull, dy, gamma, beta) || split_case(0, xfull, dy, gamma, beta);
+}
+
 int main(int argc, char **argv)
 {
     static const TestCase tests[] = {
@@ -499,6 +564,7 @@ int main(int argc, char **argv)
         {"zero_gamma", test_zero_gamma},
         {"error_channels", test_error_channels},
         {"error_one_value_per_channel", test_error_one_value_per_channel},
+        {"split_kernels", test_split_kernels},
     };
     return tl_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
 }

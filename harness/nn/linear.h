@@ -33,9 +33,9 @@ Module *linear_module_new(const LinearParams *p, Err *err);
  * One GEMM over the batch; call outside a parallel region so that OpenBLAS uses the pool. */
 void linear_forward(float *y, const float *x, const float *w, const float *b, int n,
                     const LinearParams *p, int nthreads);
-/* dx: (n, in) overwritten with dy w, or NULL (not wanted); dw: (out, in) accumulated with dy^T x; db: (out)
- * accumulated with the column sums of dy (double, fixed order), or NULL; dy: (n, out) in;
- * x: (n, in) the forward's input; w: (out, in). */
+/* dx: (n, in) overwritten with dy w, or NULL (not wanted); dw: (out, in) accumulated with
+ * dy^T x; db: (out) accumulated with the column sums of dy (double, fixed order), or NULL;
+ * dy: (n, out) in; x: (n, in) the forward's input; w: (out, in). */
 void linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                      const float *w, int n, const LinearParams *p, int nthreads);
 

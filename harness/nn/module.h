@@ -16,9 +16,10 @@
  *      batch capacity (net.c does this, also for containers).
  *   4. init(m, rng) fills m->w and m->buf (initialisation scheme chosen at construction).
  *   5. forward(m, x, ctx) writes m->y; backward(m, x, dy, ctx) overwrites m->dx (unless
- *      ctx->no_dx, where a kind may leave it unwritten) and accumulates into m->dw. x is the same tensor that the matching forward saw; forward may
- *      save what backward needs in the kind's own state (sized in setup or on the first
- *      forward for the reserved capacity, never per batch).
+ *      ctx->no_dx, where a kind may leave it unwritten) and accumulates into m->dw. x is the
+ *      same tensor that the matching forward saw; forward may save what backward needs in the
+ *      kind's own state (sized in setup or on the first forward for the reserved capacity,
+ *      never per batch).
  *   6. destroy(m) frees the kind's own state and the module itself (not y, dx, children).
  *
  * Parameter layout within a module follows PyTorch's parameters() order for the same layer

@@ -121,6 +121,7 @@ if o.conv_algo == "auto" and o.data_parallel then
 end
 local filters = grid.parse_filters(o.filters, exp, o.scale)
 local runs = grid.expand(exp, o.scale, filters)
+local grid_runs = runs -- every part's (a task's source models are shared out over them)
 if o.part then
   local mine = {}
   for i, r in ipairs(runs) do
@@ -184,9 +185,8 @@ if task.sources and not dp then
   -- trained first, shared between this grid's processes, so that no two evaluations wait on
   -- one model (harness/lua/models.lua). Every process looks at the whole grid (the runs of
   -- the other parts read models too).
-  local all = grid.expand(exp, o.scale, filters)
   local share = o.part or {k = rank + 1, n = world}
-  local ok, trained, absent = pcall(models.prepare, task, all, {
+  local ok, trained, absent = pcall(models.prepare, task, grid_runs, {
     out = o.out, threads = threads, command = command, data_cache = data_cache}, share)
   if not ok then
     io.stderr:write(("%s: training a source model failed: %s (the runs that read it will "

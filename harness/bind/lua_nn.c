@@ -527,21 +527,26 @@ static int l_net_profile(lua_State *L)
  * forward has reserved it: dense_reserved_floats), tree order, then {path = "", kind =
  * "gradient buffers", floats =} for the buffers the sequentials share (net_pool_floats), at
  * the net's batch capacity. */
+static void push_memory_entry(lua_State *L, const char *path, const char *kind, size_t floats,
+                              lua_Integer *k)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, path);
+    lua_setfield(L, -2, "path");
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushinteger(L, (lua_Integer)floats);
+    lua_setfield(L, -2, "floats");
+    lua_rawseti(L, -2, ++*k);
+}
+
 static void push_memory(lua_State *L, const Module *m, lua_Integer *k)
 {
     /* a dense block's also counts its own state, reserved by its first forward */
     size_t floats = strcmp(m->ops->kind, "dense_block") ? net_module_floats(m)
                                                          : dense_reserved_floats(m);
-    if (floats) {
-        lua_createtable(L, 0, 3);
-        lua_pushstring(L, m->path);
-        lua_setfield(L, -2, "path");
-        lua_pushstring(L, m->ops->kind);
-        lua_setfield(L, -2, "kind");
-        lua_pushinteger(L, (lua_Integer)floats);
-        lua_setfield(L, -2, "floats");
-        lua_rawseti(L, -2, ++*k);
-    }
+    if (floats)
+        push_memory_entry(L, m->path, m->ops->kind, floats, k);
 }
 
 static int l_net_memory(lua_State *L)
@@ -550,14 +555,7 @@ static int l_net_memory(lua_State *L)
     lua_Integer k = 0;
     lua_newtable(L);
     push_tree(L, net->root, &k, push_memory);
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, "");
-    lua_setfield(L, -2, "path");
-    lua_pushstring(L, "gradient buffers");
-    lua_setfield(L, -2, "kind");
-    lua_pushinteger(L, (lua_Integer)net_pool_floats(net));
-    lua_setfield(L, -2, "floats");
-    lua_rawseti(L, -2, ++k);
+    push_memory_entry(L, "", "gradient buffers", net_pool_floats(net), &k);
     return 1;
 }
 

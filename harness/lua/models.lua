@@ -8,8 +8,6 @@
 --   models.source_run(src, method, seed)  -> {id =, config =}, the source experiment table
 --   models.load(src, method, seed, env, batch) -> {net =, id =, md5 =, config =}
 --   models.available(src, method, seed)   -> true, or false and why (script or data absent)
---   models.train(src, method, seed, env)  -> the source run's lifecycle status ("done",
---                                            "skipped" when its file is there, "claimed", ...)
 --   models.prepare(task, runs, env, part) -> trains the source models that the runs of a task
 --                                            with sources(cfg) read and that are absent, part
 --                                            {k =, n =} of them (run.lua, before the runs)
@@ -85,15 +83,25 @@ local function source_task(exp)
   return require("harness.lua.tasks").get(exp.schema)
 end
 
-function M.available(src, method, seed)
+-- The source run and its experiment, or nil and why it cannot be had (script or data absent).
+local function available_run(src, method, seed)
   local file = "experiments/" .. src.experiment .. ".lua"
   if not sys.exists(file) then
-    return false, ("the source models' experiment %s is not written yet"):format(file)
+    return nil, ("the source models' experiment %s is not written yet"):format(file)
   end
   local ok, run, exp = pcall(M.source_run, src, method, seed)
-  if not ok then return false, tostring(run) end
+  if not ok then return nil, tostring(run) end
   local task = source_task(exp)
-  if task.available then return task.available(run.config) end
+  if task.available then
+    local have, why = task.available(run.config)
+    if not have then return nil, why end
+  end
+  return run, exp
+end
+
+function M.available(src, method, seed)
+  local run, why = available_run(src, method, seed)
+  if not run then return false, why end
   return true
 end
 
@@ -109,14 +117,19 @@ local function copy_opts(t, skip)
   return o
 end
 
-function M.train(src, method, seed, env)
-  local run, exp = M.source_run(src, method, seed)
+-- The lifecycle status of training the source run (of experiment exp) into env.out.
+local function train_run(src, run, exp, env)
   local lifecycle = require "harness.lua.lifecycle"
   return lifecycle.run(source_task(exp), run, {experiment = src.experiment, out = env.out,
                                                threads = env.threads, command = env.command,
-                                               data_cache = env.data_cache, log = env.log}),
-         run
+                                               data_cache = env.data_cache, log = env.log})
 end
+
+local function fail_status(run, status)
+  error(("models: the source model %s ended %s; its results file is needed"):format(run.id,
+        status), 0)
+end
+
 
 M.WAIT_POLL = 10 -- seconds between looks at a source model another worker is training
 
@@ -126,7 +139,7 @@ function M.load(src, method, seed, env, batch)
   local path = lifecycle.paths(env.out, src.experiment, run.id)
   local said = false
   while not sys.exists(path) do
-    local status = M.train(src, method, seed, env)
+    local status = train_run(src, run, exp, env)
     if status == "claimed" then
       -- another worker trains it (a part of this grid, or a worker of the source grid): wait
       -- for its file; a lock whose holder died on this host is taken over by the next try
@@ -138,8 +151,7 @@ function M.load(src, method, seed, env, batch)
       end
       sys.sleep(M.WAIT_POLL)
     elseif status ~= "done" and status ~= "skipped" then
-      error(("models: the source model %s ended %s; its results file is needed"):format(
-            run.id, status), 0)
+      fail_status(run, status)
     elseif not sys.exists(path) then
       error(("models: the source model %s ended %s but %s is absent"):format(run.id, status,
             path), 0)
@@ -167,25 +179,21 @@ function M.prepare(task, runs, env, part)
   local absent, seen = {}, {}
   for _, r in ipairs(runs) do
     for _, s in ipairs(task.sources(r.config)) do
-      local src, method, seed = s[1], s[2], s[3]
-      if M.available(src, method, seed) then
-        local run = M.source_run(src, method, seed)
-        if not seen[run.id] then
-          seen[run.id] = true
-          if not sys.exists(lifecycle.paths(env.out, src.experiment, run.id)) then
-            absent[#absent + 1] = s
-          end
+      local run, exp = available_run(s[1], s[2], s[3])
+      if run and not seen[run.id] then
+        seen[run.id] = true
+        if not sys.exists(lifecycle.paths(env.out, s[1].experiment, run.id)) then
+          absent[#absent + 1] = {src = s[1], run = run, exp = exp}
         end
       end
     end
   end
   local trained = 0
-  for i, s in ipairs(absent) do
+  for i, a in ipairs(absent) do
     if (i - 1) % part.n == part.k - 1 then
-      local status, run = M.train(s[1], s[2], s[3], env)
+      local status = train_run(a.src, a.run, a.exp, env)
       if status ~= "done" and status ~= "skipped" and status ~= "claimed" then
-        error(("models: the source model %s ended %s; its results file is needed"):format(
-              run.id, status), 0)
+        fail_status(a.run, status)
       end
       if status == "done" then trained = trained + 1 end
     end
